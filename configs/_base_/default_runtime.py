@@ -1,0 +1,15 @@
+# Runtime shared by every dbdseg config (mmengine runner, mmseg scope).
+default_scope = 'mmseg'
+custom_imports = dict(imports=['dbdseg'], allow_failed_imports=False)
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    # tools/train.py and tools/test.py switch this to 'gloo' when CUDA is not available.
+    dist_cfg=dict(backend='nccl'),
+)
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(type='SegLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+log_processor = dict(by_epoch=False)
+log_level = 'INFO'
+load_from = None
+resume = False
