@@ -1,0 +1,207 @@
+"""Generic folder dataset for binary maps (defocus blur detection, salient object detection).
+
+Implements ARCHITECTURE.md Section 4 ("Data conventions"): images and masks paired by file stem, an
+optional split file of stems, a per-dataset ``invert`` flag for mask polarity, unlabeled datasets,
+and extra per-image maps (depth, saliency, pseudo labels) found through ``data_prefix``.
+"""
+import copy
+import os.path as osp
+from typing import List, Optional
+
+import mmengine
+import mmengine.fileio as fileio
+from mmseg.datasets import BaseSegDataset
+
+from dbdseg.registry import DATASETS
+from .transforms.loading import EXTRA_MAP_FIELDS
+
+
+@DATASETS.register_module()
+class BinarySegDataset(BaseSegDataset):
+    """Folder dataset of images and binary masks paired by file stem.
+
+    Layout (every folder name is free; it is given through ``data_prefix``)::
+
+        data_root/
+            <img_path>/<stem><img_suffix>             e.g. images/0001.jpg
+            <seg_map_path>/<stem><seg_map_suffix>     e.g. masks/0001.png
+            <depth_map_path>/<stem><extra_map_suffix>         (optional)
+            <saliency_map_path>/<stem><extra_map_suffix>      (optional)
+            <pseudo_label_path>/<stem><extra_map_suffix>      (optional)
+            <ann_file>                                 (optional) one stem per line
+
+    A stem may contain sub-folders (``a/b/0001``): without ``ann_file`` the image folder is listed
+    recursively like mmseg's :class:`BaseSegDataset` (sorted by image path); with ``ann_file`` the
+    stems are taken in file order (blank lines skipped; a line is a stem, without the suffix).
+
+    Labels (ARCHITECTURE.md Section 4): 1 = in-focus (DBD) / salient (SOD), 0 = blurred /
+    background; the masks themselves are read and binarised by
+    :class:`~dbdseg.datasets.transforms.LoadBinaryAnnotations`, which applies ``invert``.
+
+    Each data info holds ``img_path``, ``seg_map_path`` (``None`` for an unlabeled dataset),
+    ``invert``, ``label_map`` (always None), ``reduce_zero_label`` (always False), ``seg_fields``
+    (empty list), and for each extra-map key given in ``data_prefix`` (``depth_map_path``,
+    ``saliency_map_path``, ``pseudo_label_path``) the path of that map.
+
+    Args:
+        data_root (str, optional): Root joined with the relative ``data_prefix`` folders and
+            ``ann_file``.
+        data_prefix (dict): Folders. ``img_path`` (required; ``''`` = ``data_root`` itself),
+            ``seg_map_path`` (missing or ``None`` makes an unlabeled dataset), and optionally
+            ``depth_map_path``, ``saliency_map_path``, ``pseudo_label_path``.
+            Defaults to ``dict(img_path='', seg_map_path='')`` as mmseg.
+        img_suffix (str): Image file suffix. Defaults to ``'.jpg'``.
+        seg_map_suffix (str): Mask file suffix. Defaults to ``'.png'``.
+        ann_file (str, optional): Split file listing stems; ``None`` or ``''`` lists the image
+            folder. Defaults to None.
+        invert (bool): Flip mask polarity on load (masks where white = blurred, e.g. the CUHK
+            originals). Put into every data info. Defaults to False.
+        extra_map_suffix (str): Suffix of every extra map file. Defaults to ``'.png'``.
+        reduce_zero_label (bool): Must stay False (binary labels {0, 1}); kept only so configs
+            written for mmseg datasets still build. Defaults to False.
+        **kwargs: Passed on to :class:`mmseg.datasets.BaseSegDataset` (``pipeline``,
+            ``test_mode``, ``metainfo``, ``indices``, ``backend_args``, ...).
+
+    Raises:
+        ValueError: ``reduce_zero_label=True``; an ``ann_file`` with no stems.
+        FileNotFoundError: (when the data list is loaded) the image folder, the mask folder or an
+            extra-map folder does not exist; no image with ``img_suffix`` in the image folder;
+            ``ann_file`` does not exist; an image listed in ``ann_file`` is missing; a mask or an
+            extra map is missing for an image. Messages name the folder or file.
+    """
+
+    METAINFO = dict(
+        classes=('background', 'foreground'),
+        palette=[[0, 0, 0], [255, 255, 255]])
+
+    def __init__(self,
+                 data_root: Optional[str] = None,
+                 data_prefix: dict = dict(img_path='', seg_map_path=''),
+                 img_suffix: str = '.jpg',
+                 seg_map_suffix: str = '.png',
+                 ann_file: Optional[str] = None,
+                 invert: bool = False,
+                 extra_map_suffix: str = '.png',
+                 reduce_zero_label: bool = False,
+                 **kwargs) -> None:
+        if reduce_zero_label:
+            raise ValueError(
+                f'{type(self).__name__}: reduce_zero_label must be False for binary maps '
+                '(labels are {0, 1}; 255 is the ignore index), see ARCHITECTURE.md Section 4')
+        self.invert = bool(invert)
+        self.extra_map_suffix = extra_map_suffix
+        # mmengine joins every data_prefix value with data_root and rejects None, so keys set to
+        # None ("not given") are dropped here: seg_map_path=None means an unlabeled dataset.
+        data_prefix = {k: v for k, v in copy.copy(data_prefix).items() if v is not None}
+        if 'img_path' not in data_prefix:
+            raise ValueError(
+                f'{type(self).__name__}: data_prefix needs img_path, got {data_prefix}')
+        super().__init__(
+            ann_file=ann_file or '',
+            img_suffix=img_suffix,
+            seg_map_suffix=seg_map_suffix,
+            data_root=data_root,
+            data_prefix=data_prefix,
+            reduce_zero_label=False,
+            **kwargs)
+
+    @classmethod
+    def get_label_map(cls, new_classes=None) -> None:
+        """Binary datasets never remap labels: any two class names may rename the classes.
+
+        Args:
+            new_classes (Sequence[str], optional): Class names from ``metainfo``.
+
+        Returns:
+            None: labels stay {0, 1}.
+
+        Raises:
+            ValueError: ``new_classes`` does not hold exactly two names.
+        """
+        if new_classes is not None and len(new_classes) != 2:
+            raise ValueError(f'{cls.__name__} is binary: metainfo classes must be two names '
+                             f'(label 0, label 1), got {tuple(new_classes)}')
+        return None
+
+    # ------------------------------------------------------------------ helpers
+    def _check_dir(self, path: str, what: str) -> None:
+        if not fileio.isdir(path, backend_args=self.backend_args):
+            raise FileNotFoundError(f'{type(self).__name__}: {what} folder {path!r} does not exist')
+
+    def _exists(self, path: str) -> bool:
+        return fileio.exists(path, backend_args=self.backend_args)
+
+    def _list_stems(self, img_dir: str) -> List[str]:
+        """Stems (relative to ``img_dir``, without suffix) of the images of this dataset."""
+        if self.ann_file:
+            if not fileio.isfile(self.ann_file, backend_args=self.backend_args):
+                raise FileNotFoundError(
+                    f'{type(self).__name__}: ann_file {self.ann_file!r} does not exist')
+            lines = mmengine.list_from_file(self.ann_file, backend_args=self.backend_args)
+            stems = [line.strip() for line in lines if line.strip()]
+            if not stems:
+                raise ValueError(
+                    f'{type(self).__name__}: ann_file {self.ann_file!r} lists no image stems')
+            for stem in stems:
+                img_path = osp.join(img_dir, stem + self.img_suffix)
+                if not self._exists(img_path):
+                    raise FileNotFoundError(
+                        f'{type(self).__name__}: image {img_path!r} listed as {stem!r} in '
+                        f'ann_file {self.ann_file!r} does not exist')
+            return stems
+        n = len(self.img_suffix)
+        names = fileio.list_dir_or_file(
+            dir_path=img_dir,
+            list_dir=False,
+            suffix=self.img_suffix,
+            recursive=True,
+            backend_args=self.backend_args)
+        stems = [name[:-n] for name in sorted(names)]  # sorted by image path, as mmseg
+        if not stems:
+            raise FileNotFoundError(
+                f'{type(self).__name__}: no image files with suffix {self.img_suffix!r} found in '
+                f'folder {img_dir!r}')
+        return stems
+
+    # ------------------------------------------------------------------ main
+    def load_data_list(self) -> List[dict]:
+        """Build the data infos; see the class docstring for the keys and the errors raised.
+
+        Returns:
+            list[dict]: One data info per image (ann_file order, else sorted by image path).
+        """
+        img_dir = self.data_prefix['img_path']
+        ann_dir = self.data_prefix.get('seg_map_path', None)
+        self._check_dir(img_dir, 'image')
+        if ann_dir is not None:
+            self._check_dir(ann_dir, 'mask (seg_map_path)')
+        extra_dirs = {}
+        for key in EXTRA_MAP_FIELDS:
+            if self.data_prefix.get(key) is not None:
+                extra_dirs[key] = self.data_prefix[key]
+                self._check_dir(extra_dirs[key], f'extra map ({key})')
+
+        data_list = []
+        for stem in self._list_stems(img_dir):
+            img_path = osp.join(img_dir, stem + self.img_suffix)
+            data_info = dict(img_path=img_path, seg_map_path=None)
+            if ann_dir is not None:
+                seg_map_path = osp.join(ann_dir, stem + self.seg_map_suffix)
+                if not self._exists(seg_map_path):
+                    raise FileNotFoundError(
+                        f'{type(self).__name__}: mask for image {img_path!r} not found: '
+                        f'expected {seg_map_path!r}')
+                data_info['seg_map_path'] = seg_map_path
+            for key, folder in extra_dirs.items():
+                map_path = osp.join(folder, stem + self.extra_map_suffix)
+                if not self._exists(map_path):
+                    raise FileNotFoundError(
+                        f'{type(self).__name__}: {key} map for image {img_path!r} not found: '
+                        f'expected {map_path!r}')
+                data_info[key] = map_path
+            data_info['invert'] = self.invert
+            data_info['label_map'] = self.label_map
+            data_info['reduce_zero_label'] = self.reduce_zero_label
+            data_info['seg_fields'] = []
+            data_list.append(data_info)
+        return data_list

@@ -1,0 +1,267 @@
+"""Loading of binary masks and extra per-image maps (ARCHITECTURE.md Section 4)."""
+from typing import Optional
+
+import cv2
+import mmcv
+import mmengine.fileio as fileio
+import numpy as np
+from mmcv.transforms import BaseTransform
+
+from dbdseg.registry import TRANSFORMS
+
+#: Data-info key of each extra per-image map -> results / data-sample field it is loaded into
+#: (ARCHITECTURE.md Section 7, "data-info keys / sample fields").
+EXTRA_MAP_FIELDS = {
+    'depth_map_path': 'gt_depth_map',
+    'saliency_map_path': 'gt_saliency_map',
+    'pseudo_label_path': 'gt_pseudo_label',
+}
+
+
+def decode_image_file(path: str,
+                      imdecode_backend: str = 'cv2',
+                      backend_args: Optional[dict] = None) -> np.ndarray:
+    """Read a file through mmengine fileio and decode it unchanged (bit depth and channels kept).
+
+    Args:
+        path (str): File path or URI.
+        imdecode_backend (str): mmcv decoding backend. Defaults to ``'cv2'``.
+        backend_args (dict, optional): mmengine file backend arguments.
+
+    Returns:
+        np.ndarray: (H, W) or (H, W, C) array as stored (uint8, uint16 or float32; colour in BGR(A)
+        order, as mmcv returns it).
+
+    Raises:
+        FileNotFoundError: the file does not exist (raised by mmengine fileio, names the file).
+        ValueError: ``cannot decode image <path>``: empty, truncated or non-image file.
+    """
+    content = fileio.get(path, backend_args=backend_args)
+    try:
+        img = mmcv.imfrombytes(content, flag='unchanged', backend=imdecode_backend)
+    except Exception as e:  # cv2.error on empty buffers, PIL errors, ...
+        raise ValueError(f'cannot decode image {path!r}: {e}') from e
+    if img is None:
+        raise ValueError(f'cannot decode image {path!r}: unreadable or corrupt image file')
+    return img
+
+
+def to_grey(img: np.ndarray, path: str = '<array>') -> np.ndarray:
+    """Convert a decoded map to one channel, keeping its dtype.
+
+    (H, W) is returned as is; (H, W, 1) and (H, W, 2) (grey + alpha) keep channel 0; (H, W, 3) BGR
+    and (H, W, 4) BGRA go through OpenCV's luminance conversion (alpha dropped).
+
+    Raises:
+        ValueError: any other shape (names ``path``).
+    """
+    if img.ndim == 2:
+        return img
+    if img.ndim == 3:
+        channels = img.shape[2]
+        if channels in (1, 2):
+            return np.ascontiguousarray(img[..., 0])
+        if channels == 3:
+            return cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+        if channels == 4:
+            return cv2.cvtColor(img, cv2.COLOR_BGRA2GRAY)
+    raise ValueError(f'map {path!r} has unsupported shape {img.shape}; expected (H, W) or '
+                     '(H, W, C) with C in 1..4')
+
+
+def to_8bit_scale(img: np.ndarray, path: str = '<array>') -> np.ndarray:
+    """Express a grey map on the 8-bit scale [0, 255] (float64, not rounded for floats).
+
+    uint8: as is. uint16: ``value / 257`` (65535 -> 255; 8-bit values stored as 16-bit, v * 257,
+    map back exactly). bool: True -> 255. float: values in [0, 1] are multiplied by 255, values in
+    [0, 255] are taken as 8-bit values.
+
+    Raises:
+        ValueError: another dtype, or float values outside [0, 255] (names ``path``).
+    """
+    if img.dtype == np.uint8:
+        return img.astype(np.float64)
+    if img.dtype == np.uint16:
+        return img.astype(np.float64) / 257.0
+    if img.dtype == np.bool_:
+        return img.astype(np.float64) * 255.0
+    if np.issubdtype(img.dtype, np.floating):
+        lo, hi = float(np.min(img)), float(np.max(img))
+        if lo >= 0.0 and hi <= 1.0:
+            return img.astype(np.float64) * 255.0
+        if lo >= 0.0 and hi <= 255.0:
+            return img.astype(np.float64)
+        raise ValueError(f'map {path!r} has float values in [{lo}, {hi}], expected [0, 1] or '
+                         '[0, 255]')
+    raise ValueError(f'map {path!r} has unsupported dtype {img.dtype}; expected uint8, uint16, '
+                     'bool or float')
+
+
+def binarize_mask(mask: np.ndarray,
+                  threshold: float = 128,
+                  invert: bool = False,
+                  path: str = '<array>') -> np.ndarray:
+    """Turn a grey mask into labels {0, 1} (ARCHITECTURE.md Section 4).
+
+    A mask whose raw values are all 0 or 1 (any dtype) is taken as it is. Otherwise the mask is put
+    on the 8-bit scale (:func:`to_8bit_scale`: 16-bit / 257) and pixels ``> threshold`` become 1,
+    the others 0 (pysodmetrics' rule with the default 128: 128 -> 0, 129 -> 1). Then ``invert``
+    flips 0 <-> 1.
+
+    Args:
+        mask (np.ndarray): (H, W) grey mask, uint8 / uint16 / bool / float.
+        threshold (float): Threshold on the 8-bit scale. Defaults to 128.
+        invert (bool): Flip the polarity after binarising. Defaults to False.
+        path (str): File name for error messages.
+
+    Returns:
+        np.ndarray: (H, W) uint8 with values in {0, 1}; 255 never occurs.
+    """
+    if mask.ndim != 2:
+        raise ValueError(f'mask {path!r} must be 2-D after grey conversion, got {mask.shape}')
+    if np.all((mask == 0) | (mask == 1)):
+        labels = mask.astype(np.uint8)
+    else:
+        labels = (to_8bit_scale(mask, path) > threshold).astype(np.uint8)
+    if invert:
+        labels = 1 - labels
+    return labels
+
+
+def map_to_float(img: np.ndarray, path: str = '<array>') -> np.ndarray:
+    """Turn a grey extra map (depth, saliency, pseudo label) into float32 in [0, 1].
+
+    uint8 / 255, uint16 / 65535, bool -> {0., 1.}; float maps must already lie in [0, 1].
+
+    Raises:
+        ValueError: another dtype, or float values outside [0, 1] (names ``path``).
+    """
+    if img.dtype == np.uint8:
+        return img.astype(np.float32) / np.float32(255.0)
+    if img.dtype == np.uint16:
+        return img.astype(np.float32) / np.float32(65535.0)
+    if img.dtype == np.bool_:
+        return img.astype(np.float32)
+    if np.issubdtype(img.dtype, np.floating):
+        lo, hi = float(np.min(img)), float(np.max(img))
+        if lo < 0.0 or hi > 1.0:
+            raise ValueError(f'map {path!r} has float values in [{lo}, {hi}], expected [0, 1]')
+        return img.astype(np.float32)
+    raise ValueError(f'map {path!r} has unsupported dtype {img.dtype}; expected uint8, uint16, '
+                     'bool or float')
+
+
+@TRANSFORMS.register_module()
+class LoadBinaryAnnotations(BaseTransform):
+    """Load a binary mask and the extra per-image maps of one sample (ARCHITECTURE.md Section 4).
+
+    Mask (when ``results['seg_map_path']`` is not None): read unchanged through mmengine fileio and
+    :func:`mmcv.imfrombytes`, colour (3/4 channels) converted to grey, then binarised by
+    :func:`binarize_mask`: values all in {0, 1} are kept, else (16-bit scaled to 8-bit by / 257)
+    ``> threshold`` -> 1; then ``results['invert']`` (default False) flips 0 <-> 1. Stored as
+    ``gt_seg_map``, (H, W) uint8 in {0, 1}. 255 never appears as a label; it stays mmseg's ignore
+    index, written only by geometric transforms that pad. An unlabeled sample (``seg_map_path``
+    missing or None) gets no ``gt_seg_map`` and no error.
+
+    Extra maps: for each key of ``depth_map_path``, ``saliency_map_path``, ``pseudo_label_path``
+    present (not None) in ``results``, the file is read, converted to grey and to float32 in
+    [0, 1] (:func:`map_to_float`: 8-bit / 255, 16-bit / 65535) and stored as (H, W) float32 under
+    ``gt_depth_map``, ``gt_saliency_map``, ``gt_pseudo_label``.
+
+    Every loaded field is appended to ``results['seg_fields']``, so mmseg's ``Resize`` (nearest),
+    ``RandomFlip``, ``RandomCrop`` and ``RandomRotate`` move it with the image. Note that
+    ``RandomRotate`` and padding fill ``seg_fields`` with ``seg_pad_val`` (255 by default), which
+    on the float maps lies outside [0, 1]: consumers treat such values as ignored.
+
+    Size check: if ``results`` holds ``ori_shape`` (set by ``LoadImageFromFile``), each map must
+    have that size. ``ori_shape`` rather than ``img_shape`` is used because the test pipeline loads
+    annotations after ``Resize``, keeping the ground truth at the original size.
+
+    Required keys: ``seg_map_path`` (optional), ``invert`` (optional), the extra-map path keys
+    (optional), ``ori_shape`` (optional), ``seg_fields`` (created if missing).
+    Added keys: ``gt_seg_map``, ``gt_depth_map``, ``gt_saliency_map``, ``gt_pseudo_label`` (each
+    only when its path is given).
+
+    Args:
+        threshold (float): Mask threshold on the 8-bit scale (``> threshold`` is foreground).
+            Defaults to 128 (pysodmetrics).
+        with_extra_maps (bool): Load the extra maps whose path keys are present. Defaults to True.
+        check_size (bool): Compare every map with ``ori_shape``. Defaults to True.
+        imdecode_backend (str): mmcv decoding backend. Defaults to ``'cv2'``.
+        backend_args (dict, optional): mmengine file backend arguments. Defaults to None.
+
+    Raises:
+        FileNotFoundError: a mask or map file does not exist (names the file).
+        ValueError: ``cannot decode image <file>`` for unreadable/corrupt files; a map whose size
+            differs from the image (names the file and both sizes); an unsupported dtype or shape;
+            a non-None ``label_map`` in ``results`` (binary labels cannot be remapped).
+    """
+
+    def __init__(self,
+                 threshold: float = 128,
+                 with_extra_maps: bool = True,
+                 check_size: bool = True,
+                 imdecode_backend: str = 'cv2',
+                 backend_args: Optional[dict] = None) -> None:
+        super().__init__()
+        self.threshold = threshold
+        self.with_extra_maps = with_extra_maps
+        self.check_size = check_size
+        self.imdecode_backend = imdecode_backend
+        self.backend_args = backend_args.copy() if backend_args else None
+
+    def _read_grey(self, path: str) -> np.ndarray:
+        return to_grey(
+            decode_image_file(path, self.imdecode_backend, self.backend_args), path)
+
+    def _check_size(self, arr: np.ndarray, path: str, what: str, results: dict) -> None:
+        if not self.check_size or results.get('ori_shape') is None:
+            return
+        img_hw = tuple(int(s) for s in results['ori_shape'][:2])
+        map_hw = tuple(int(s) for s in arr.shape[:2])
+        if map_hw != img_hw:
+            raise ValueError(
+                f'{what} {path!r} has size (h, w) = {map_hw} but image '
+                f'{results.get("img_path", "<unknown>")!r} has size (h, w) = {img_hw}')
+
+    @staticmethod
+    def _add_field(results: dict, field: str) -> None:
+        seg_fields = results.setdefault('seg_fields', [])
+        if field not in seg_fields:
+            seg_fields.append(field)
+
+    def transform(self, results: dict) -> dict:
+        """Load the mask and extra maps named in ``results``; see the class docstring.
+
+        Args:
+            results (dict): Result dict from the dataset / previous transforms.
+
+        Returns:
+            dict: ``results`` with the loaded fields added.
+        """
+        if results.get('label_map') is not None:
+            raise ValueError(
+                f'LoadBinaryAnnotations: label_map {results["label_map"]} given for '
+                f'{results.get("img_path")!r}; binary masks {{0, 1}} cannot be remapped')
+        seg_map_path = results.get('seg_map_path')
+        if seg_map_path is not None:
+            mask = self._read_grey(seg_map_path)
+            self._check_size(mask, seg_map_path, 'mask', results)
+            results['gt_seg_map'] = binarize_mask(
+                mask, self.threshold, bool(results.get('invert', False)), seg_map_path)
+            self._add_field(results, 'gt_seg_map')
+        if self.with_extra_maps:
+            for key, field in EXTRA_MAP_FIELDS.items():
+                path = results.get(key)
+                if path is None:
+                    continue
+                grey = self._read_grey(path)
+                self._check_size(grey, path, f'{key} map', results)
+                results[field] = map_to_float(grey, path)
+                self._add_field(results, field)
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(threshold={self.threshold}, '
+                f'with_extra_maps={self.with_extra_maps}, check_size={self.check_size}, '
+                f"imdecode_backend='{self.imdecode_backend}', backend_args={self.backend_args})")

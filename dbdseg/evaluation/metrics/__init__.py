@@ -1,0 +1,3 @@
+from .sod_metric import SODMetric
+
+__all__ = ['SODMetric']

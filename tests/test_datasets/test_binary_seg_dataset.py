@@ -1,0 +1,268 @@
+"""BinarySegDataset (ARCHITECTURE.md Section 4) and the base dataset configs."""
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+
+import dbdseg  # noqa: F401  (registers everything)
+from dbdseg.datasets import BinarySegDataset
+from dbdseg.registry import DATASETS
+
+REPO = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
+BASE_DATASETS = osp.join(REPO, 'configs', '_base_', 'datasets')
+
+
+def _build(root, **kwargs):
+    kwargs.setdefault('data_prefix', dict(img_path='images', seg_map_path='masks'))
+    return BinarySegDataset(data_root=str(root), **kwargs)
+
+
+# ----------------------------------------------------------------------------- listing and pairing
+def test_pairs_by_stem_sorted_and_ignores_other_suffixes(make_folder_dataset, helpers):
+    root = make_folder_dataset(['b', 'a', 'c'])
+    helpers.write(root / 'images' / 'stray.png', np.zeros((6, 8), np.uint8))  # not img_suffix
+    (root / 'images' / 'notes.txt').write_text('not an image')
+    ds = _build(root)
+    assert len(ds) == 3
+    infos = [ds.get_data_info(i) for i in range(3)]
+    assert [osp.basename(i['img_path']) for i in infos] == ['a.jpg', 'b.jpg', 'c.jpg']
+    for info in infos:
+        stem = osp.splitext(osp.basename(info['img_path']))[0]
+        assert info['seg_map_path'] == osp.join(str(root), 'masks', stem + '.png')
+        assert info['invert'] is False
+        assert info['reduce_zero_label'] is False
+        assert info['label_map'] is None
+        assert info['seg_fields'] == []
+    assert ds.metainfo['classes'] == ('background', 'foreground')
+    assert len(ds.metainfo['palette']) == 2
+
+
+def test_recursive_stems_with_subfolders(make_folder_dataset):
+    root = make_folder_dataset(['a', 'sub/deeper/z'])
+    ds = _build(root)
+    paths = sorted(ds.get_data_info(i)['seg_map_path'] for i in range(len(ds)))
+    assert paths == [osp.join(str(root), 'masks', 'a.png'),
+                     osp.join(str(root), 'masks', 'sub', 'deeper', 'z.png')]
+
+
+def test_ann_file_selects_stems_in_file_order(make_folder_dataset):
+    root = make_folder_dataset(['a', 'b', 'c', 'sub/d'])
+    (root / 'split.txt').write_text('c\n\nsub/d\n a \n')
+    ds = _build(root, ann_file='split.txt')
+    names = [ds.get_data_info(i)['img_path'] for i in range(len(ds))]
+    assert names == [osp.join(str(root), 'images', s + '.jpg') for s in ('c', 'sub/d', 'a')]
+    assert ds.get_data_info(1)['seg_map_path'] == osp.join(str(root), 'masks', 'sub/d.png')
+
+
+def test_suffixes_are_arguments(make_folder_dataset):
+    root = make_folder_dataset(['x', 'y'], img_suffix='.png', mask_suffix='.bmp')
+    ds = _build(root, img_suffix='.png', seg_map_suffix='.bmp')
+    assert len(ds) == 2
+    assert ds.get_data_info(0)['seg_map_path'].endswith(osp.join('masks', 'x.bmp'))
+
+
+def test_invert_goes_into_every_data_info(make_folder_dataset):
+    root = make_folder_dataset(['a', 'b'])
+    ds = _build(root, invert=True)
+    assert [ds.get_data_info(i)['invert'] for i in range(2)] == [True, True]
+
+
+@pytest.mark.parametrize('prefix', [dict(img_path='images', seg_map_path=None),
+                                    dict(img_path='images')])
+def test_unlabeled_dataset(make_folder_dataset, prefix):
+    root = make_folder_dataset(['a', 'b'])
+    # masks are there but not asked for; an unlabeled dataset must not need them either
+    (root / 'masks' / 'b.png').unlink()
+    ds = _build(root, data_prefix=prefix)
+    assert len(ds) == 2
+    assert all(ds.get_data_info(i)['seg_map_path'] is None for i in range(2))
+
+
+def test_metainfo_classes_can_be_renamed_but_stay_binary(make_folder_dataset):
+    root = make_folder_dataset(['a'])
+    ds = _build(root, metainfo=dict(classes=('blurred', 'in-focus')))
+    assert ds.metainfo['classes'] == ('blurred', 'in-focus')
+    assert ds.get_data_info(0)['label_map'] is None
+    with pytest.raises(ValueError, match='binary'):
+        _build(root, metainfo=dict(classes=('a', 'b', 'c')))
+
+
+def test_reduce_zero_label_is_refused(make_folder_dataset):
+    root = make_folder_dataset(['a'])
+    with pytest.raises(ValueError, match='reduce_zero_label'):
+        _build(root, reduce_zero_label=True)
+
+
+def test_test_mode_builds(make_folder_dataset):
+    root = make_folder_dataset(['a'])
+    assert len(_build(root, test_mode=True)) == 1
+
+
+# ----------------------------------------------------------------------------- extra maps
+def test_extra_map_paths_in_data_infos(make_folder_dataset, helpers):
+    root = make_folder_dataset(['a', 'b'])
+    for folder in ('depth', 'sal', 'pseudo'):
+        for stem in ('a', 'b'):
+            helpers.write(root / folder / f'{stem}.png', np.zeros((6, 8), np.uint8))
+    ds = _build(root, data_prefix=dict(img_path='images', seg_map_path='masks',
+                                       depth_map_path='depth', saliency_map_path='sal',
+                                       pseudo_label_path='pseudo'))
+    info = ds.get_data_info(1)
+    assert info['depth_map_path'] == osp.join(str(root), 'depth', 'b.png')
+    assert info['saliency_map_path'] == osp.join(str(root), 'sal', 'b.png')
+    assert info['pseudo_label_path'] == osp.join(str(root), 'pseudo', 'b.png')
+    # without the keys, nothing of the kind appears
+    info = _build(root).get_data_info(0)
+    assert not {'depth_map_path', 'saliency_map_path', 'pseudo_label_path'} & set(info)
+
+
+def test_extra_map_suffix(make_folder_dataset, helpers):
+    root = make_folder_dataset(['a'])
+    helpers.write(root / 'sal' / 'a.bmp', np.zeros((6, 8), np.uint8))
+    ds = _build(root, extra_map_suffix='.bmp',
+                data_prefix=dict(img_path='images', seg_map_path='masks', saliency_map_path='sal'))
+    assert ds.get_data_info(0)['saliency_map_path'] == osp.join(str(root), 'sal', 'a.bmp')
+
+
+# ----------------------------------------------------------------------------- errors
+def test_missing_mask_names_image_and_mask(make_folder_dataset):
+    root = make_folder_dataset(['a', 'b'])
+    (root / 'masks' / 'b.png').unlink()
+    with pytest.raises(FileNotFoundError) as e:
+        _build(root)
+    assert osp.join(str(root), 'images', 'b.jpg') in str(e.value)
+    assert osp.join(str(root), 'masks', 'b.png') in str(e.value)
+
+
+def test_missing_extra_map_names_file(make_folder_dataset, helpers):
+    root = make_folder_dataset(['a', 'b'])
+    helpers.write(root / 'depth' / 'a.png', np.zeros((6, 8), np.uint8))
+    with pytest.raises(FileNotFoundError) as e:
+        _build(root, data_prefix=dict(img_path='images', seg_map_path='masks',
+                                      depth_map_path='depth'))
+    assert osp.join(str(root), 'depth', 'b.png') in str(e.value)
+    assert 'depth_map_path' in str(e.value)
+
+
+def test_missing_extra_map_folder_names_folder(make_folder_dataset):
+    root = make_folder_dataset(['a'])
+    with pytest.raises(FileNotFoundError) as e:
+        _build(root, data_prefix=dict(img_path='images', seg_map_path='masks',
+                                      pseudo_label_path='nope'))
+    assert osp.join(str(root), 'nope') in str(e.value)
+
+
+def test_missing_mask_folder_names_folder(make_folder_dataset):
+    root = make_folder_dataset(['a'])
+    with pytest.raises(FileNotFoundError) as e:
+        _build(root, data_prefix=dict(img_path='images', seg_map_path='gt'))
+    assert osp.join(str(root), 'gt') in str(e.value)
+
+
+def test_empty_image_folder_names_folder(tmp_path):
+    (tmp_path / 'images').mkdir()
+    (tmp_path / 'masks').mkdir()
+    (tmp_path / 'images' / 'a.png').write_bytes(b'')  # wrong suffix only
+    with pytest.raises(FileNotFoundError) as e:
+        _build(tmp_path)
+    assert osp.join(str(tmp_path), 'images') in str(e.value)
+    assert "'.jpg'" in str(e.value)
+
+
+def test_missing_image_folder_names_folder(tmp_path):
+    with pytest.raises(FileNotFoundError) as e:
+        _build(tmp_path, data_prefix=dict(img_path='no_such_dir', seg_map_path=None))
+    assert osp.join(str(tmp_path), 'no_such_dir') in str(e.value)
+
+
+def test_ann_file_with_missing_image_names_file(make_folder_dataset):
+    root = make_folder_dataset(['a'])
+    (root / 'split.txt').write_text('a\nghost\n')
+    with pytest.raises(FileNotFoundError) as e:
+        _build(root, ann_file='split.txt')
+    assert osp.join(str(root), 'images', 'ghost.jpg') in str(e.value)
+    assert 'split.txt' in str(e.value)
+
+
+def test_empty_or_missing_ann_file(make_folder_dataset):
+    root = make_folder_dataset(['a'])
+    (root / 'empty.txt').write_text('\n  \n')
+    with pytest.raises(ValueError) as e:
+        _build(root, ann_file='empty.txt')
+    assert osp.join(str(root), 'empty.txt') in str(e.value)
+    with pytest.raises(FileNotFoundError) as e:
+        _build(root, ann_file='missing.txt')
+    assert osp.join(str(root), 'missing.txt') in str(e.value)
+
+
+# ----------------------------------------------------------------------------- configs end to end
+def _write_synthetic_layout(root, helpers, stems, h=12, w=16):
+    for stem in stems:
+        img = helpers.coord_image(h, w)
+        mask = np.zeros((h, w), np.uint8)
+        mask[:, w // 4:] = 255  # 255 = in-focus in the renderer's layout
+        depth = np.tile(np.linspace(0, 65535, w).astype(np.uint16)[None], (h, 1))
+        helpers.write(root / 'images' / f'{stem}.png', img)  # lossless for exact checks
+        helpers.write(root / 'masks' / f'{stem}.png', mask)
+        helpers.write(root / 'depth' / f'{stem}.png', depth)
+    (root / 'train.txt').write_text('\n'.join(stems) + '\n')
+    (root / 'val.txt').write_text(stems[0] + '\n')
+
+
+def test_synthetic_config_train_and_val_through_pipeline(tmp_path, helpers):
+    root = tmp_path / 'synthetic_defocus'
+    _write_synthetic_layout(root, helpers, ['s0', 's1'])
+    cfg = Config.fromfile(osp.join(BASE_DATASETS, 'synthetic_defocus.py'))
+    assert cfg.crop_size == (320, 320)
+    assert cfg.train_dataloader.sampler.type == 'InfiniteSampler'
+    assert cfg.val_evaluator.type == 'SODMetric'
+
+    train_cfg = cfg.train_dataloader.dataset.copy()
+    train_cfg.update(data_root=str(root), img_suffix='.png')
+    train_cfg.pipeline[3] = dict(type='RandomFlip', prob=0.0)  # deterministic
+    ds = DATASETS.build(train_cfg)
+    assert len(ds) == 2
+    out = ds[0]
+    assert out['inputs'].shape == (3, 320, 320) and out['inputs'].dtype == torch.uint8
+    sample = out['data_samples']
+    gt = sample.gt_sem_seg.data
+    assert gt.shape == (1, 320, 320) and gt.dtype == torch.int64
+    assert gt[0, :, :80].eq(0).all() and gt[0, :, 80:].eq(1).all()  # w//4 of 16 -> 80 of 320
+    depth = sample.gt_depth_map.data
+    assert depth.shape == (1, 320, 320) and depth.dtype == torch.float32
+    assert depth[0, 0, 0] == 0.0 and depth[0, 0, -1] == 1.0
+    assert sample.img_path.endswith('s0.png')
+
+    val_cfg = cfg.val_dataloader.dataset.copy()
+    val_cfg.update(data_root=str(root), img_suffix='.png')
+    vds = DATASETS.build(val_cfg)
+    assert len(vds) == 1
+    out = vds[0]
+    assert out['inputs'].shape == (3, 320, 320)
+    gt = out['data_samples'].gt_sem_seg.data
+    assert gt.shape == (1, 12, 16)  # ground truth kept at the original size
+    assert gt[0, :, :4].eq(0).all() and gt[0, :, 4:].eq(1).all()
+    assert out['data_samples'].ori_shape == (12, 16)
+
+
+@pytest.mark.parametrize('name,mask_suffix,white_is_label',
+                         [('cuhk_dbd.py', '.png', 0), ('dut_dbd.py', '.bmp', 1)])
+def test_public_dataset_configs_polarity(tmp_path, helpers, name, mask_suffix, white_is_label):
+    root = tmp_path / 'data'
+    h, w = 8, 10
+    for split in ('train', 'test'):
+        img = helpers.coord_image(h, w)
+        mask = np.zeros((h, w), np.uint8)
+        mask[: h // 2] = 255
+        helpers.write(root / split / 'images' / 'im1.jpg', img)
+        helpers.write(root / split / 'masks' / f'im1{mask_suffix}', mask)
+    cfg = Config.fromfile(osp.join(BASE_DATASETS, name))
+    for loader in (cfg.train_dataloader, cfg.test_dataloader):
+        dcfg = loader.dataset.copy()
+        dcfg.update(data_root=str(root))
+        out = DATASETS.build(dcfg)[0]
+        gt = out['data_samples'].gt_sem_seg.data[0]
+        top, bottom = gt[: gt.shape[0] // 2], gt[gt.shape[0] // 2:]
+        assert top.eq(white_is_label).all() and bottom.eq(1 - white_is_label).all()

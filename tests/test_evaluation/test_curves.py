@@ -1,0 +1,122 @@
+"""Tests of dbdseg.evaluation.functional curve files and prediction PNG helpers."""
+import json
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from dbdseg.evaluation.functional import (atomic_write_bytes, image_sod_measures, load_curves_json,
+                                          mean_sod_curves, plot_curves, prob_to_uint8,
+                                          save_curves_json, save_prob_png, sod_thresholds)
+
+
+def curves_of(pred, gt):
+    per_image = [
+        image_sod_measures(
+            np.asarray(pred, float), np.asarray(gt), metrics=['maxF'], with_curves=True)
+    ]
+    curves = mean_sod_curves(per_image)
+    curves['metrics'] = {'maxF': float(np.max(curves['fmeasure']))}
+    return curves
+
+
+def test_thresholds_follow_pysodmetrics_order():
+    thr = sod_thresholds()
+    assert thr.shape == (256, ) and thr.dtype == np.float64
+    assert thr[0] == 1 and thr[-1] == 0 and thr[1] == pytest.approx(254 / 255)
+    assert np.all(np.diff(thr) < 0)
+
+
+def test_mean_sod_curves_averages_images():
+    # image A (see test_sod_metric.test_fmeasure_curve_hand_computed): recall 1/2 for i <= 127,
+    # 1 after; image B: p = gt = [[1, 0]] -> recall 1 at every threshold >= 1, also at 0
+    a = image_sod_measures(
+        np.array([[1, .5], [.5, 0]]),
+        np.array([[1, 1], [0, 0]]),
+        metrics=['MAE'],
+        normalize_pred=False,
+        with_curves=True)
+    b = image_sod_measures(
+        np.array([[1., 0.]]),
+        np.array([[1, 0]]),
+        metrics=['MAE'],
+        normalize_pred=False,
+        with_curves=True)
+    curves = mean_sod_curves([a, b])
+    assert set(curves) == {'thresholds', 'precision', 'recall', 'fmeasure', 'emeasure'}
+    np.testing.assert_allclose(curves['recall'], [0.75] * 128 + [1] * 128)
+    # precision of B: 1 for thresholds 255..1, 1/2 at 0; of A: 1, 2/3, 1/2
+    np.testing.assert_allclose(curves['precision'], [1] * 128 + [(2 / 3 + 1) / 2] * 127 + [0.5])
+
+
+def test_save_and_load_curves_json(tmp_path):
+    curves = curves_of([[1, .5], [.5, 0]], [[1, 1], [0, 0]])
+    curves['settings'] = {'normalize_pred': np.bool_(True), 'n': np.int64(3), 'bad': np.nan}
+    path = tmp_path / 'sub' / 'curves.json'
+    save_curves_json(curves, str(path))
+    assert os.listdir(path.parent) == ['curves.json']  # folder created, no temp file left
+    text = path.read_text()
+    json.loads(text)  # strict JSON
+    assert 'NaN' not in text
+    loaded = load_curves_json(str(path))
+    assert loaded['settings'] == {'normalize_pred': True, 'n': 3, 'bad': None}
+    np.testing.assert_array_equal(loaded['fmeasure'], curves['fmeasure'])
+    assert loaded['thresholds'][0] == 1.0 and len(loaded['thresholds']) == 256
+
+
+def test_plot_curves_several_models(tmp_path):
+    good = curves_of([[1, .5], [.5, 0]], [[1, 1], [0, 0]])
+    bad = curves_of([[0, .5], [.5, 1]], [[1, 1], [0, 0]])
+    del bad['metrics']  # legend falls back to max of the F-measure curve
+    path = tmp_path / 'plots' / 'cmp.png'
+    plot_curves([good, bad], ['good', 'bad'], str(path))
+    data = path.read_bytes()
+    assert data[:8] == b'\x89PNG\r\n\x1a\n'
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    assert img.shape[1] > img.shape[0] > 200  # two panels side by side
+    assert len(np.unique(img.reshape(-1, 3), axis=0)) > 10  # something was drawn
+    # also accepts the lists of a loaded curves.json
+    save_curves_json(good, str(tmp_path / 'good.json'))
+    plot_curves([load_curves_json(str(tmp_path / 'good.json'))], ['loaded'],
+                str(tmp_path / 'one.png'))
+    assert (tmp_path / 'one.png').stat().st_size > 1000
+
+
+def test_plot_curves_errors(tmp_path):
+    good = curves_of([[1, .5], [.5, 0]], [[1, 1], [0, 0]])
+    with pytest.raises(ValueError, match='labels'):
+        plot_curves([good], ['a', 'b'], str(tmp_path / 'x.png'))
+    with pytest.raises(ValueError, match='at least one'):
+        plot_curves([], [], str(tmp_path / 'x.png'))
+    with pytest.raises(ValueError, match='lack'):
+        plot_curves([{'fmeasure': [0.5]}], ['a'], str(tmp_path / 'x.png'))
+    assert not (tmp_path / 'x.png').exists()
+
+
+def test_prob_to_uint8_rounds():
+    # 0.999 * 255 = 254.7 -> 255 (truncation would give 254); 127.5 -> 128 (half to even);
+    # 1.5 / 255 * 255 = 1.5 -> 2, 2.5 / 255 * 255 = 2.5 -> 2; values outside [0, 1] are clipped
+    out = prob_to_uint8(np.array([0.999, 0.5, 1.5 / 255, 2.5 / 255, 0.0, 1.0, 1.2, -0.1]))
+    assert out.dtype == np.uint8
+    np.testing.assert_array_equal(out, [255, 128, 2, 2, 0, 255, 255, 0])
+
+
+def test_save_prob_png_and_atomic_write(tmp_path):
+    path = tmp_path / 'a' / 'b' / 'x.png'
+    save_prob_png(np.array([[0.0, 0.2], [0.6, 1.0], [0.5, 0.999]], np.float32), str(path))
+    png = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(png, [[0, 51], [153, 255], [128, 255]])
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask  # like an ordinary file, not 0600
+    with pytest.raises(ValueError, match='H, W'):
+        save_prob_png(np.zeros((1, 2, 2)), str(tmp_path / 'y.png'))
+
+    # a failing write leaves neither the target nor a temporary file behind
+    target = tmp_path / 'c' / 'z.bin'
+    with pytest.raises(TypeError):
+        atomic_write_bytes(str(target), object())
+    assert os.listdir(target.parent) == []
+    atomic_write_bytes(str(target), b'abc')
+    assert target.read_bytes() == b'abc' and os.listdir(target.parent) == ['z.bin']

@@ -1,0 +1,425 @@
+"""Tests of SODMetric and the pysodmetrics glue (dbdseg.evaluation).
+
+Every measure is pinned on small hand-worked cases; the arithmetic is in the comments. Notation:
+``u = uint8(p * 255)`` is the value pysodmetrics bins (truncation), curve index ``i`` counts pixels
+with ``u >= 255 - i``; F = 1.3 P R / (0.3 P + R) (beta^2 = 0.3).
+"""
+import json
+import os
+import pickle
+import warnings
+
+import cv2
+import numpy as np
+import py_sod_metrics as psm
+import pytest
+import torch
+from mmengine.evaluator import Evaluator
+from mmengine.structures import PixelData
+from mmseg.structures import SegDataSample
+
+from dbdseg.evaluation import SODMetric
+from dbdseg.evaluation.functional import (SOD_METRICS, image_sod_measures, mean_sod_curves,
+                                          summarize_sod_measures)
+from dbdseg.registry import METRICS
+
+
+def make_sample(pred, gt=None, img_path='data/img.jpg'):
+    """A SegDataSample as mmseg's postprocess_result leaves it: seg_logits (1, H, W) float
+    probabilities, gt_sem_seg (1, H, W) int64."""
+    pred = torch.as_tensor(np.asarray(pred), dtype=torch.float32)
+    sample = SegDataSample(metainfo=dict(img_path=img_path, ori_shape=tuple(pred.shape)))
+    sample.seg_logits = PixelData(data=pred[None])
+    if gt is not None:
+        sample.gt_sem_seg = PixelData(data=torch.as_tensor(np.asarray(gt), dtype=torch.int64)[None])
+    return sample
+
+
+def evaluate(samples, **kwargs):
+    """Run SODMetric through mmengine's Evaluator (process + evaluate(size))."""
+    evaluator = Evaluator(SODMetric(**kwargs))
+    evaluator.process(data_samples=samples, data_batch=None)
+    return evaluator.evaluate(len(samples))
+
+
+def measures(pred, gt, normalize_pred=False, metrics=SOD_METRICS):
+    """Set results of one image, computing only what ``metrics`` needs."""
+    per_image = image_sod_measures(
+        np.asarray(pred, float), np.asarray(gt), metrics=metrics, normalize_pred=normalize_pred)
+    return summarize_sod_measures([per_image], metrics)
+
+
+# ----------------------------------------------------------------------------------------------
+# hand-computed cases
+# ----------------------------------------------------------------------------------------------
+def test_mae_hand_computed_and_stretch():
+    pred = [[0.2, 0.4], [0.6, 0.8]]
+    gt = [[0, 0], [1, 1]]
+    # raw: |0.2 - 0| + |0.4 - 0| + |0.6 - 1| + |0.8 - 1| = 1.2, / 4 = 0.3
+    assert measures(pred, gt, False, ['MAE'])['MAE'] == pytest.approx(0.3, abs=1e-12)
+    # normalize_pred: rint(p * 255) = 51, 102, 153, 204; stretched (u - 51) / 153 = 0, 1/3, 2/3, 1
+    # MAE = (0 + 1/3 + 1/3 + 0) / 4 = 1/6
+    assert measures(pred, gt, True, ['MAE'])['MAE'] == pytest.approx(1 / 6, abs=1e-12)
+
+
+def test_fmeasure_curve_hand_computed():
+    # p = 1, 0.5, 0.5, 0 -> u = 255, 127, 127, 0; gt foreground = top row (2 pixels)
+    pred = [[1.0, 0.5], [0.5, 0.0]]
+    gt = [[1, 1], [0, 0]]
+    r = image_sod_measures(np.array(pred), np.array(gt), normalize_pred=False, with_curves=True)
+    # thresholds 255..128 (i = 0..127, 128 bins): only u=255 -> TP 1, P = 1, R = 1/2,
+    #   F = 1.3 * 0.5 / (0.3 + 0.5) = 13/16
+    # thresholds 127..1 (i = 128..254, 127 bins): u in {255, 127, 127} -> TP 2 of 3, P = 2/3, R = 1,
+    #   F = 1.3 * 2/3 / (0.2 + 1) = 13/18
+    # threshold 0 (i = 255): all 4 -> P = 1/2, R = 1, F = 0.65 / 1.15 = 13/23
+    expected_f = np.array([13 / 16] * 128 + [13 / 18] * 127 + [13 / 23])
+    np.testing.assert_allclose(r['fm_curve'], expected_f, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(r['precision'], [1] * 128 + [2 / 3] * 127 + [1 / 2], atol=1e-12)
+    np.testing.assert_allclose(r['recall'], [1 / 2] * 128 + [1] * 128, atol=1e-12)
+    res = summarize_sod_measures([r], ['maxF', 'meanF', 'adpF'])
+    assert res['maxF'] == pytest.approx(13 / 16, abs=1e-12)
+    assert res['meanF'] == pytest.approx((128 * 13 / 16 + 127 * 13 / 18 + 13 / 23) / 256, abs=1e-12)
+    # adaptive threshold min(2 * mean(p), 1) = min(2 * 0.5, 1) = 1 -> only p = 1 -> F = 13/16
+    assert res['adpF'] == pytest.approx(13 / 16, abs=1e-12)
+
+
+def test_adaptive_fmeasure_uses_greater_equal():
+    # mean(p) = 0.125 -> threshold 0.25; p >= 0.25 selects both 0.25 pixels (p > 0.25 selects none)
+    # TP 1 of 2 predicted, |gt| = 1: P = 1/2, R = 1, F = 1.3 * 0.5 / (0.15 + 1) = 13/23
+    res = measures([[0.25, 0.25], [0, 0]], [[1, 0], [0, 0]], metrics=['adpF'])
+    assert res == {'adpF': pytest.approx(13 / 23, abs=1e-12)}
+
+
+def test_smeasure_special_cases_and_perfect():
+    # all-background mask: Sm = 1 - mean(p) = 1 - 0.2
+    assert measures([[0.1, 0.2], [0.3, 0.2]], np.zeros((2, 2), int))['Sm'] == pytest.approx(0.8)
+    # all-foreground mask: Sm = mean(p) = 0.85
+    assert measures([[0.9, 0.8], [0.7, 1.0]], np.ones((2, 2), int))['Sm'] == pytest.approx(0.85)
+    # perfect map: object score 1 (fg and bg uniform), every region SSIM 1 -> Sm = 1 (up to eps)
+    gt = np.zeros((10, 10), int)
+    gt[2:5, 3:7] = 1
+    assert measures(gt, gt)['Sm'] == pytest.approx(1, abs=1e-9)
+
+
+def test_emeasure_perfect_map():
+    # 10 x 10 mask with a 3 x 4 object, p = gt -> u in {0, 255}.
+    # thresholds 255..1: the binary map equals gt, every enhanced-alignment value is 1, sum = N;
+    #   pysodmetrics (like the MATLAB code) divides by N - 1 -> E = 100/99
+    # threshold 0: everything foreground, mean(binary) = 1, demeaned foreground 0 -> alignment 0,
+    #   enhanced (0 + 1)^2 / 4 = 1/4 per pixel -> E = 25/99
+    # adaptive threshold 2 * 0.12 = 0.24 selects the object -> E = 100/99
+    gt = np.zeros((10, 10), int)
+    gt[2:5, 3:7] = 1
+    res = measures(gt, gt, metrics=['maxE', 'meanE', 'adpE'])
+    assert res['maxE'] == pytest.approx(100 / 99, abs=1e-12)
+    assert res['meanE'] == pytest.approx((255 * 100 / 99 + 25 / 99) / 256, abs=1e-12)
+    assert res['adpE'] == pytest.approx(100 / 99, abs=1e-12)
+
+
+def test_emeasure_all_background_and_all_foreground_masks():
+    # gt all 0: E = (# pixels predicted background) / (N - 1), N = 4.
+    # p = [[1, 0], [0, 0]]: thresholds 255..1 -> 3 background -> 3/3 = 1; threshold 0 -> 0/3 = 0
+    # adaptive: 2 * mean = 0.5 -> one foreground pixel -> 1
+    res = measures([[1, 0], [0, 0]], np.zeros((2, 2), int))
+    assert res['maxE'] == pytest.approx(1, abs=1e-12)
+    assert res['meanE'] == pytest.approx(255 / 256, abs=1e-12)
+    assert res['adpE'] == pytest.approx(1, abs=1e-12)
+    # the other measures on the empty mask: recall is 0 -> every F is 0, wF is 0 by definition,
+    # Sm = 1 - mean(p) = 0.75, MAE = 1/4
+    assert res['maxF'] == res['meanF'] == res['adpF'] == res['wF'] == 0
+    assert res['Sm'] == pytest.approx(0.75)
+    assert res['MAE'] == pytest.approx(0.25)
+    # gt all 1: E = (# pixels predicted foreground) / (N - 1).
+    # p = [[1, 1], [1, 0]]: thresholds 255..1 -> 3/3 = 1; threshold 0 -> 4/3
+    res = measures([[1, 1], [1, 0]], np.ones((2, 2), int), metrics=['maxE', 'meanE', 'Sm'])
+    assert res['maxE'] == pytest.approx(4 / 3, abs=1e-12)
+    assert res['meanE'] == pytest.approx((255 + 4 / 3) / 256, abs=1e-12)
+    assert res['Sm'] == pytest.approx(0.75)  # mean(p)
+
+
+def test_weighted_fmeasure_perfect_and_all_wrong():
+    gt = np.zeros((9, 9), int)
+    gt[3:6, 3:6] = 1
+    # perfect: error E = 0 everywhere -> weighted R = 1, P = 1 -> wF = 1
+    assert measures(gt, gt, metrics=['wF'])['wF'] == pytest.approx(1, abs=1e-9)
+    # all wrong (p = 1 - gt): E = 1 everywhere; every object pixel's 7 x 7 Gaussian window lies
+    # inside the image, so the smoothed error there is 1 too -> weighted TP = 0, R = 0 -> wF = 0
+    assert measures(1 - gt, gt, metrics=['wF'])['wF'] == pytest.approx(0, abs=1e-9)
+    assert measures(
+        1 - gt, gt, normalize_pred=True, metrics=['wF'])['wF'] == pytest.approx(
+            0, abs=1e-9)
+
+
+def test_normalize_pred_stretches_each_prediction():
+    gt = [[0, 0], [1, 1]]
+    weak = [[0.2, 0.2], [0.6, 0.6]]
+    # normalize_pred: u = 51, 153 -> stretched to exactly 0 and 1 = a perfect map
+    res = measures(weak, gt, normalize_pred=True, metrics=['MAE', 'maxF', 'adpF'])
+    assert res == {'MAE': 0, 'maxF': pytest.approx(1), 'adpF': pytest.approx(1)}
+    # raw: MAE = (0.2 + 0.2 + 0.4 + 0.4) / 4 = 0.3; adaptive threshold 2 * 0.4 = 0.8 selects
+    # nothing -> adpF = 0; maxF still 1 (thresholds between 51 and 153 separate the classes)
+    res = measures(weak, gt, normalize_pred=False, metrics=['MAE', 'maxF', 'adpF'])
+    assert res == {'MAE': pytest.approx(0.3), 'maxF': pytest.approx(1), 'adpF': 0}
+
+
+# ----------------------------------------------------------------------------------------------
+# agreement with pysodmetrics over a set
+# ----------------------------------------------------------------------------------------------
+def random_set(seed=0):
+    """Four images of different sizes: uint8 predictions (as a toolbox reads PNGs), {0, 1} masks."""
+    rng = np.random.default_rng(seed)
+    items = []
+    for k, (h, w) in enumerate([(20, 24), (17, 31), (32, 16), (25, 25)]):
+        yy, xx = np.mgrid[:h, :w]
+        gt = ((yy - rng.uniform(5, h - 5))**2 + (xx - rng.uniform(5, w - 5))**2
+              < rng.uniform(16, 60)).astype(np.uint8)
+        prob = np.clip(0.6 * gt + rng.uniform(0, 0.5, (h, w)) + (0.3 if k == 3 else 0), 0, 1)
+        u = np.rint(prob * 255).astype(np.uint8)
+        items.append((u, gt))
+    items.append((np.zeros((8, 8), np.uint8), np.zeros((8, 8), np.uint8)))  # empty mask and pred
+    return items
+
+
+def pysodmetrics_reference(items, normalize_pred):
+    """pysodmetrics' own evaluators run over the whole set, as a SOD toolbox does."""
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        fm = psm.Fmeasure(beta=0.3)  # the classic API (deprecated for FmeasureV2)
+    mae, sm, em, wfm = psm.MAE(), psm.Smeasure(), psm.Emeasure(), psm.WeightedFmeasure()
+    for u, gt in items:
+        if normalize_pred:
+            pred, gt_in = u, gt * 255
+        else:
+            # the float32 probabilities the samples carry (make_sample), as float64
+            pred, gt_in = (u / 255).astype(np.float32).astype(np.float64), gt.astype(bool)
+        for evaluator in (fm, mae, sm, em, wfm):
+            evaluator.step(pred, gt_in, normalize=normalize_pred)
+    f, e = fm.get_results(), em.get_results()['em']
+    scalars = dict(
+        maxF=f['fm']['curve'].max(),
+        meanF=f['fm']['curve'].mean(),
+        adpF=f['fm']['adp'],
+        MAE=mae.get_results()['mae'],
+        Sm=sm.get_results()['sm'],
+        maxE=e['curve'].max(),
+        meanE=e['curve'].mean(),
+        adpE=e['adp'],
+        wF=wfm.get_results()['wfm'])
+    curves = dict(
+        precision=f['pr']['p'], recall=f['pr']['r'], fmeasure=f['fm']['curve'], emeasure=e['curve'])
+    return scalars, curves
+
+
+@pytest.mark.parametrize('normalize_pred', [True, False])
+def test_set_aggregate_equals_pysodmetrics(normalize_pred, tmp_path):
+    items = random_set()
+    samples = [make_sample(u / 255, gt, f'd/img{k}.png') for k, (u, gt) in enumerate(items)]
+    res = evaluate(samples, normalize_pred=normalize_pred, curve_dir=str(tmp_path))
+    ref, ref_curves = pysodmetrics_reference(items, normalize_pred)
+    assert list(res) == list(SOD_METRICS)
+    for key in SOD_METRICS:
+        assert type(res[key]) is float
+        assert res[key] == pytest.approx(float(ref[key]), rel=1e-9, abs=1e-12), key
+    curves = json.loads((tmp_path / 'curves.json').read_text())
+    for key, ref_curve in ref_curves.items():
+        np.testing.assert_allclose(curves[key], ref_curve, rtol=1e-9, atol=1e-12, err_msg=key)
+
+
+def test_set_results_differ_between_modes():
+    # guards the parametrised test above against both modes silently doing the same thing
+    items = random_set()
+    samples = [make_sample(u / 255, gt, f'd/img{k}.png') for k, (u, gt) in enumerate(items)]
+    a = evaluate(samples, normalize_pred=True, metrics=['MAE'])
+    b = evaluate(samples, normalize_pred=False, metrics=['MAE'])
+    assert a['MAE'] != pytest.approx(b['MAE'])
+
+
+def test_split_results_as_gathered_across_ranks_match_single_run():
+    items = random_set(1)
+    samples = [make_sample(u / 255, gt, f'd/img{k}.png') for k, (u, gt) in enumerate(items)]
+    single = SODMetric()
+    single.process(None, [s.to_dict() for s in samples])
+    rank0, rank1 = SODMetric(), SODMetric()
+    rank0.process(None, [s.to_dict() for s in samples[0::2]])
+    rank1.process(None, [s.to_dict() for s in samples[1::2]])
+    # mmengine pickles each rank's results and interleaves them back into dataset order
+    gathered = pickle.loads(pickle.dumps(rank0.results)) + pickle.loads(pickle.dumps(rank1.results))
+    gathered = [gathered[i] for i in (0, 3, 1, 4, 2)]
+    assert [r['img_path'] for r in gathered] == [r['img_path'] for r in single.results]
+    assert rank0.compute_metrics(gathered) == single.compute_metrics(single.results)
+    # only per-image scalars and 256-point curves are kept, never maps
+    for record in single.results:
+        for key, value in record.items():
+            assert key == 'img_path' or np.asarray(value).size in (1, 256)
+
+
+# ----------------------------------------------------------------------------------------------
+# metric plumbing
+# ----------------------------------------------------------------------------------------------
+def test_registered_and_metric_subset_order():
+    metric = METRICS.build(dict(type='SODMetric', metrics=['MAE', 'maxF', 'MAE']))
+    assert isinstance(metric, SODMetric)
+    metric.process(None, [make_sample([[1.0, 0.5], [0.5, 0.0]], [[1, 1], [0, 0]])])
+    # only what MAE and maxF need is stored
+    assert set(metric.results[0]) == {'img_path', 'mae', 'fm_curve'}
+    res = metric.evaluate(1)
+    assert list(res) == ['MAE', 'maxF']  # duplicates dropped, order kept, plain keys
+    # normalize_pred: u = 255, 128, 128, 0 (rint(127.5) = 128), not stretched (min 0, max 255):
+    # MAE = (0 + 127/255 + 128/255 + 0) / 4 = 1/4
+    assert res['MAE'] == pytest.approx(0.25)
+    assert res['maxF'] == pytest.approx(13 / 16)
+
+
+def test_prefix_is_applied_by_mmengine():
+    metric = SODMetric(metrics='MAE', prefix='ECSSD')
+    metric.process(None, [make_sample([[0.0, 1.0]], [[0, 1]])])
+    assert metric.evaluate(1) == {'ECSSD/MAE': 0.0}
+
+
+def test_bad_metric_name_lists_valid_ones():
+    with pytest.raises(ValueError, match='maxFF.*valid names.*maxF.*wF'):
+        SODMetric(metrics=['maxFF'])
+    with pytest.raises(ValueError, match='empty'):
+        SODMetric(metrics=[])
+
+
+def test_shape_mismatch_names_the_image(tmp_path):
+    metric = SODMetric(output_dir=str(tmp_path / 'preds'))
+    sample = make_sample(np.zeros((4, 5)), np.zeros((4, 6), int), img_path='set/odd_one.jpg')
+    with pytest.raises(ValueError, match='set/odd_one.jpg.*differs'):
+        metric.process(None, [sample.to_dict()])
+    assert not (tmp_path / 'preds').exists()  # nothing written for the bad sample
+
+
+def test_missing_gt_without_format_only_names_the_image():
+    metric = SODMetric()
+    with pytest.raises(ValueError, match='unlabeled_3.jpg.*no ground truth.*format_only'):
+        metric.process(None, [make_sample(np.zeros((3, 3)), None, 'x/unlabeled_3.jpg')])
+
+
+def test_ignore_index_and_non_binary_masks_are_rejected():
+    metric = SODMetric()
+    with pytest.raises(ValueError, match='padded.jpg.*holds 255 \\(ignore index'):
+        metric.process(None, [make_sample(np.zeros((2, 2)), [[0, 255], [1, 0]], 'padded.jpg')])
+    with pytest.raises(ValueError, match='grey.jpg.*only 0 and 1'):
+        metric.process(None, [make_sample(np.zeros((2, 2)), [[0, 128], [1, 0]], 'grey.jpg')])
+
+
+def test_bad_predictions_are_rejected():
+    metric = SODMetric()
+    with pytest.raises(ValueError, match='logits.jpg.*\\[0, 1\\]'):
+        metric.process(None, [make_sample([[-3.0, 2.0]], [[0, 1]], 'logits.jpg')])
+    sample = make_sample([[0.0, 1.0]], [[0, 1]], 'two.jpg')
+    sample.seg_logits = PixelData(data=torch.zeros(2, 1, 2))
+    with pytest.raises(ValueError, match='two.jpg.*2 channels'):
+        metric.process(None, [sample])
+
+
+def test_format_only_writes_predictions_and_returns_empty(tmp_path):
+    with pytest.raises(ValueError, match='output_dir'):
+        SODMetric(format_only=True)
+    out = tmp_path / 'preds'
+    samples = [
+        make_sample(np.full((3, 4), 0.5), None, 'a/b/c1.jpg'),
+        make_sample(np.ones((2, 2)), None, 'c2.bmp')
+    ]
+    assert evaluate(samples, format_only=True, output_dir=str(out)) == {}
+    assert sorted(os.listdir(out)) == ['c1.png', 'c2.png']
+
+
+def test_output_dir_writes_rounded_8bit_pngs_at_original_size(tmp_path):
+    out = tmp_path / 'new' / 'preds'
+    # rint(p * 255): 0.999 -> 254.7 -> 255, 0.5 -> 127.5 -> 128 (half to even), 0.2 -> 51,
+    # 0.001 -> 0.26 -> 0, 0.4 -> 102, 1 -> 255
+    pred = np.array([[0.999, 0.5, 0.2], [0.001, 0.4, 1.0]])
+    gt = [[1, 1, 0], [0, 0, 1]]
+    evaluate([make_sample(pred, gt, '/data/imgs/photo.01.jpg')], output_dir=str(out))
+    assert os.listdir(out) == ['photo.01.png']  # stem of img_path, nothing half-written left
+    png = cv2.imread(str(out / 'photo.01.png'), cv2.IMREAD_UNCHANGED)
+    assert png.dtype == np.uint8 and png.shape == (2, 3)
+    np.testing.assert_array_equal(png, [[255, 128, 51], [0, 102, 255]])
+
+
+def test_saved_pngs_reproduce_the_metric(tmp_path):
+    # a toolbox reading the saved PNGs (pysodmetrics, normalize=True) gets the metric's numbers
+    rng = np.random.default_rng(3)
+    gt = (rng.uniform(size=(12, 14)) > 0.6).astype(np.uint8)
+    prob = np.clip(0.5 * gt + rng.uniform(0, 0.6, gt.shape), 0, 1).astype(np.float32)
+    res = evaluate([make_sample(prob, gt, 'p.jpg')],
+                   output_dir=str(tmp_path),
+                   metrics=['MAE', 'Sm'])
+    png = cv2.imread(str(tmp_path / 'p.png'), cv2.IMREAD_GRAYSCALE)
+    mae, sm = psm.MAE(), psm.Smeasure()
+    mae.step(png, gt * 255)
+    sm.step(png, gt * 255)
+    assert res['MAE'] == pytest.approx(mae.get_results()['mae'], rel=1e-12)
+    assert res['Sm'] == pytest.approx(sm.get_results()['sm'], rel=1e-12)
+
+
+def test_curve_dir_writes_json_and_png(tmp_path):
+    curve_dir = tmp_path / 'curves'
+    samples = [make_sample([[1.0, 0.5], [0.5, 0.0]], [[1, 1], [0, 0]], 'a.jpg')]
+    res = evaluate(samples, normalize_pred=False, metrics=['maxF', 'MAE'], curve_dir=str(curve_dir))
+    assert sorted(os.listdir(curve_dir)) == ['curves.json', 'curves.png']
+    curves = json.loads((curve_dir / 'curves.json').read_text())
+    assert set(curves) == {
+        'thresholds', 'precision', 'recall', 'fmeasure', 'emeasure', 'metrics', 'settings'
+    }
+    for key in ('thresholds', 'precision', 'recall', 'fmeasure', 'emeasure'):
+        assert len(curves[key]) == 256, key
+    assert curves['thresholds'][0] == 1.0 and curves['thresholds'][-1] == 0.0
+    assert curves['thresholds'][128] == pytest.approx(127 / 255)
+    assert curves['metrics'] == res
+    assert max(curves['fmeasure']) == pytest.approx(res['maxF'])
+    assert curves['precision'][128] == pytest.approx(2 / 3)  # see test_fmeasure_curve_hand_computed
+    assert curves['settings']['normalize_pred'] is False
+    assert curves['settings']['fmeasure_beta2'] == 0.3
+    assert curves['settings']['metrics'] == ['maxF', 'MAE']
+    assert curves['settings']['num_images'] == 1
+    data = (curve_dir / 'curves.png').read_bytes()
+    assert data[:8] == b'\x89PNG\r\n\x1a\n'
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    assert img is not None and img.shape[0] > 100 and img.shape[1] > 100
+
+
+def test_settings_are_logged(tmp_path):
+    from mmengine.logging import MMLogger
+    log_file = tmp_path / 'eval.log'
+    MMLogger.get_instance('sod_metric_test_logger', log_file=str(log_file))
+    metric = SODMetric(metrics=['MAE'], normalize_pred=False)
+    metric.process(None, [make_sample([[0.0, 1.0]], [[0, 1]])])
+    metric.evaluate(1)
+    text = log_file.read_text()
+    assert 'SODMetric settings' in text
+    assert 'normalize_pred=False' in text and 'fmeasure_beta2=0.3' in text
+    assert "metrics=['MAE']" in text
+
+
+def test_nan_smeasure_is_reported(tmp_path):
+    # mask foreground in the bottom row of 2 x 2: centroid row round(1) + 1 = 2 = H, so
+    # pysodmetrics' S-measure splits off an empty region and returns NaN; the metric says so
+    from mmengine.logging import MMLogger
+    log_file = tmp_path / 'nan.log'
+    MMLogger.get_instance('sod_metric_nan_logger', log_file=str(log_file))
+    metric = SODMetric(metrics=['Sm', 'MAE'])
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', RuntimeWarning)
+        metric.process(None, [make_sample([[0, 0.2], [1, 0.8]], [[0, 0], [1, 1]], 'edge.png')])
+    res = metric.evaluate(1)
+    # u = 0, 51, 255, 204 (already spanning 0..255): MAE = (0 + 0.2 + 0 + 0.2) / 4 = 0.1
+    assert np.isnan(res['Sm']) and res['MAE'] == pytest.approx(0.1)
+    assert "S-measure is NaN for 1 image(s), e.g. ['edge.png']" in log_file.read_text()
+
+
+def test_empty_results_raise():
+    with pytest.raises(ValueError, match='no images'):
+        SODMetric().compute_metrics([])
+
+
+def test_image_sod_measures_validates_inputs():
+    with pytest.raises(ValueError, match='same shape'):
+        image_sod_measures(np.zeros((2, 2)), np.zeros((2, 3)))
+    with pytest.raises(ValueError, match='valid names'):
+        image_sod_measures(np.zeros((2, 2)), np.zeros((2, 2)), metrics=['IoU'])
+    with pytest.raises(KeyError, match='precision'):
+        mean_sod_curves([image_sod_measures(np.zeros((2, 2)), np.zeros((2, 2)), metrics=['MAE'])])
