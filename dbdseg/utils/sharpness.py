@@ -27,8 +27,10 @@ def gradient_energy_map(image, window=15, sigma=None):
         raise ValueError(f'window must be >= 1, got {window}')
     img = np.asarray(image)
     is_uint8 = img.dtype == np.uint8
+    if not is_uint8:
+        img = img.astype(np.float32)
     if img.ndim == 3 and img.shape[2] in (3, 4):
-        img = cv2.cvtColor(img[..., :3], cv2.COLOR_BGR2GRAY)
+        img = cv2.cvtColor(np.ascontiguousarray(img[..., :3]), cv2.COLOR_BGR2GRAY)
     elif img.ndim == 3 and img.shape[2] == 1:
         img = img[..., 0]
     elif img.ndim != 2:

@@ -1,8 +1,8 @@
 """Drawing and saving helpers for probability maps (``tools/infer.py``, demos).
 
 Conventions (ARCHITECTURE.md Section 4): a probability map holds the in-focus (DBD) / salient (SOD)
-probability in [0, 1]; saved 8-bit maps are ``round(prob * 255)`` (255 = in-focus/salient); images are
-OpenCV/mmcv BGR uint8 arrays.
+probability in [0, 1]; saved 8-bit maps are ``round(prob * 255)`` (255 = in-focus/salient); images
+are OpenCV/mmcv BGR uint8 arrays.
 """
 import os
 import tempfile
@@ -63,7 +63,8 @@ def heat_overlay(img: np.ndarray,
     """Blend a colour-mapped probability map over an image.
 
     ``out = (1 - alpha) * img + alpha * colormap(prob)`` (JET: blue = blurred/background,
-    red = in-focus/salient); with ``threshold`` the boundary of ``prob > threshold`` is drawn as a line.
+    red = in-focus/salient); with ``threshold`` the boundary of ``prob > threshold`` is drawn as a
+    line.
 
     Args:
         img (np.ndarray): (H, W, 3) uint8 BGR image (grey (H, W) is accepted).
@@ -73,7 +74,8 @@ def heat_overlay(img: np.ndarray,
         threshold (float, optional): Draw the contour of ``prob > threshold``. Defaults to None.
         colormap (int): OpenCV colormap id. Defaults to ``cv2.COLORMAP_JET``.
         contour_color (tuple): BGR colour of the contour. Defaults to white.
-        contour_thickness (int, optional): Line width in pixels; default ``max(1, min(H, W) // 200)``.
+        contour_thickness (int, optional): Line width in pixels; default
+            ``max(1, min(H, W) // 200)``.
 
     Returns:
         np.ndarray: (H, W, 3) uint8 BGR overlay.
@@ -112,8 +114,8 @@ def _umask() -> int:
 def imwrite_atomic(path: str, img: np.ndarray, params: Optional[Sequence[int]] = None) -> None:
     """Write an image so that ``path`` never holds a partial file.
 
-    The image is encoded in memory (format from the suffix of ``path``), written to a temporary file in
-    the same folder and moved into place with ``os.replace``.
+    The image is encoded in memory (format from the suffix of ``path``), written to a temporary file
+    in the same folder and moved into place with ``os.replace``.
 
     Args:
         path (str): Output file; its folder must exist.
