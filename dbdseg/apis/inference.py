@@ -1,0 +1,386 @@
+"""Inference on single images with a dbdseg segmentor (the user's own photos).
+
+``init_model`` builds a segmentor from a config and loads a checkpoint; ``inference_model`` runs the
+config's test pipeline (without annotation loading) and the model on one image or a list of images.
+
+Adapted from mmsegmentation 1.2.2 ``mmseg/apis/inference.py`` and ``mmseg/apis/utils.py``
+(Apache-2.0), with these differences (ARCHITECTURE.md Section 4, "Predictions leave the model as
+probabilities"):
+
+* ``seg_logits`` is always a 1-channel probability map in [0, 1] at the original (EXIF-corrected)
+  image size, and ``pred_sem_seg`` is that map thresholded (default 0.5) as int64 {0, 1}. A
+  2-channel model's output is turned into the softmax probability of class 1.
+* The test pipeline is built once per model and cached on it (mmseg rebuilds it on every call and
+  edits ``model.cfg`` in place); all annotation-loading transforms (``LoadAnnotations``,
+  ``LoadBinaryAnnotations``, any ``Load*Annotation*``) are dropped.
+* Errors name the offending file; ``device='cuda'`` without CUDA is a clear error.
+"""
+import copy
+import os
+import re
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Union
+
+import mmcv
+import numpy as np
+import torch
+import torch.nn as nn
+from mmengine.config import Config
+from mmengine.dataset import Compose
+from mmengine.registry import DefaultScope, init_default_scope
+from mmengine.runner import load_checkpoint
+from mmengine.structures import PixelData
+from mmseg.registry import DATASETS, MODELS
+from mmseg.structures import SegDataSample
+
+ImageInput = Union[str, Path, np.ndarray]
+
+#: File suffixes (lower case) that :func:`list_images` treats as images.
+IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+
+#: Metainfo used when neither the checkpoint nor the config's dataset class gives one.
+DEFAULT_DATASET_META = dict(
+    classes=('background', 'foreground'), palette=[[0, 0, 0], [255, 255, 255]])
+
+_ANNOTATION_LOADER = re.compile(r'^Load\w*Annotation')
+_PIPELINE_CACHE_ATTR = '_dbdseg_inference_pipelines'
+
+
+def _is_remote(path: str) -> bool:
+    """True for checkpoint names mmengine resolves itself (URLs, ``torchvision://``, ...)."""
+    return '://' in str(path)
+
+
+def read_image(path: Union[str, Path]) -> np.ndarray:
+    """Read an image file as mmcv does, with its EXIF orientation applied.
+
+    OpenCV's ``imdecode`` with ``IMREAD_COLOR`` (mmcv's default ``cv2`` backend, ``flag='color'``)
+    rotates/flips the pixels by the EXIF Orientation tag (checked with OpenCV 4.14 in
+    ``tests/test_apis/test_inference.py``). Files OpenCV cannot decode are retried with Pillow and
+    ``ImageOps.exif_transpose``.
+
+    Args:
+        path (str | Path): Image file.
+
+    Returns:
+        np.ndarray: (H, W, 3) uint8 BGR image in display orientation (16-bit files are scaled to
+        8 bit, grey and RGBA files converted to 3 channels).
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist or is not a file.
+        ValueError: the file is not a decodable image; the message names it.
+    """
+    path = str(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'image file not found: {path}')
+    with open(path, 'rb') as f:
+        content = f.read()
+    img = None
+    if content:
+        try:
+            img = mmcv.imfrombytes(content, flag='color', backend='cv2')
+        except Exception:  # noqa: BLE001 - fall back to Pillow below
+            img = None
+    if img is None and content:
+        try:
+            from PIL import Image, ImageOps
+            with Image.open(path) as pil:
+                pil = ImageOps.exif_transpose(pil).convert('RGB')
+                img = np.ascontiguousarray(np.asarray(pil)[:, :, ::-1])
+        except Exception:  # noqa: BLE001 - reported below with the file name
+            img = None
+    if img is None or img.size == 0:
+        raise ValueError(f'cannot read image {path}: the file is empty, truncated or not an image '
+                         f'format OpenCV or Pillow can decode')
+    return img
+
+
+def list_images(inputs: Sequence[Union[str, Path]],
+                suffixes: Sequence[str] = IMG_EXTENSIONS) -> List[str]:
+    """Expand files and folders into a list of image files.
+
+    A folder contributes its files (not sub-folders) whose lower-case suffix is in ``suffixes``,
+    sorted by name; a file is taken as given, whatever its suffix. Duplicates are kept once, in
+    first-seen order.
+
+    Args:
+        inputs (Sequence[str | Path]): Files and/or folders.
+        suffixes (Sequence[str]): Image suffixes with the dot, lower case.
+
+    Returns:
+        list[str]: Image file paths.
+
+    Raises:
+        FileNotFoundError: an input does not exist (the message names it).
+    """
+    suffixes = tuple(s.lower() for s in suffixes)
+    out, seen = [], set()
+    for item in inputs:
+        item = str(item)
+        if os.path.isdir(item):
+            names = sorted(n for n in os.listdir(item)
+                           if n.lower().endswith(suffixes)
+                           and os.path.isfile(os.path.join(item, n)))
+            files = [os.path.join(item, n) for n in names]
+        elif os.path.isfile(item):
+            files = [item]
+        else:
+            raise FileNotFoundError(f'input not found: {item}')
+        for f in files:
+            key = os.path.realpath(f)
+            if key not in seen:
+                seen.add(key)
+                out.append(f)
+    return out
+
+
+def _drop_pretrained_init(node) -> None:
+    """Remove ``init_cfg=dict(type='Pretrained', ...)`` everywhere in a model config (in place).
+
+    The weights come from the checkpoint; this keeps model building from touching the network.
+    """
+    if isinstance(node, dict):
+        init_cfg = node.get('init_cfg', None)
+        cfgs = init_cfg if isinstance(init_cfg, (list, tuple)) else [init_cfg]
+        if any(isinstance(c, dict) and c.get('type') == 'Pretrained' for c in cfgs):
+            node['init_cfg'] = None
+        for value in node.values():
+            _drop_pretrained_init(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            _drop_pretrained_init(value)
+
+
+def _config_dataset_meta(cfg: Config) -> Optional[dict]:
+    """``METAINFO`` of the config's test (else val, train) dataset class, without building the
+    dataset."""
+    for key in ('test_dataloader', 'val_dataloader', 'train_dataloader'):
+        ds = (cfg.get(key) or {}).get('dataset')
+        while isinstance(ds, dict) and 'type' in ds:
+            metainfo = ds.get('metainfo')
+            if isinstance(metainfo, dict) and 'classes' in metainfo:
+                return dict(metainfo)
+            try:
+                cls = DATASETS.get(ds['type'])
+            except Exception:  # noqa: BLE001 - unknown type: try the next source
+                cls = None
+            meta = getattr(cls, 'METAINFO', None) if isinstance(cls, type) else None
+            if meta and 'classes' in meta:
+                return dict(meta)
+            inner = ds.get('dataset') or (ds.get('datasets') or [None])[0]
+            ds = inner
+    return None
+
+
+def init_model(config: Union[str, Path, Config],
+               checkpoint: Optional[str] = None,
+               device: str = 'cpu',
+               cfg_options: Optional[dict] = None) -> nn.Module:
+    """Build a segmentor from a config and load its weights for inference.
+
+    Args:
+        config (str | Path | Config): Config file or object (an object is copied, not modified).
+        checkpoint (str, optional): Checkpoint file (or a URL / ``torchvision://`` name mmengine
+            resolves). ``None`` (or the string ``'none'``) loads no weights: the model keeps the
+            weights it is constructed with (``init_weights`` is not called, as in mmseg).
+        device (str): ``'cpu'``, ``'cuda'``, ``'cuda:1'``, ...
+        cfg_options (dict, optional): Overrides merged into the config (``key.sub=value``).
+
+    Returns:
+        nn.Module: The segmentor in eval mode on ``device``, with ``model.cfg`` (the config used)
+        and ``model.dataset_meta`` (from the checkpoint's ``meta.dataset_meta``; else the config's
+        dataset class ``METAINFO``; else background/foreground).
+
+    Raises:
+        TypeError: ``config`` is neither a path nor a Config.
+        FileNotFoundError: the config or checkpoint file does not exist (the message names it).
+        RuntimeError: ``device`` asks for CUDA that is not available.
+    """
+    if isinstance(config, (str, Path)):
+        if not os.path.isfile(str(config)):
+            raise FileNotFoundError(f'config file not found: {config}')
+        config = Config.fromfile(str(config))
+    elif isinstance(config, Config):
+        config = copy.deepcopy(config)
+    else:
+        raise TypeError(f'config must be a file path or a mmengine Config, got {type(config)}')
+    if cfg_options:
+        config.merge_from_dict(cfg_options)
+    if isinstance(checkpoint, str) and checkpoint.lower() == 'none':
+        checkpoint = None
+    if (checkpoint is not None and not _is_remote(checkpoint)
+            and not os.path.isfile(str(checkpoint))):
+        raise FileNotFoundError(f'checkpoint file not found: {checkpoint}')
+    if str(device).startswith('cuda') and not torch.cuda.is_available():
+        raise RuntimeError(
+            f'device {device!r} requested but CUDA is not available; use device="cpu"')
+
+    _drop_pretrained_init(config.model)
+    if 'pretrained' in config.model:
+        config.model.pretrained = None
+    config.model.train_cfg = None
+    init_default_scope(config.get('default_scope', 'mmseg'))
+
+    model = MODELS.build(config.model)
+    dataset_meta = None
+    if checkpoint is not None:
+        ckpt = load_checkpoint(model, str(checkpoint), map_location='cpu')
+        meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
+        dataset_meta = meta.get('dataset_meta', None)
+    if dataset_meta is None:
+        dataset_meta = _config_dataset_meta(config) or copy.deepcopy(DEFAULT_DATASET_META)
+    model.dataset_meta = dataset_meta
+    model.cfg = config
+    model.to(device)
+    model.eval()
+    return model
+
+
+def _base_type(transform: dict) -> str:
+    """Transform type without a registry scope prefix (``'mmseg.Resize'`` -> ``'Resize'``)."""
+    t = transform.get('type', '')
+    return t.split('.')[-1] if isinstance(t, str) else getattr(t, '__name__', '')
+
+
+def _test_pipeline_cfg(cfg: Config) -> List[dict]:
+    """The config's test pipeline: ``test_dataloader.dataset.pipeline`` (through dataset wrappers),
+    else ``test_pipeline``."""
+    ds = (cfg.get('test_dataloader') or {}).get('dataset')
+    while isinstance(ds, dict):
+        if ds.get('pipeline'):
+            return copy.deepcopy(list(ds['pipeline']))
+        ds = ds.get('dataset') or (ds.get('datasets') or [None])[0]
+    if cfg.get('test_pipeline'):
+        return copy.deepcopy(list(cfg.test_pipeline))
+    raise ValueError('the config has neither test_dataloader.dataset.pipeline nor test_pipeline; '
+                     'inference needs one')
+
+
+def build_inference_pipelines(cfg: Config) -> Dict[str, Compose]:
+    """Build the test pipeline for inference, split into loaders and the remaining transforms.
+
+    Annotation loaders (type matching ``Load*Annotation*``) are removed; for arrays the image loader
+    (``LoadImageFromFile``) is replaced by ``LoadImageFromNDArray`` (keeping ``to_float32``).
+
+    Args:
+        cfg (Config): Model config.
+
+    Returns:
+        dict: ``{'load_file': Compose, 'load_array': Compose, 'rest': Compose}``.
+
+    Raises:
+        ValueError: the config has no test pipeline, or it does not start with an image loader.
+    """
+    steps = [t for t in _test_pipeline_cfg(cfg) if not _ANNOTATION_LOADER.match(_base_type(t))]
+    if not steps or not _base_type(steps[0]).startswith('LoadImage'):
+        raise ValueError(f'the test pipeline must start with an image loader, got {steps[:1]}')
+    array_loader = dict(type='LoadImageFromNDArray', to_float32=steps[0].get('to_float32', False))
+    scope = cfg.get('default_scope', 'mmseg')
+    with DefaultScope.overwrite_default_scope(scope):
+        return dict(load_file=Compose(steps[:1]), load_array=Compose([array_loader]),
+                    rest=Compose(steps[1:]))
+
+
+def _pipelines(model: nn.Module) -> Dict[str, Compose]:
+    pipes = getattr(model, _PIPELINE_CACHE_ATTR, None)
+    if pipes is None:
+        if getattr(model, 'cfg', None) is None:
+            raise ValueError('model.cfg is missing; build the model with dbdseg.apis.init_model')
+        pipes = build_inference_pipelines(model.cfg)
+        setattr(model, _PIPELINE_CACHE_ATTR, pipes)
+    return pipes
+
+
+def _as_bgr(img: np.ndarray) -> np.ndarray:
+    """Bring an array image to (H, W, 3): grey is replicated, an alpha channel dropped."""
+    if img.ndim == 2:
+        return np.repeat(img[:, :, None], 3, axis=2)
+    if img.ndim == 3 and img.shape[2] == 1:
+        return np.repeat(img, 3, axis=2)
+    if img.ndim == 3 and img.shape[2] == 4:
+        return np.ascontiguousarray(img[:, :, :3])
+    if img.ndim == 3 and img.shape[2] == 3:
+        return img
+    raise ValueError(f'image arrays must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), '
+                     f'got shape {img.shape}')
+
+
+def _to_probability(sample: SegDataSample, threshold: float) -> SegDataSample:
+    """Make ``seg_logits`` a (1, H, W) probability and ``pred_sem_seg`` its threshold (int64)."""
+    data = sample.seg_logits.data
+    if data.shape[0] == 2:
+        # A 2-channel model's ``seg_logits`` are raw logits: softmax probability of class 1.
+        prob = data.float().softmax(dim=0)[1:2]
+    elif data.shape[0] == 1:
+        prob = data.float()  # mmseg's postprocess_result already applied the sigmoid
+    else:
+        raise ValueError(f'dbdseg inference expects a 1- or 2-channel (binary) model output, '
+                         f'got {data.shape[0]} channels')
+    prob = prob.clamp_(0.0, 1.0)
+    sample.seg_logits = PixelData(data=prob)
+    sample.pred_sem_seg = PixelData(data=(prob > threshold).long())
+    return sample
+
+
+def _load_file(pipes: Dict[str, Compose], path: str) -> dict:
+    """Run the config's image loader on ``path``; fall back to :func:`read_image` (Pillow) when the
+    loader cannot decode the file. Errors name the file."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'image file not found: {path}')
+    try:
+        loaded = pipes['load_file'](dict(img_path=path))
+    except Exception:  # noqa: BLE001 - retried below, which names the file on failure
+        loaded = None
+    if loaded is None or loaded.get('img') is None:
+        loaded = pipes['load_array'](dict(img=read_image(path)))
+        loaded['img_path'] = path
+    return loaded
+
+
+def inference_model(model: nn.Module,
+                    img_or_path: Union[ImageInput, Sequence[ImageInput]],
+                    threshold: float = 0.5) -> Union[SegDataSample, List[SegDataSample]]:
+    """Predict the in-focus (DBD) / salient (SOD) probability of one image or a list of images.
+
+    The config's test pipeline (minus annotation loading) prepares each image; the model's
+    ``test_step`` runs under ``torch.no_grad``; mmseg's ``postprocess_result`` resizes to the
+    original size. The pipeline is built once and cached on the model.
+
+    Args:
+        model (nn.Module): A segmentor from :func:`init_model` (needs ``model.cfg``).
+        img_or_path (str | Path | np.ndarray | list): Image file(s) (EXIF orientation applied by the
+            config's ``LoadImageFromFile``, OpenCV backend) or array(s) as mmcv loads them: (H, W,
+            3) uint8 BGR (grey (H, W) and BGRA (H, W, 4) are accepted and converted).
+        threshold (float): Threshold on the probability for ``pred_sem_seg``. Defaults to 0.5.
+
+    Returns:
+        SegDataSample | list[SegDataSample]: (a list for list/tuple input) with ``seg_logits.data``:
+        float tensor (1, H, W) in [0, 1] at the original image size (255 = in-focus/salient when
+        saved as ``prob * 255``) and ``pred_sem_seg.data``: int64 (1, H, W) in {0, 1}; metainfo
+        ``img_path`` (None for arrays), ``ori_shape``, ``img_shape``.
+
+    Raises:
+        FileNotFoundError: a path does not exist (named).
+        ValueError: a file cannot be decoded (named), or an array has an unsupported shape.
+        TypeError: an input is neither a path nor an array.
+    """
+    is_batch = isinstance(img_or_path, (list, tuple))
+    imgs = list(img_or_path) if is_batch else [img_or_path]
+    if not imgs:
+        return []
+    pipes = _pipelines(model)
+    data = dict(inputs=[], data_samples=[])
+    for img in imgs:
+        if isinstance(img, np.ndarray):
+            loaded = pipes['load_array'](dict(img=_as_bgr(img)))
+        elif isinstance(img, (str, Path)):
+            loaded = _load_file(pipes, str(img))
+        else:
+            raise TypeError(f'expected an image path or a numpy array, got {type(img)}')
+        packed = pipes['rest'](loaded)
+        data['inputs'].append(packed['inputs'])
+        data['data_samples'].append(packed['data_samples'])
+    with torch.no_grad():
+        results = model.test_step(data)
+    results = [_to_probability(r, threshold) for r in results]
+    return results if is_batch else results[0]

@@ -1,0 +1,220 @@
+"""dbdseg.apis: init_model / inference_model / read_image on tiny images (CPU, no network)."""
+import os.path as osp
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from dbdseg.apis import inference_model, init_model, list_images, read_image
+from dbdseg.apis.inference import _to_probability
+
+
+@pytest.fixture(scope='module')
+def model(tiny_model_files):
+    return init_model(tiny_model_files['config'], tiny_model_files['checkpoint'], device='cpu')
+
+
+def _write_exif_jpeg(path, rgb, orientation):
+    """Save an RGB array as JPEG with the EXIF Orientation tag (0x0112)."""
+    im = Image.fromarray(rgb)
+    exif = im.getexif()
+    exif[0x0112] = orientation
+    im.save(str(path), exif=exif, quality=95)
+
+
+def test_init_model_attributes(model, tiny_model_files):
+    assert not model.training
+    assert model.cfg.model.decode_head.out_channels == 1
+    # dataset_meta comes from the checkpoint's meta
+    assert tuple(model.dataset_meta['classes']) == ('blurred', 'in-focus')
+    assert next(model.parameters()).device.type == 'cpu'
+
+
+def test_init_model_loads_weights(model, tiny_model_files):
+    ckpt = torch.load(tiny_model_files['checkpoint'], map_location='cpu')
+    for key, value in ckpt['state_dict'].items():
+        assert torch.equal(model.state_dict()[key], value), key
+
+
+def test_init_model_without_checkpoint_meta_from_dataset(tiny_model_files):
+    m = init_model(tiny_model_files['config'], None)
+    assert 'classes' in m.dataset_meta and len(m.dataset_meta['classes']) == 2
+    m2 = init_model(tiny_model_files['config'], 'none')
+    assert len(m2.dataset_meta['classes']) == 2
+
+
+def test_init_model_missing_checkpoint_names_it(tiny_model_files, tmp_path):
+    missing = str(tmp_path / 'nope' / 'missing.pth')
+    with pytest.raises(FileNotFoundError, match='missing.pth'):
+        init_model(tiny_model_files['config'], missing)
+
+
+def test_init_model_missing_config_names_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match='no_such_config.py'):
+        init_model(str(tmp_path / 'no_such_config.py'))
+
+
+def test_init_model_config_object_not_modified(tiny_model_files):
+    from mmengine.config import Config
+    cfg = Config.fromfile(tiny_model_files['config'])
+    before = cfg.pretty_text
+    init_model(cfg, None, cfg_options={'model.decode_head.threshold': 0.4})
+    assert cfg.pretty_text == before
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the no-CUDA error')
+def test_init_model_cuda_unavailable(tiny_model_files):
+    with pytest.raises(RuntimeError, match='CUDA is not available'):
+        init_model(tiny_model_files['config'], None, device='cuda')
+
+
+def test_inference_original_size_and_range(model, tmp_path):
+    h, w = 29, 47  # non-square, not the 32x32 network size
+    img = np.random.default_rng(1).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    result = inference_model(model, img)
+    prob = result.seg_logits.data
+    assert prob.shape == (1, h, w)
+    assert prob.dtype == torch.float32
+    assert float(prob.min()) >= 0.0 and float(prob.max()) <= 1.0
+    pred = result.pred_sem_seg.data
+    assert pred.shape == (1, h, w)
+    assert torch.equal(pred, (prob > 0.5).long())
+    assert tuple(result.ori_shape) == (h, w)
+
+
+def test_inference_path_equals_array(model, tmp_path):
+    img = np.random.default_rng(2).integers(0, 256, (21, 34, 3), dtype=np.uint8)
+    path = str(tmp_path / 'photo.png')
+    cv2.imwrite(path, img)
+    from_path = inference_model(model, path)
+    from_array = inference_model(model, img)
+    assert from_path.img_path == path
+    assert torch.allclose(from_path.seg_logits.data, from_array.seg_logits.data, atol=1e-6)
+
+
+def test_inference_list_input(model):
+    imgs = [np.full((10, 14, 3), 50, np.uint8), np.full((17, 9, 3), 200, np.uint8)]
+    results = inference_model(model, imgs)
+    assert isinstance(results, list) and len(results) == 2
+    assert results[0].seg_logits.shape == (10, 14)
+    assert results[1].seg_logits.shape == (17, 9)
+    assert inference_model(model, []) == []
+
+
+def test_inference_grey_and_bgra_arrays(model):
+    assert inference_model(model, np.zeros((12, 16), np.uint8)).seg_logits.shape == (12, 16)
+    assert inference_model(model, np.zeros((12, 16, 4), np.uint8)).seg_logits.shape == (12, 16)
+    with pytest.raises(ValueError, match='shape'):
+        inference_model(model, np.zeros((12, 16, 5), np.uint8))
+
+
+def test_inference_threshold(model):
+    img = np.random.default_rng(3).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    res = inference_model(model, img, threshold=0.0)
+    assert torch.equal(res.pred_sem_seg.data, (res.seg_logits.data > 0.0).long())
+
+
+def test_inference_pipeline_cached(model):
+    img = np.zeros((8, 8, 3), np.uint8)
+    inference_model(model, img)
+    pipes = model._dbdseg_inference_pipelines
+    inference_model(model, img)
+    assert model._dbdseg_inference_pipelines is pipes
+    # annotation loaders removed, image loaders swapped for arrays
+    names = [type(t).__name__ for t in pipes['rest'].transforms]
+    assert not any('Annotation' in n for n in names)
+    assert type(pipes['load_array'].transforms[0]).__name__ == 'LoadImageFromNDArray'
+
+
+def test_inference_errors_name_the_file(model, tmp_path):
+    bad = tmp_path / 'broken.jpg'
+    bad.write_bytes(b'this is not a jpeg')
+    with pytest.raises(ValueError, match='broken.jpg'):
+        inference_model(model, str(bad))
+    with pytest.raises(FileNotFoundError, match='absent.png'):
+        inference_model(model, str(tmp_path / 'absent.png'))
+    with pytest.raises(TypeError):
+        inference_model(model, 3)
+
+
+def test_opencv_applies_exif_orientation(tmp_path):
+    """mmcv's cv2 backend (imdecode, IMREAD_COLOR) rotates by EXIF: what LoadImageFromFile uses."""
+    import mmcv
+    rgb = np.zeros((20, 40, 3), np.uint8)
+    rgb[:, :20] = 255  # left half white in stored orientation
+    path = tmp_path / 'exif6.jpg'
+    _write_exif_jpeg(path, rgb, orientation=6)  # 6 = rotate 90 degrees clockwise to display
+    stored = np.asarray(Image.open(path))
+    assert stored.shape[:2] == (20, 40)
+    img = mmcv.imread(str(path))
+    assert img.shape[:2] == (40, 20)
+    # after a 90 degree clockwise rotation the white (stored left) half is on top
+    assert img[:15].mean() > 200 and img[25:].mean() < 50
+    assert read_image(path).shape[:2] == (40, 20)
+
+
+def test_inference_exif_rotated_jpeg(model, tmp_path):
+    rgb = np.random.default_rng(4).integers(0, 256, (18, 30, 3), dtype=np.uint8)
+    path = tmp_path / 'rotated.jpg'
+    _write_exif_jpeg(path, rgb, orientation=6)
+    res = inference_model(model, str(path))
+    assert res.seg_logits.shape == (30, 18)  # display orientation
+    # same as running on the (orientation-corrected) array
+    arr = read_image(path)
+    assert torch.allclose(res.seg_logits.data, inference_model(model, arr).seg_logits.data,
+                          atol=1e-6)
+
+
+def test_read_image_pillow_fallback_and_errors(tmp_path):
+    # a grey 16-bit PNG is read as 3-channel uint8
+    p16 = tmp_path / 'deep.png'
+    cv2.imwrite(str(p16), np.full((5, 7), 40000, np.uint16))
+    img = read_image(p16)
+    assert img.shape == (5, 7, 3) and img.dtype == np.uint8
+    empty = tmp_path / 'empty.png'
+    empty.write_bytes(b'')
+    with pytest.raises(ValueError, match='empty.png'):
+        read_image(empty)
+    with pytest.raises(FileNotFoundError, match='gone.png'):
+        read_image(tmp_path / 'gone.png')
+
+
+def test_list_images(tmp_path):
+    folder = tmp_path / 'photos'
+    folder.mkdir()
+    for name in ('b.JPG', 'a.png', 'c.webp', 'notes.txt', 'd.tif'):
+        (folder / name).write_bytes(b'x')
+    (folder / 'sub').mkdir()
+    extra = tmp_path / 'single.bmp'
+    extra.write_bytes(b'x')
+    found = list_images([str(folder), str(extra), str(folder / 'a.png')])
+    assert [osp.basename(f) for f in found] == ['a.png', 'b.JPG', 'c.webp', 'd.tif', 'single.bmp']
+    with pytest.raises(FileNotFoundError, match='missing_dir'):
+        list_images([str(tmp_path / 'missing_dir')])
+
+
+def test_two_channel_output_becomes_probability():
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    logits = torch.tensor([[[0.0, 2.0]], [[0.0, -2.0]]])  # (2, 1, 2)
+    s = SegDataSample()
+    s.seg_logits = PixelData(data=logits)
+    s = _to_probability(s, 0.5)
+    expected = torch.softmax(logits, dim=0)[1:2]
+    assert torch.allclose(s.seg_logits.data, expected)
+    assert s.pred_sem_seg.data.tolist() == [[[0, 0]]]
+
+
+def test_realtime_dbd_config_inference_if_present():
+    """Smoke test on the shipped real-time DBD config (no weights): output at the original size."""
+    import glob
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    configs = sorted(glob.glob(osp.join(repo, 'configs', 'realtime_dbd', '*gradunet*cuhk*.py')))
+    if not configs:
+        pytest.skip('configs/realtime_dbd not present yet')
+    m = init_model(configs[0], None)
+    res = inference_model(m, np.random.default_rng(5).integers(0, 256, (40, 60, 3), np.uint8))
+    assert res.seg_logits.shape == (40, 60)
+    assert 0.0 <= float(res.seg_logits.data.min()) <= float(res.seg_logits.data.max()) <= 1.0

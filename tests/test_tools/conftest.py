@@ -1,0 +1,44 @@
+"""Fixtures of the tool tests: a tiny project (data + config) and one short training run."""
+import importlib.util
+import os.path as osp
+import sys
+
+import pytest
+
+PATH = osp.join(osp.dirname(__file__), 'tiny_project.py')
+
+
+def _tiny():
+    name = 'dbdseg_tests_tiny_project'
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, PATH)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+tiny = _tiny()
+
+
+@pytest.fixture(scope='session')
+def tiny_project(tmp_path_factory):
+    """``dict(root, data_root, config)`` of the tiny project (shared, read-only for tests)."""
+    root = tmp_path_factory.mktemp('tiny_project')
+    data_root = tiny.write_dataset(root / 'data')
+    config = tiny.write_config(root / 'tiny_dbd.py', data_root)
+    return dict(root=root, data_root=data_root, config=config)
+
+
+@pytest.fixture(scope='session')
+def trained(tiny_project, tmp_path_factory):
+    """Train the tiny model 4 iterations (validation every 2) with tools/train.py once.
+
+    Returns ``dict(work_dir, config, data_root, checkpoint)``.
+    """
+    work_dir = str(tmp_path_factory.mktemp('train_work_dir'))
+    train = tiny.load_tool('train')
+    train.main([tiny_project['config'], '--work-dir', work_dir, '--cfg-options',
+                f'experiment_name={tiny.unique_name("train")}'])
+    return dict(work_dir=work_dir, config=tiny_project['config'],
+                data_root=tiny_project['data_root'], checkpoint=osp.join(work_dir, 'iter_4.pth'))

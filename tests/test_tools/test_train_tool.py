@@ -1,0 +1,156 @@
+"""tools/train.py: a short CPU training run, work-dir / resume / amp / CPU runtime handling."""
+import glob
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmengine.config import Config
+
+import dbdseg_tests_tiny_project as tiny  # registered by conftest.py
+
+train_tool = tiny.load_tool('train')
+
+
+def test_train_writes_checkpoints(trained):
+    work_dir = trained['work_dir']
+    assert osp.isfile(osp.join(work_dir, 'iter_2.pth'))
+    assert osp.isfile(osp.join(work_dir, 'iter_4.pth'))
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        assert f.read().strip().endswith('iter_4.pth')
+    best = glob.glob(osp.join(work_dir, 'best_maxF_iter_*.pth'))
+    assert len(best) == 1, os.listdir(work_dir)
+    ckpt = torch.load(trained['checkpoint'], map_location='cpu')  # weights_only default
+    assert 'state_dict' in ckpt and ckpt['meta']['iter'] == 4
+
+
+def test_missing_config_names_it(tmp_path):
+    missing = str(tmp_path / 'absent_cfg.py')
+    with pytest.raises(SystemExit, match='absent_cfg.py'):
+        train_tool.main([missing])
+
+
+def test_resume_missing_checkpoint_names_it(tiny_project, tmp_path):
+    missing = str(tmp_path / 'absent_iter.pth')
+    with pytest.raises(SystemExit, match='absent_iter.pth'):
+        train_tool.main([tiny_project['config'], '--work-dir', str(tmp_path), '--resume', missing])
+
+
+def test_work_dir_precedence(tmp_path):
+    cfg = Config(dict(work_dir='from_cfg'))
+    assert train_tool.resolve_work_dir(cfg, 'from_cli', 'a/b/my_cfg.py') == 'from_cli'
+    cfg = Config(dict(work_dir='from_cfg'))
+    assert train_tool.resolve_work_dir(cfg, None, 'a/b/my_cfg.py') == 'from_cfg'
+    cfg = Config(dict())
+    assert train_tool.resolve_work_dir(cfg, None, 'a/b/my_cfg.py') == osp.join(
+        './work_dirs', 'my_cfg')
+
+
+def test_resume_modes(tmp_path):
+    work_dir = str(tmp_path)
+    cfg = Config(dict(work_dir=work_dir, load_from='pretrained.pth'))
+    train_tool.apply_resume(cfg, None)
+    assert cfg.resume is False and cfg.load_from == 'pretrained.pth'
+    # auto without a recorded checkpoint: fresh start, config load_from kept
+    train_tool.apply_resume(cfg, 'auto')
+    assert cfg.resume is False and cfg.load_from == 'pretrained.pth'
+    # auto with a recorded checkpoint (recorded path gone: found in the work dir by name)
+    ckpt = tmp_path / 'iter_8.pth'
+    ckpt.write_bytes(b'x')
+    (tmp_path / 'last_checkpoint').write_text('/elsewhere/iter_8.pth')
+    train_tool.apply_resume(cfg, 'auto')
+    assert cfg.resume is True and cfg.load_from == str(ckpt)
+    # explicit path
+    cfg = Config(dict(work_dir=work_dir, load_from=None))
+    train_tool.apply_resume(cfg, str(ckpt))
+    assert cfg.resume is True and cfg.load_from == str(ckpt)
+
+
+def test_resume_flag_parsing(tiny_project):
+    args = train_tool.parse_args([tiny_project['config'], '--resume'])
+    assert args.resume == 'auto'
+    args = train_tool.parse_args([tiny_project['config'], '--resume', 'x.pth'])
+    assert args.resume == 'x.pth'
+    assert train_tool.parse_args([tiny_project['config']]).resume is None
+
+
+def test_amp_switches_optim_wrapper():
+    cfg = Config(dict(optim_wrapper=dict(type='OptimWrapper', optimizer=dict(type='SGD'))))
+    train_tool.apply_amp(cfg)
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
+    assert cfg.optim_wrapper.loss_scale == 'dynamic'
+    cfg = Config(dict(optim_wrapper=dict(type='OtherWrapper')))
+    with pytest.raises(SystemExit, match='OptimWrapper'):
+        train_tool.apply_amp(cfg)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the CPU --amp error')
+def test_amp_on_cpu_is_a_clear_error(tiny_project, tmp_path):
+    with pytest.raises(SystemExit, match='needs a GPU'):
+        train_tool.main([tiny_project['config'], '--work-dir', str(tmp_path), '--amp'])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the CPU runtime switch')
+def test_cpu_runtime_uses_gloo():
+    cfg = Config(dict(env_cfg=dict(dist_cfg=dict(backend='nccl'))))
+    train_tool.setup_cpu_runtime(cfg, 'none')
+    assert cfg.env_cfg.dist_cfg.backend == 'gloo'
+    cfg = Config(dict())
+    train_tool.setup_cpu_runtime(cfg, 'none')
+    assert cfg.env_cfg.dist_cfg.backend == 'gloo'
+    with pytest.raises(SystemExit, match='pytorch'):
+        train_tool.setup_cpu_runtime(Config(dict()), 'slurm')
+
+
+def test_replace_sync_bn():
+    tree = dict(backbone=dict(norm_cfg=dict(type='SyncBN', requires_grad=True)),
+                heads=[dict(norm_cfg=dict(type='SyncBN')), dict(norm_cfg=dict(type='GN'))])
+    assert train_tool._replace_sync_bn(tree) == 2
+    assert tree['backbone']['norm_cfg']['type'] == 'BN'
+    assert tree['heads'][1]['norm_cfg']['type'] == 'GN'
+
+
+def test_cli_entry_point_error_exit_status(tmp_path):
+    """Running the script: a missing config exits with status 1 and names the file."""
+    repo = tiny.REPO_ROOT
+    proc = subprocess.run([sys.executable, osp.join(repo, 'tools', 'train.py'),
+                           str(tmp_path / 'nope.py')], capture_output=True, text=True, cwd=repo,
+                          timeout=300)
+    assert proc.returncode == 1
+    assert 'nope.py' in proc.stderr
+
+
+def _free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks CPU (gloo) DDP')
+def test_dist_train_and_test_scripts_cpu_gloo(tiny_project, tmp_path):
+    """tools/dist_train.sh / dist_test.sh with 2 CPU processes (torchrun + gloo); ~30 s."""
+    repo = tiny.REPO_ROOT
+    env = dict(os.environ, PYTHON=sys.executable, PORT=str(_free_port()), OMP_NUM_THREADS='1')
+    work_dir = tmp_path / 'work'
+    proc = subprocess.run(
+        ['bash', osp.join(repo, 'tools', 'dist_train.sh'), tiny_project['config'], '2',
+         '--work-dir', str(work_dir), '--cfg-options', 'train_cfg.max_iters=2', 'log_level=INFO'],
+        capture_output=True, text=True, cwd=repo, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (work_dir / 'iter_2.pth').is_file()
+    logs = glob.glob(str(work_dir / '*' / '*.log'))
+    assert logs and 'Distributed training: True' in open(logs[0]).read()
+
+    env['PORT'] = str(_free_port())
+    out_dir, metrics = tmp_path / 'preds', tmp_path / 'metrics.json'
+    proc = subprocess.run(
+        ['bash', osp.join(repo, 'tools', 'dist_test.sh'), tiny_project['config'],
+         str(work_dir / 'iter_2.pth'), '2', '--work-dir', str(tmp_path / 'test_work'), '--out',
+         str(out_dir), '--metrics-out', str(metrics)],
+        capture_output=True, text=True, cwd=repo, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert sorted(os.listdir(out_dir)) == [f'{s}.png' for s in tiny.STEMS]
+    assert 'maxF' in open(metrics).read()

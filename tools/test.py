@@ -1,0 +1,378 @@
+"""Test (and evaluate) a dbdseg / mmseg segmentor.
+
+Same behaviour as mmsegmentation 1.2.2 ``tools/test.py`` (Apache-2.0), plus (ARCHITECTURE.md
+Section 5):
+
+* ``import dbdseg`` first;
+* CHECKPOINT may be ``none``: no weights are loaded (models without learned weights); a checkpoint
+  file that does not exist is an error naming it;
+* ``--out DIR`` sets ``output_dir`` of every test metric that takes one (``SODMetric`` writes each
+  prediction as ``DIR/<stem>.png``: 8-bit, probability x 255, original image size);
+* ``curve_dir`` of metrics that take one (``SODMetric``: ``curves.json`` / ``curves.png``) is set to
+  ``--curve-dir``, else the config's value, else the work dir;
+* ``--metrics-out FILE.json`` writes the final metrics as one flat JSON object of floats
+  (nested dicts are joined with ``/``; non-scalar values are left out);
+* ``test_evaluator`` may be a dict, a list of metrics, or ``dict(type='Evaluator', metrics=[...])``;
+* without CUDA the distributed backend is gloo and ``--launcher pytorch`` runs on CPU.
+
+Usage::
+
+    python tools/test.py CONFIG CHECKPOINT|none [--work-dir DIR] [--out DIR]
+        [--metrics-out FILE.json] [--curve-dir DIR] [--show] [--show-dir DIR] [--tta]
+        [--cfg-options k=v ...]
+        [--launcher none|pytorch|slurm|mpi]
+"""
+import argparse
+import datetime
+import importlib.util
+import inspect
+import json
+import logging
+import numbers
+import os
+import os.path as osp
+import sys
+import tempfile
+
+import numpy as np
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
+
+if importlib.util.find_spec('dbdseg') is None:  # not installed: use this checkout
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+import dbdseg  # noqa: E402,F401  (registers dbdseg modules into mmseg's registries)
+
+PROG = 'tools/test.py'
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog=PROG, description='Test (and eval) a segmentor')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file, or "none" to load no weights')
+    parser.add_argument(
+        '--work-dir',
+        help='the dir for logs, the evaluation results (json) and, by default, the curves')
+    parser.add_argument(
+        '--out', type=str,
+        help='save each prediction as OUT/<stem>.png (8-bit probability x 255, original size)')
+    parser.add_argument(
+        '--metrics-out', type=str,
+        help='write the final metrics to this file as one flat JSON object of floats')
+    parser.add_argument(
+        '--curve-dir', type=str,
+        help='where the metric writes curves.json / curves.png (default: the work dir)')
+    parser.add_argument('--show', action='store_true', help='show prediction results')
+    parser.add_argument(
+        '--show-dir',
+        help='directory where painted images will be saved (through SegVisualizationHook)')
+    parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override some settings in the used config, the key-value pair '
+        'in xxx=yyy format will be merged into config file. If the value to '
+        'be overwritten is a list, it should be like key="[a,b]" or key=a,b '
+        'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
+        'Note that the quotation marks are necessary and that no white space '
+        'is allowed.')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--tta', action='store_true', help='Test time augmentation')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def _fail(msg: str):
+    """Stop with ``PROG: error: msg`` on stderr and exit status 1."""
+    raise SystemExit(f'{PROG}: error: {msg}')
+
+
+# --- runtime without CUDA (same as tools/train.py) -----------------------------------------------
+def _replace_sync_bn(node) -> int:
+    """Replace ``norm_cfg=dict(type='SyncBN')`` by ``BN`` in a config tree; returns the count."""
+    n = 0
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if (key == 'norm_cfg' and isinstance(value, dict)
+                    and value.get('type') in ('SyncBN', 'MMSyncBN')):
+                value['type'] = 'BN'
+                n += 1
+            else:
+                n += _replace_sync_bn(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            n += _replace_sync_bn(value)
+    return n
+
+
+def setup_cpu_runtime(cfg: Config, launcher: str) -> None:
+    """Without CUDA: gloo backend; for torchrun, init gloo here, DDP with ``device_ids=None``,
+    SyncBN -> BN (see ``tools/train.py``). No-op when CUDA is available."""
+    if torch.cuda.is_available():
+        return
+    if cfg.get('env_cfg', None) is None:
+        cfg.env_cfg = dict()
+    if cfg.env_cfg.get('dist_cfg', None) is None:
+        cfg.env_cfg.dist_cfg = dict()
+    dist_cfg = cfg.env_cfg.dist_cfg
+    if dist_cfg.get('backend', 'nccl') == 'nccl':
+        dist_cfg['backend'] = 'gloo'
+        print_log('CUDA is not available: env_cfg.dist_cfg.backend set to "gloo"', logger='current')
+    if launcher == 'none':
+        return
+    if launcher != 'pytorch':
+        _fail('without CUDA only "--launcher pytorch" (torchrun, tools/dist_test.sh) is '
+              f'supported, got "{launcher}"')
+    import torch.distributed as dist
+    if not dist.is_initialized():
+        timeout = dist_cfg.get('timeout', 1800)
+        dist.init_process_group(
+            backend=dist_cfg['backend'], timeout=datetime.timedelta(seconds=timeout))
+    wrapper = cfg.get('model_wrapper_cfg', None)
+    if wrapper is None:
+        wrapper = dict(
+            type='MMDistributedDataParallel',
+            broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False))
+    if wrapper.get('type', 'MMDistributedDataParallel') == 'MMDistributedDataParallel':
+        wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+    cfg.sync_bn = None
+    n = _replace_sync_bn(cfg.get('model', {}))
+    if n:
+        print_log(f'CPU distributed run: {n} SyncBN norm_cfg(s) replaced by BN (SyncBN needs CUDA)',
+                  logger='current', level=logging.WARNING)
+
+
+def shutdown_distributed() -> None:
+    """Destroy the process group at the end of a distributed run (mmengine leaves it alive; a
+    gloo group still alive at interpreter exit can abort the process)."""
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+# --- evaluator handling --------------------------------------------------------------------------
+def evaluator_metric_cfgs(cfg: Config) -> list:
+    """The metric config dicts of ``cfg.test_evaluator`` (references, editable in place).
+
+    Accepts a metric dict, a list of metric dicts, or ``dict(type='Evaluator', metrics=...)``.
+    """
+    ev = cfg.get('test_evaluator', None)
+    if ev is None:
+        _fail('the config has no test_evaluator')
+    if isinstance(ev, dict) and 'metrics' in ev:
+        ev = ev['metrics']
+    if isinstance(ev, dict):
+        return [ev]
+    if isinstance(ev, (list, tuple)):
+        return [m for m in ev if isinstance(m, dict)]
+    _fail(f'unsupported test_evaluator: {ev!r}')
+
+
+def metric_init_params(metric_cfg: dict, scope: str) -> set:
+    """Names of the explicit ``__init__`` parameters of a metric config's class (empty when the
+    class is unknown)."""
+    from mmengine.registry import DefaultScope
+    from mmseg.registry import METRICS
+    mtype = metric_cfg.get('type')
+    if inspect.isclass(mtype):
+        cls = mtype
+    else:
+        with DefaultScope.overwrite_default_scope(scope):
+            cls = METRICS.get(mtype)
+    if cls is None:
+        return set()
+    params = inspect.signature(cls.__init__).parameters.values()
+    return {p.name for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+
+
+def _metric_subdir(metric: dict, index: int) -> str:
+    """Sub-folder name for one of several metrics: its ``prefix``, else ``<type>_<index>``."""
+    if metric.get('prefix'):
+        return str(metric['prefix']).replace('/', '_')
+    mtype = metric.get('type')
+    name = mtype if isinstance(mtype, str) else getattr(mtype, '__name__', 'metric')
+    return f'{name.split(".")[-1]}_{index}'
+
+
+def configure_evaluator(cfg: Config, out_dir=None, curve_dir=None) -> None:
+    """Set ``output_dir`` (from ``--out``) and ``curve_dir`` on the metrics that take them.
+
+    ``curve_dir``: ``--curve-dir``, else the metric config's own value, else the work dir. When
+    several metrics take ``output_dir`` (or ``curve_dir``), each gets a sub-folder named by its
+    ``prefix`` (else ``<type>_<index>``) so that their files do not overwrite each other.
+    """
+    scope = cfg.get('default_scope', 'mmseg')
+    metrics = evaluator_metric_cfgs(cfg)
+    params = [metric_init_params(m, scope) for m in metrics]
+    n_out = sum('output_dir' in p for p in params)
+    n_curve = sum('curve_dir' in p for p in params)
+    for i, (metric, names) in enumerate(zip(metrics, params)):
+        if out_dir is not None and 'output_dir' in names:
+            metric['output_dir'] = (out_dir if n_out == 1 else
+                                    osp.join(out_dir, _metric_subdir(metric, i)))
+            if 'keep_results' in names:
+                metric['keep_results'] = True
+        if 'curve_dir' in names:
+            if curve_dir is not None:
+                base = curve_dir
+            elif metric.get('curve_dir', None) is not None:
+                continue
+            else:
+                base = cfg.work_dir
+            metric['curve_dir'] = base if n_curve == 1 else osp.join(base,
+                                                                    _metric_subdir(metric, i))
+    if out_dir is not None and n_out == 0:
+        _fail('--out needs a test metric that saves predictions (an output_dir argument, e.g. '
+              'SODMetric); the config\'s test_evaluator has none')
+
+
+def trigger_visualization_hook(cfg: Config, args) -> Config:
+    """Turn on mmseg's SegVisualizationHook for every test image (the hook is added to
+    ``default_hooks`` when missing); ``--show-dir`` sets the visualizer's ``save_dir`` (images land
+    in ``<show-dir>/vis_data/vis_image/``)."""
+    if cfg.get('default_hooks', None) is None:
+        cfg.default_hooks = dict()
+    if cfg.default_hooks.get('visualization', None) is None:
+        cfg.default_hooks.visualization = dict(type='SegVisualizationHook')
+    hook = cfg.default_hooks.visualization
+    hook['draw'] = True
+    hook['interval'] = 1  # paint every test image (the hook's default is every 50th)
+    if args.show:
+        hook['show'] = True
+        hook['wait_time'] = args.wait_time
+    if args.show_dir:
+        if cfg.get('visualizer', None) is None:
+            cfg.visualizer = dict(type='SegLocalVisualizer',
+                                  vis_backends=[dict(type='LocalVisBackend')], name='visualizer')
+        cfg.visualizer.save_dir = args.show_dir
+    return cfg
+
+
+# --- metrics output ------------------------------------------------------------------------------
+def flatten_metrics(metrics: dict, prefix: str = ''):
+    """Flatten a metrics dict into ``{key: float}``.
+
+    Nested dicts are joined with ``/``; numbers, numpy scalars and one-element arrays/tensors become
+    floats; everything else (curves, strings) is left out.
+
+    Returns:
+        tuple[dict, list]: the flat dict and the keys left out.
+    """
+    flat, skipped = {}, []
+    for key, value in metrics.items():
+        name = f'{prefix}{key}'
+        if isinstance(value, dict):
+            sub, sub_skipped = flatten_metrics(value, prefix=f'{name}/')
+            flat.update(sub)
+            skipped.extend(sub_skipped)
+        elif isinstance(value, numbers.Number):
+            flat[name] = float(value)
+        elif isinstance(value, torch.Tensor) and value.numel() == 1:
+            flat[name] = float(value.item())
+        elif isinstance(value, (np.ndarray, np.generic)) and np.size(value) == 1:
+            flat[name] = float(np.asarray(value).reshape(-1)[0])
+        else:
+            skipped.append(name)
+    return flat, skipped
+
+
+def write_json_atomic(path: str, obj) -> None:
+    """Write ``obj`` as JSON to ``path`` through a temporary file and ``os.replace``."""
+    folder = osp.dirname(osp.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix='.tmp_', suffix='.json', dir=folder)
+        with os.fdopen(fd, 'w') as f:
+            json.dump(obj, f, indent=2)
+            f.write('\n')
+        os.replace(tmp, path)
+    except OSError as e:
+        _fail(f'cannot write metrics file {path}: {e}')
+
+
+def check_checkpoint(checkpoint: str):
+    """Return the checkpoint to load (None for ``none``); a missing local file is an error."""
+    if checkpoint.lower() == 'none':
+        print_log('CHECKPOINT is "none": no weights are loaded; the model is tested with the '
+                  'weights it is built with', logger='current', level=logging.WARNING)
+        return None
+    if '://' not in checkpoint and not osp.isfile(checkpoint):
+        _fail(f'checkpoint file not found: {checkpoint}')
+    return checkpoint
+
+
+def main(argv=None):
+    """Run testing; ``argv`` defaults to ``sys.argv[1:]``. Returns the flat metrics dict."""
+    args = parse_args(argv)
+    if not osp.isfile(args.config):
+        _fail(f'config file not found: {args.config}')
+    checkpoint = check_checkpoint(args.checkpoint)
+
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+
+    # work_dir is determined in this priority: CLI > segment in file > filename
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+
+    cfg.load_from = checkpoint
+    cfg.resume = False
+
+    if args.show or args.show_dir:
+        cfg = trigger_visualization_hook(cfg, args)
+
+    if args.tta:
+        if 'tta_pipeline' not in cfg or 'tta_model' not in cfg:
+            _fail('--tta needs tta_pipeline and tta_model in the config')
+        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+        cfg.tta_model.module = cfg.model
+        cfg.model = cfg.tta_model
+
+    configure_evaluator(cfg, out_dir=args.out, curve_dir=args.curve_dir)
+    setup_cpu_runtime(cfg, args.launcher)
+
+    from mmengine.runner import Runner
+    from mmseg.registry import RUNNERS
+    if 'runner_type' not in cfg:
+        runner = Runner.from_cfg(cfg)
+    else:
+        runner = RUNNERS.build(cfg)
+
+    metrics = runner.test()
+
+    flat, skipped = flatten_metrics(metrics or {})
+    from mmengine.dist import is_main_process
+    if is_main_process():
+        if skipped:
+            print_log(f'non-scalar metrics left out of the summary: {skipped}', logger='current',
+                      level=logging.WARNING)
+        if args.metrics_out:
+            write_json_atomic(args.metrics_out, flat)
+        lines = ['test metrics: ' + ', '.join(f'{k}={v:.4f}' for k, v in flat.items())]
+        if args.out:
+            lines.append(f'  predictions: {args.out}')
+        if args.metrics_out:
+            lines.append(f'  metrics json: {args.metrics_out}')
+        print('\n'.join(lines), flush=True)
+    if args.launcher != 'none':
+        shutdown_distributed()
+    return flat
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])

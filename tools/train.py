@@ -1,0 +1,278 @@
+"""Train a dbdseg / mmseg segmentor from a config.
+
+Same behaviour as mmsegmentation 1.2.2 ``tools/train.py`` (Apache-2.0), plus:
+
+* ``import dbdseg`` first, so dbdseg configs work without ``custom_imports``;
+* ``--resume`` takes an optional checkpoint: no value = the latest checkpoint of the work dir (a
+  fresh start, with the config's ``load_from``, when there is none); a path = resume from that file;
+* without CUDA, ``env_cfg.dist_cfg.backend`` becomes ``'gloo'`` and ``--launcher pytorch`` runs CPU
+  DDP (``torchrun``; see ``tools/dist_train.sh``); ``--amp`` without a GPU is a clear error.
+
+Usage::
+
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
+        [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+
+The work dir is ``--work-dir`` > the config's ``work_dir`` > ``./work_dirs/<config stem>``.
+"""
+import argparse
+import datetime
+import glob
+import importlib.util
+import logging
+import os
+import os.path as osp
+import sys
+
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
+
+if importlib.util.find_spec('dbdseg') is None:  # not installed: use this checkout
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+import dbdseg  # noqa: E402,F401  (registers dbdseg modules into mmseg's registries)
+
+PROG = 'tools/train.py'
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog=PROG, description='Train a segmentor')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        default=None,
+        help='resume training: without a value, from the latest checkpoint in the work dir '
+        '(fresh start when there is none); with a path, from that checkpoint')
+    parser.add_argument(
+        '--amp', action='store_true', default=False,
+        help='enable automatic-mixed-precision training (needs a GPU)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override some settings in the used config, the key-value pair '
+        'in xxx=yyy format will be merged into config file. If the value to '
+        'be overwritten is a list, it should be like key="[a,b]" or key=a,b '
+        'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
+        'Note that the quotation marks are necessary and that no white space '
+        'is allowed.')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank; torchrun sets
+    # the LOCAL_RANK environment variable instead.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def _fail(msg: str):
+    """Stop with ``PROG: error: msg`` on stderr and exit status 1."""
+    raise SystemExit(f'{PROG}: error: {msg}')
+
+
+def _accelerator_available() -> bool:
+    """True when mmengine's AmpOptimWrapper can run (CUDA, NPU, MLU or MUSA device)."""
+    from mmengine.device import (is_cuda_available, is_mlu_available, is_musa_available,
+                                 is_npu_available)
+    return (is_cuda_available() or is_npu_available() or is_mlu_available()
+            or is_musa_available())
+
+
+def _replace_sync_bn(node) -> int:
+    """Replace ``norm_cfg=dict(type='SyncBN')`` by ``BN`` in a config tree; returns the count."""
+    n = 0
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if (key == 'norm_cfg' and isinstance(value, dict)
+                    and value.get('type') in ('SyncBN', 'MMSyncBN')):
+                value['type'] = 'BN'
+                n += 1
+            else:
+                n += _replace_sync_bn(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            n += _replace_sync_bn(value)
+    return n
+
+
+def setup_cpu_runtime(cfg: Config, launcher: str) -> None:
+    """Adapt the runtime to a machine without CUDA (no-op when CUDA is available).
+
+    * ``env_cfg.dist_cfg.backend`` 'nccl' -> 'gloo';
+    * for ``--launcher pytorch`` (torchrun): initialise the gloo process group here (mmengine
+      0.10.7's ``init_dist`` calls ``torch.cuda.set_device``, which a CPU-only torch does not
+      have), wrap the model in DDP with ``device_ids=None`` (CPU modules), and turn SyncBN into BN
+      (no CPU kernel).
+
+    Raises:
+        SystemExit: a launcher other than 'none' / 'pytorch' without CUDA.
+    """
+    if torch.cuda.is_available():
+        return
+    if cfg.get('env_cfg', None) is None:
+        cfg.env_cfg = dict()
+    if cfg.env_cfg.get('dist_cfg', None) is None:
+        cfg.env_cfg.dist_cfg = dict()
+    dist_cfg = cfg.env_cfg.dist_cfg
+    if dist_cfg.get('backend', 'nccl') == 'nccl':
+        dist_cfg['backend'] = 'gloo'
+        print_log('CUDA is not available: env_cfg.dist_cfg.backend set to "gloo"', logger='current')
+    if launcher == 'none':
+        return
+    if launcher != 'pytorch':
+        _fail('without CUDA only "--launcher pytorch" (torchrun, tools/dist_train.sh) is '
+              f'supported, got "{launcher}"')
+    import torch.distributed as dist
+    if not dist.is_initialized():
+        timeout = dist_cfg.get('timeout', 1800)
+        dist.init_process_group(
+            backend=dist_cfg['backend'], timeout=datetime.timedelta(seconds=timeout))
+    wrapper = cfg.get('model_wrapper_cfg', None)
+    if wrapper is None:
+        wrapper = dict(
+            type='MMDistributedDataParallel',
+            broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False))
+    if wrapper.get('type', 'MMDistributedDataParallel') == 'MMDistributedDataParallel':
+        wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+    cfg.sync_bn = None
+    n = _replace_sync_bn(cfg.get('model', {}))
+    if n:
+        print_log(f'CPU distributed run: {n} SyncBN norm_cfg(s) replaced by BN (SyncBN needs CUDA)',
+                  logger='current', level=logging.WARNING)
+
+
+def shutdown_distributed() -> None:
+    """Destroy the process group at the end of a distributed run (mmengine leaves it alive; a
+    gloo group still alive at interpreter exit can abort the process)."""
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+def resolve_work_dir(cfg: Config, cli_work_dir, config_path: str) -> str:
+    """Work dir precedence: CLI > config ``work_dir`` > ``./work_dirs/<config stem>``."""
+    if cli_work_dir is not None:
+        cfg.work_dir = cli_work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
+    return cfg.work_dir
+
+
+def _latest_checkpoint(work_dir: str):
+    """The checkpoint named in ``work_dir/last_checkpoint`` (looked up in ``work_dir`` too when the
+    recorded path is gone), or None."""
+    record = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(record):
+        return None
+    with open(record) as f:
+        path = f.read().strip()
+    if path and osp.isfile(path):
+        return path
+    candidate = osp.join(work_dir, osp.basename(path)) if path else ''
+    return candidate if candidate and osp.isfile(candidate) else None
+
+
+def apply_resume(cfg: Config, resume) -> None:
+    """Set ``cfg.resume`` / ``cfg.load_from`` from ``--resume`` (None, 'auto' or a path)."""
+    if resume is None:
+        cfg.resume = False
+        return
+    if resume == 'auto':
+        latest = _latest_checkpoint(cfg.work_dir)
+        if latest is None:
+            print_log(f'--resume: no checkpoint recorded in {cfg.work_dir}/last_checkpoint; '
+                      'starting a fresh run', logger='current', level=logging.WARNING)
+            cfg.resume = False
+            return
+        resume = latest
+    elif not osp.isfile(resume) and '://' not in resume:
+        _fail(f'checkpoint to resume from not found: {resume}')
+    print_log(f'resuming from {resume}', logger='current')
+    cfg.resume = True
+    cfg.load_from = resume
+
+
+def apply_amp(cfg: Config) -> None:
+    """Switch ``OptimWrapper`` to ``AmpOptimWrapper`` with a dynamic loss scale (as mmseg)."""
+    optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    if optim_wrapper == 'AmpOptimWrapper':
+        print_log('AMP training is already enabled in your config.', logger='current',
+                  level=logging.WARNING)
+    elif optim_wrapper != 'OptimWrapper':
+        _fail(f'--amp is only supported when the optimizer wrapper type is OptimWrapper, '
+              f'got {optim_wrapper}')
+    else:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.loss_scale = 'dynamic'
+
+
+def check_amp_device(cfg: Config) -> None:
+    """mmengine 0.10.7's AmpOptimWrapper asserts a CUDA/NPU/MLU/MUSA device: fail clearly."""
+    wrapper = cfg.get('optim_wrapper', None) or {}
+    if wrapper.get('type') == 'AmpOptimWrapper' and not _accelerator_available():
+        _fail('mixed precision (--amp or optim_wrapper.type=AmpOptimWrapper) needs a GPU: '
+              "mmengine's AmpOptimWrapper supports CUDA/NPU/MLU/MUSA devices only and CUDA is not "
+              'available here. Train without --amp (float32) on CPU.')
+
+
+def _print_summary(runner) -> None:
+    from mmengine.dist import is_main_process
+    if not is_main_process():
+        return
+    work_dir = runner.work_dir
+    last = _latest_checkpoint(work_dir)
+    best = sorted(glob.glob(osp.join(work_dir, 'best_*.pth')))
+    lines = [f'training finished: work dir {work_dir}']
+    if last:
+        lines.append(f'  last checkpoint: {last}')
+    for b in best:
+        lines.append(f'  best checkpoint: {b}')
+    print('\n'.join(lines), flush=True)
+
+
+def main(argv=None):
+    """Run training; ``argv`` defaults to ``sys.argv[1:]``. Returns the runner."""
+    args = parse_args(argv)
+    if not osp.isfile(args.config):
+        _fail(f'config file not found: {args.config}')
+
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+
+    resolve_work_dir(cfg, args.work_dir, args.config)
+    if args.amp:
+        apply_amp(cfg)
+    check_amp_device(cfg)
+    apply_resume(cfg, args.resume)
+    setup_cpu_runtime(cfg, args.launcher)
+
+    from mmengine.runner import Runner
+    from mmseg.registry import RUNNERS
+    if 'runner_type' not in cfg:
+        runner = Runner.from_cfg(cfg)
+    else:
+        runner = RUNNERS.build(cfg)
+
+    runner.train()
+    _print_summary(runner)
+    if args.launcher != 'none':
+        shutdown_distributed()
+    return runner
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])
