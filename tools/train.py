@@ -16,7 +16,6 @@ Usage::
 The work dir is ``--work-dir`` > the config's ``work_dir`` > ``./work_dirs/<config stem>``.
 """
 import argparse
-import datetime
 import glob
 import importlib.util
 import logging
@@ -24,13 +23,15 @@ import os
 import os.path as osp
 import sys
 
-import torch
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 
 if importlib.util.find_spec('dbdseg') is None:  # not installed: use this checkout
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import dbdseg  # noqa: E402,F401  (registers dbdseg modules into mmseg's registries)
+from dbdseg.utils.runtime import UnsupportedLauncherError, shutdown_distributed  # noqa: E402
+from dbdseg.utils.runtime import setup_cpu_runtime as _setup_cpu_runtime  # noqa: E402
+from dbdseg.utils.runtime import replace_sync_bn as _replace_sync_bn  # noqa: E402,F401 (old name)
 
 PROG = 'tools/train.py'
 
@@ -87,78 +88,16 @@ def _accelerator_available() -> bool:
             or is_musa_available())
 
 
-def _replace_sync_bn(node) -> int:
-    """Replace ``norm_cfg=dict(type='SyncBN')`` by ``BN`` in a config tree; returns the count."""
-    n = 0
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if (key == 'norm_cfg' and isinstance(value, dict)
-                    and value.get('type') in ('SyncBN', 'MMSyncBN')):
-                value['type'] = 'BN'
-                n += 1
-            else:
-                n += _replace_sync_bn(value)
-    elif isinstance(node, (list, tuple)):
-        for value in node:
-            n += _replace_sync_bn(value)
-    return n
-
-
 def setup_cpu_runtime(cfg: Config, launcher: str) -> None:
-    """Adapt the runtime to a machine without CUDA (no-op when CUDA is available).
-
-    * ``env_cfg.dist_cfg.backend`` 'nccl' -> 'gloo';
-    * for ``--launcher pytorch`` (torchrun): initialise the gloo process group here (mmengine
-      0.10.7's ``init_dist`` calls ``torch.cuda.set_device``, which a CPU-only torch does not
-      have), wrap the model in DDP with ``device_ids=None`` (CPU modules), and turn SyncBN into BN
-      (no CPU kernel).
+    """:func:`dbdseg.utils.runtime.setup_cpu_runtime`: gloo / CPU DDP without CUDA (no-op with it).
 
     Raises:
         SystemExit: a launcher other than 'none' / 'pytorch' without CUDA.
     """
-    if torch.cuda.is_available():
-        return
-    if cfg.get('env_cfg', None) is None:
-        cfg.env_cfg = dict()
-    if cfg.env_cfg.get('dist_cfg', None) is None:
-        cfg.env_cfg.dist_cfg = dict()
-    dist_cfg = cfg.env_cfg.dist_cfg
-    if dist_cfg.get('backend', 'nccl') == 'nccl':
-        dist_cfg['backend'] = 'gloo'
-        print_log('CUDA is not available: env_cfg.dist_cfg.backend set to "gloo"', logger='current')
-    if launcher == 'none':
-        return
-    if launcher != 'pytorch':
-        _fail('without CUDA only "--launcher pytorch" (torchrun, tools/dist_train.sh) is '
-              f'supported, got "{launcher}"')
-    import torch.distributed as dist
-    if not dist.is_initialized():
-        timeout = dist_cfg.get('timeout', 1800)
-        dist.init_process_group(
-            backend=dist_cfg['backend'], timeout=datetime.timedelta(seconds=timeout))
-    wrapper = cfg.get('model_wrapper_cfg', None)
-    if wrapper is None:
-        wrapper = dict(
-            type='MMDistributedDataParallel',
-            broadcast_buffers=False,
-            find_unused_parameters=cfg.get('find_unused_parameters', False))
-    if wrapper.get('type', 'MMDistributedDataParallel') == 'MMDistributedDataParallel':
-        wrapper['device_ids'] = None
-    cfg.model_wrapper_cfg = wrapper
-    cfg.sync_bn = None
-    n = _replace_sync_bn(cfg.get('model', {}))
-    if n:
-        print_log(f'CPU distributed run: {n} SyncBN norm_cfg(s) replaced by BN (SyncBN needs CUDA)',
-                  logger='current', level=logging.WARNING)
-
-
-def shutdown_distributed() -> None:
-    """Destroy the process group at the end of a distributed run (mmengine leaves it alive; a
-    gloo group still alive at interpreter exit can abort the process)."""
-    import torch.distributed as dist
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
+    try:
+        _setup_cpu_runtime(cfg, launcher, dist_script='tools/dist_train.sh')
+    except UnsupportedLauncherError as e:
+        _fail(str(e))
 
 
 def resolve_work_dir(cfg: Config, cli_work_dir, config_path: str) -> str:
