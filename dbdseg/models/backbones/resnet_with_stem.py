@@ -11,10 +11,11 @@ from typing import Sequence, Tuple
 import torch
 from mmseg.models.backbones import ResNet
 
+from dbdseg.models.utils.pretrained import PretrainedErrorMixin
 from dbdseg.registry import MODELS
 
 
-class _StemOutputMixin:
+class _StemOutputMixin(PretrainedErrorMixin):
     """Five-level forward shared by :class:`ResNetWithStem` and ``ResNeXtWithStem``.
 
     Must come before mmseg's ``ResNet`` in the method resolution order. The mixin rewrites

@@ -1,1 +1,3 @@
-__all__ = []
+from .pretrained import PretrainedErrorMixin, pretrained_fetch_help, pretrained_source
+
+__all__ = ['PretrainedErrorMixin', 'pretrained_fetch_help', 'pretrained_source']
