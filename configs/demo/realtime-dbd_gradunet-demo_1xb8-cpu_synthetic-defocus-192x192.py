@@ -9,8 +9,8 @@ _base_ = [
 ]
 crop_size = (192, 192)
 data_root = 'work_dirs/demo/data'
-max_iters = 700
-val_interval = 175
+max_iters = 1500
+val_interval = 300
 
 model = dict(
     data_preprocessor=dict(size=crop_size),
