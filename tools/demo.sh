@@ -49,8 +49,10 @@ cp "$last" "$WORK/checkpoint.pth"
 
 echo "[demo] 3/4 testing on the held-out scenes"
 rm -rf "$WORK/preds"
-"$PY" tools/test.py "$WORK/config.py" "$WORK/checkpoint.pth" --work-dir "$WORK" \
-    --out "$WORK/preds" --metrics-out "$WORK/metrics.json"
+# The test run logs (and dumps its own config) under $WORK/test, so $WORK/config.py stays the training
+# config; curves.json/png go to $WORK.
+"$PY" tools/test.py "$WORK/config.py" "$WORK/checkpoint.pth" --work-dir "$WORK/test" \
+    --curve-dir "$WORK" --out "$WORK/preds" --metrics-out "$WORK/metrics.json"
 
 echo "[demo] 4/4 baselines on the same images"
 "$PY" tools/analysis_tools/eval_baselines.py "$WORK/config.py" --model-metrics "$WORK/metrics.json" \

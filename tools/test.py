@@ -152,10 +152,13 @@ def _metric_subdir(metric: dict, index: int) -> str:
     return f'{name.split(".")[-1]}_{index}'
 
 
-def configure_evaluator(cfg: Config, out_dir=None, curve_dir=None) -> None:
+def configure_evaluator(cfg: Config, out_dir=None, curve_dir=None, work_dir_from_cli=False) -> None:
     """Set ``output_dir`` (from ``--out``) and ``curve_dir`` on the metrics that take them.
 
-    ``curve_dir``: ``--curve-dir``, else the metric config's own value, else the work dir. When
+    ``curve_dir``: ``--curve-dir``, else the work dir when ``--work-dir`` was given
+    (``work_dir_from_cli``), else the metric config's own value, else the work dir. (A config dumped
+    by an earlier test run carries that run's ``curve_dir``; an explicit ``--work-dir`` must not
+    write into the earlier run's folder.) When
     several metrics take ``output_dir`` (or ``curve_dir``), each gets a sub-folder named by its
     ``prefix`` (else ``<type>_<index>``) so that their files do not overwrite each other.
     """
@@ -173,6 +176,8 @@ def configure_evaluator(cfg: Config, out_dir=None, curve_dir=None) -> None:
         if 'curve_dir' in names:
             if curve_dir is not None:
                 base = curve_dir
+            elif work_dir_from_cli:
+                base = cfg.work_dir
             elif metric.get('curve_dir', None) is not None:
                 continue
             else:
@@ -290,7 +295,8 @@ def main(argv=None):
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
 
-    configure_evaluator(cfg, out_dir=args.out, curve_dir=args.curve_dir)
+    configure_evaluator(cfg, out_dir=args.out, curve_dir=args.curve_dir,
+                        work_dir_from_cli=args.work_dir is not None)
     setup_cpu_runtime(cfg, args.launcher)
 
     from mmengine.runner import Runner

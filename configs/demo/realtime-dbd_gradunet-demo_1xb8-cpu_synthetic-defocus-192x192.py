@@ -1,22 +1,28 @@
 # The configuration of `bash tools/demo.sh`: the real-time DBD network of Zhang & Yan (GradientUNet +
-# FCNHead, BCE) at half width, trained on CPU for about 12 minutes on 2 cores on synthetic defocus renders
+# FCNHead, BCE) at half width, trained on CPU for about 13 minutes on 2 cores on synthetic defocus renders
 # of the bundled photos (tools/dataset_converters/synthesize_defocus.py), validated and tested on held-out
 # scenes. Demo choices (ours, not the paper's): half the channel widths, 192x192 inputs, Adam 1e-3 with
 # a linear decay instead of the paper's 2e-5, batch 8, a short schedule. tools/demo.sh sets data_root.
+# The head has one 3x3 conv (32 channels, BN, ReLU) before the 1x1 classifier: with the 1x1 classifier
+# alone on the 8 ReLU channels of the half-width decoder, every channel learned to fire on the blurred
+# (majority) class and stay 0 on in-focus pixels, so in-focus probabilities were capped at
+# sigmoid(bias) = 0.57 (maxF 0.63 on DUT-DBD-dev5 after 1500 iterations); with the 32-channel conv the
+# maps reach 1.0 and the same photos scored maxF 0.79 after 300 iterations. 1200 iterations keep the
+# training near 13 minutes on 2 cores (0.67 s per iteration with this head).
 _base_ = [
     '../_base_/models/realtime_dbd.py', '../_base_/datasets/synthetic_defocus.py',
     '../_base_/default_runtime.py', '../_base_/schedules/schedule_realtime_dbd_19k.py'
 ]
 crop_size = (192, 192)
 data_root = 'work_dirs/demo/data'
-max_iters = 1500
+max_iters = 1200
 val_interval = 300
 
 model = dict(
     data_preprocessor=dict(size=crop_size),
     backbone=dict(
         widths=(8, 16, 32, 64, 128), decoder_widths=(64, 32, 16, 8), fuse_channels=128),
-    decode_head=dict(in_channels=8, channels=8))
+    decode_head=dict(in_channels=8, channels=32, num_convs=1, kernel_size=3))
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),

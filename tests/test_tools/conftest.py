@@ -1,24 +1,9 @@
 """Fixtures of the tool tests: a tiny project (data + config) and one short training run."""
-import importlib.util
 import os.path as osp
-import sys
 
 import pytest
 
-PATH = osp.join(osp.dirname(__file__), 'tiny_project.py')
-
-
-def _tiny():
-    name = 'dbdseg_tests_tiny_project'
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, PATH)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-tiny = _tiny()
+import dbdseg_tests_tiny_project as tiny  # registered by tests/conftest.py
 
 
 @pytest.fixture(scope='session')

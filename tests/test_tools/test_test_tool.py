@@ -96,6 +96,15 @@ def test_evaluator_list_and_wrapper_forms(tmp_path):
     assert cfg.test_evaluator.metrics.curve_dir == 'cli'
 
 
+def test_explicit_work_dir_beats_curve_dir_of_a_dumped_config(tmp_path):
+    """A config dumped by an earlier test run carries its curve_dir; --work-dir must win over it so
+    the earlier run's curves are not overwritten."""
+    cfg = Config(dict(default_scope='mmseg', work_dir=str(tmp_path / 'new'),
+                      test_evaluator=dict(type='SODMetric', curve_dir=str(tmp_path / 'old'))))
+    test_tool.configure_evaluator(cfg, work_dir_from_cli=True)
+    assert cfg.test_evaluator.curve_dir == str(tmp_path / 'new')
+
+
 def test_visualization_hook_added_when_missing(tmp_path):
     import argparse
     cfg = Config(dict(work_dir=str(tmp_path)))

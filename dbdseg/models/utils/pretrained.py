@@ -78,6 +78,8 @@ class PretrainedErrorMixin:
     """
 
     def init_weights(self):
+        """mmengine's ``init_weights``; a failed pretrained fetch raises ``RuntimeError`` naming the
+        file to place and where (see :func:`pretrained_fetch_help`)."""
         init_cfg = getattr(self, 'init_cfg', None)
         checkpoint = None
         if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':
