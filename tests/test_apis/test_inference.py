@@ -207,14 +207,25 @@ def test_two_channel_output_becomes_probability():
     assert s.pred_sem_seg.data.tolist() == [[[0, 0]]]
 
 
-def test_realtime_dbd_config_inference_if_present():
-    """Smoke test on the shipped real-time DBD config (no weights): output at the original size."""
-    import glob
+def test_realtime_dbd_config_inference():
+    """The shipped real-time DBD config (no weights): output at the original size."""
     repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-    configs = sorted(glob.glob(osp.join(repo, 'configs', 'realtime_dbd', '*gradunet*cuhk*.py')))
-    if not configs:
-        pytest.skip('configs/realtime_dbd not present yet')
-    m = init_model(configs[0], None)
+    config = osp.join(repo, 'configs', 'realtime_dbd',
+                      'realtime-dbd_gradunet_1xb64-bce-19k_cuhk-320x320.py')
+    m = init_model(config, None)
     res = inference_model(m, np.random.default_rng(5).integers(0, 256, (40, 60, 3), np.uint8))
     assert res.seg_logits.shape == (40, 60)
     assert 0.0 <= float(res.seg_logits.data.min()) <= float(res.seg_logits.data.max()) <= 1.0
+
+
+def test_demo_config_builds_and_predicts():
+    """configs/demo (what tools/demo.sh trains): 3x3 head conv before the classifier, 192x192 input,
+    probabilities at the original size."""
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    config = osp.join(repo, 'configs', 'demo',
+                      'realtime-dbd_gradunet-demo_1xb8-cpu_synthetic-defocus-192x192.py')
+    m = init_model(config, None)
+    assert m.decode_head.num_convs == 1 and m.decode_head.convs[0].conv.kernel_size == (3, 3)
+    assert m.cfg.train_cfg.max_iters == 1200
+    res = inference_model(m, np.random.default_rng(6).integers(0, 256, (50, 70, 3), np.uint8))
+    assert res.seg_logits.shape == (50, 70)
