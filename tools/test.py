@@ -152,6 +152,26 @@ def _metric_subdir(metric: dict, index: int) -> str:
     return f'{name.split(".")[-1]}_{index}'
 
 
+def protect_config_file(work_dir: str, config: str) -> str:
+    """The work dir a test run may use without overwriting ``config`` itself.
+
+    The runner dumps the (test-modified) config to ``<work_dir>/<config file name>``. For a config
+    that lives in its own work dir (``work_dirs/demo/config.py``, whose ``work_dir`` is
+    ``work_dirs/demo``) that would replace the training config with the test one, so the test run
+    moves to ``<work_dir>/test`` instead.
+
+    Returns:
+        str: ``work_dir``, or ``<work_dir>/test`` when the dump would overwrite ``config``.
+    """
+    dump = osp.join(work_dir, osp.basename(config))
+    if osp.abspath(dump) == osp.abspath(config):
+        new = osp.join(work_dir, 'test')
+        print_log(f'{config} lives in its work dir: this test run uses {new} so the config is not '
+                  'overwritten', logger='current')
+        return new
+    return work_dir
+
+
 def configure_evaluator(cfg: Config, out_dir=None, curve_dir=None, work_dir_from_cli=False) -> None:
     """Set ``output_dir`` (from ``--out``) and ``curve_dir`` on the metrics that take them.
 
@@ -281,6 +301,7 @@ def main(argv=None):
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg.work_dir = protect_config_file(cfg.work_dir, args.config)
 
     cfg.load_from = checkpoint
     cfg.resume = False

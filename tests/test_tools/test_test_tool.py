@@ -157,3 +157,12 @@ def test_metrics_out_unwritable_is_clear(tmp_path):
 def test_none_is_case_insensitive():
     assert test_tool.check_checkpoint('None') is None
     assert test_tool.check_checkpoint('https://example.org/x.pth') == 'https://example.org/x.pth'
+
+
+def test_config_in_its_own_work_dir_is_not_overwritten(tmp_path):
+    config = tmp_path / 'config.py'
+    config.write_text('x = 1\n')
+    assert test_tool.protect_config_file(str(tmp_path), str(config)) == osp.join(str(tmp_path),
+                                                                                   'test')
+    other = tmp_path / 'elsewhere'
+    assert test_tool.protect_config_file(str(other), str(config)) == str(other)
