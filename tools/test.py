@@ -7,7 +7,15 @@ Section 5):
 * CHECKPOINT may be ``none``: no weights are loaded (models without learned weights); a checkpoint
   file that does not exist is an error naming it;
 * ``--out DIR`` sets ``output_dir`` of every test metric that takes one (``SODMetric`` writes each
-  prediction as ``DIR/<stem>.png``: 8-bit, probability x 255, original image size);
+  prediction as ``DIR/<stem>.png``: 8-bit, probability x 255, original image size;
+  ``DIR/<set>/<stem>.png`` when the test dataset is a ``MultiSetDataset`` of several sets);
+* several test sets (``MultiSetDataset``): the metrics come back per set (``CUHK/maxF``) and
+  are printed as a table with one row per set;
+* ``--tta`` wraps the model in the config's ``tta_model`` (dbdseg: ``BinarySegTTAModel``, which
+  averages probabilities) and gives every test dataset (also each member of a
+  ``MultiSetDataset``) the config's ``tta_pipeline``;
+* ``--show-dir`` paints image | ground truth | probability heat map | prediction panels with
+  ``BinarySegLocalVisualizer``;
 * ``curve_dir`` of metrics that take one (``SODMetric``: ``curves.json`` / ``curves.png``) is set to
   ``--curve-dir``, else the config's value, else the work dir;
 * ``--metrics-out FILE.json`` writes the final metrics as one flat JSON object of floats
@@ -23,6 +31,7 @@ Usage::
         [--launcher none|pytorch|slurm|mpi]
 """
 import argparse
+import copy
 import importlib.util
 import inspect
 import json
@@ -36,6 +45,7 @@ import tempfile
 import numpy as np
 import torch
 from mmengine.config import Config, DictAction
+from mmengine.evaluator import Evaluator
 from mmengine.logging import print_log
 
 if importlib.util.find_spec('dbdseg') is None:  # not installed: use this checkout
@@ -56,7 +66,8 @@ def parse_args(argv=None):
         help='the dir for logs, the evaluation results (json) and, by default, the curves')
     parser.add_argument(
         '--out', type=str,
-        help='save each prediction as OUT/<stem>.png (8-bit probability x 255, original size)')
+        help='save each prediction as OUT/<stem>.png (8-bit probability x 255, original size); '
+        'OUT/<set>/<stem>.png when the config tests several sets (MultiSetDataset)')
     parser.add_argument(
         '--metrics-out', type=str,
         help='write the final metrics to this file as one flat JSON object of floats')
@@ -117,7 +128,8 @@ def evaluator_metric_cfgs(cfg: Config) -> list:
     ev = cfg.get('test_evaluator', None)
     if ev is None:
         _fail('the config has no test_evaluator')
-    if isinstance(ev, dict) and 'metrics' in ev:
+    if isinstance(ev, dict) and 'metrics' in ev and ev.get('type', 'Evaluator') in ('Evaluator',
+                                                                                    Evaluator):
         ev = ev['metrics']
     if isinstance(ev, dict):
         return [ev]
@@ -209,6 +221,36 @@ def configure_evaluator(cfg: Config, out_dir=None, curve_dir=None, work_dir_from
               'SODMetric); the config\'s test_evaluator has none')
 
 
+def set_test_pipeline(dataset_cfg: dict, pipeline: list) -> int:
+    """Put ``pipeline`` into a test dataset config and every dataset it wraps.
+
+    Dataset wrappers (``MultiSetDataset``, mmengine's ``ConcatDataset`` with ``datasets=[...]``,
+    ``RepeatDataset`` / ``ClassBalancedDataset`` with ``dataset=...``) carry no pipeline of their
+    own: their member datasets get it.
+
+    Returns:
+        int: the number of datasets whose pipeline was set.
+
+    Raises:
+        SystemExit: no dataset config was found.
+    """
+    def visit(ds) -> int:
+        if not isinstance(ds, dict):
+            return 0
+        if isinstance(ds.get('datasets'), (list, tuple)):
+            return sum(visit(d) for d in ds['datasets'])
+        if isinstance(ds.get('dataset'), dict):
+            return visit(ds['dataset'])
+        ds['pipeline'] = copy.deepcopy(pipeline)
+        return 1
+
+    n = visit(dataset_cfg)
+    if n == 0:
+        _fail(f'cannot set the TTA pipeline: test_dataloader.dataset is not a dataset config '
+              f'({dataset_cfg!r})')
+    return n
+
+
 def trigger_visualization_hook(cfg: Config, args) -> Config:
     """Turn on mmseg's SegVisualizationHook for every test image (the hook is added to
     ``default_hooks`` when missing); ``--show-dir`` sets the visualizer's ``save_dir`` (images land
@@ -225,7 +267,7 @@ def trigger_visualization_hook(cfg: Config, args) -> Config:
         hook['wait_time'] = args.wait_time
     if args.show_dir:
         if cfg.get('visualizer', None) is None:
-            cfg.visualizer = dict(type='SegLocalVisualizer',
+            cfg.visualizer = dict(type='BinarySegLocalVisualizer',
                                   vis_backends=[dict(type='LocalVisBackend')], name='visualizer')
         cfg.visualizer.save_dir = args.show_dir
     return cfg
@@ -257,6 +299,39 @@ def flatten_metrics(metrics: dict, prefix: str = ''):
         else:
             skipped.append(name)
     return flat, skipped
+
+
+def metric_blocks(flat: dict) -> dict:
+    """Group flat metrics by test set: ``{'CUHK/maxF': x}`` -> ``{'CUHK': {'maxF': x}}``.
+
+    Keys without ``/`` (a single test set) go to the block named ``''``. Order is kept.
+    """
+    blocks = {}
+    for key, value in flat.items():
+        set_name, _, name = key.rpartition('/')
+        blocks.setdefault(set_name, {})[name] = value
+    return blocks
+
+
+def format_metric_blocks(flat: dict) -> list:
+    """Lines that report the metrics: one line for a single test set, else a table with one row
+    per set (sets with different keys each get their own header)."""
+    blocks = metric_blocks(flat)
+    if not blocks:
+        return ['test metrics: (none)']
+    if list(blocks) == ['']:
+        return ['test metrics: ' + ', '.join(f'{k}={v:.4f}' for k, v in blocks[''].items())]
+    width = max(len(name) for name in blocks) + 2
+    lines = [f'test metrics, {len(blocks)} test sets:']
+    header = None
+    for set_name, values in blocks.items():
+        keys = list(values)
+        if keys != header:
+            header = keys
+            lines.append(' ' * width + ''.join(f'{k:>9}' for k in keys))
+        row = ''.join(f'{v:>9.4f}' for v in values.values())
+        lines.append(f'{set_name or "-":<{width}}{row}')
+    return lines
 
 
 def write_json_atomic(path: str, obj) -> None:
@@ -312,7 +387,7 @@ def main(argv=None):
     if args.tta:
         if 'tta_pipeline' not in cfg or 'tta_model' not in cfg:
             _fail('--tta needs tta_pipeline and tta_model in the config')
-        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+        set_test_pipeline(cfg.test_dataloader.dataset, cfg.tta_pipeline)
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
 
@@ -337,9 +412,11 @@ def main(argv=None):
                       level=logging.WARNING)
         if args.metrics_out:
             write_json_atomic(args.metrics_out, flat)
-        lines = ['test metrics: ' + ', '.join(f'{k}={v:.4f}' for k, v in flat.items())]
+        lines = format_metric_blocks(flat)
         if args.out:
-            lines.append(f'  predictions: {args.out}')
+            sets = [name for name in metric_blocks(flat) if name]
+            where = f'{args.out}/<set>/ for {", ".join(sets)}' if sets else args.out
+            lines.append(f'  predictions: {where}')
         if args.metrics_out:
             lines.append(f'  metrics json: {args.metrics_out}')
         print('\n'.join(lines), flush=True)

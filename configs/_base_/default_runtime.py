@@ -8,8 +8,12 @@ env_cfg = dict(
     dist_cfg=dict(backend='nccl'),
 )
 vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='SegLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+# image | ground truth | probability heat map | prediction panels (tools/test.py --show-dir)
+visualizer = dict(type='BinarySegLocalVisualizer', vis_backends=vis_backends, name='visualizer')
 log_processor = dict(by_epoch=False)
 log_level = 'INFO'
 load_from = None
 resume = False
+# tools/test.py --tta wraps the model in this (averages the views' probabilities); the dataset
+# configs provide tta_pipeline.
+tta_model = dict(type='BinarySegTTAModel')

@@ -39,9 +39,17 @@ class BinarySegDataset(BaseSegDataset):
     :class:`~dbdseg.datasets.transforms.LoadBinaryAnnotations`, which applies ``invert``.
 
     Each data info holds ``img_path``, ``seg_map_path`` (``None`` for an unlabeled dataset),
-    ``invert``, ``label_map`` (always None), ``reduce_zero_label`` (always False), ``seg_fields``
-    (empty list), and for each extra-map key given in ``data_prefix`` (``depth_map_path``,
-    ``saliency_map_path``, ``pseudo_label_path``) the path of that map.
+    ``invert``, ``set_name``, ``label_map`` (always None), ``reduce_zero_label`` (always False),
+    ``seg_fields`` (empty list), and for each extra-map key given in ``data_prefix``
+    (``depth_map_path``, ``saliency_map_path``, ``pseudo_label_path``) the path of that map.
+
+    Set name: ``set_name`` identifies the test set in multi-set evaluation (metric keys
+    ``<set_name>/maxF``, prediction folders ``<out>/<set_name>/``, see
+    :class:`~dbdseg.datasets.MultiSetDataset`). When not given it is the class attribute
+    ``SET_NAME`` if the class defines one (the named datasets, e.g. ``'CUHK'``), else the last
+    folder name of ``data_root`` (``'data/cuhk_dbd/'`` -> ``'cuhk_dbd'``), else the last folder
+    name of ``data_prefix['img_path']``. ``PackBinarySegInputs`` copies it into each sample's
+    metainfo. It is not part of ``metainfo`` (datasets of one task share their metainfo).
 
     Args:
         data_root (str, optional): Root joined with the relative ``data_prefix`` folders and
@@ -50,12 +58,17 @@ class BinarySegDataset(BaseSegDataset):
             ``seg_map_path`` (missing or ``None`` makes an unlabeled dataset), and optionally
             ``depth_map_path``, ``saliency_map_path``, ``pseudo_label_path``.
             Defaults to ``dict(img_path='', seg_map_path='')`` as mmseg.
-        img_suffix (str): Image file suffix. Defaults to ``'.jpg'``.
-        seg_map_suffix (str): Mask file suffix. Defaults to ``'.png'``.
+        img_suffix (str, optional): Image file suffix. None (default) takes the class attribute
+            ``IMG_SUFFIX`` (``'.jpg'`` here; each named dataset sets its release's).
+        seg_map_suffix (str, optional): Mask file suffix. None (default) takes ``SEG_MAP_SUFFIX``
+            (``'.png'`` here).
         ann_file (str, optional): Split file listing stems; ``None`` or ``''`` lists the image
             folder. Defaults to None.
-        invert (bool): Flip mask polarity on load (masks where white = blurred, e.g. the CUHK
+        invert (bool, optional): None (default) takes the class attribute ``INVERT`` (False
+            here; True for :class:`CUHKDBDDataset`). Flip mask polarity on load (masks where white = blurred, e.g. the CUHK
             originals). Put into every data info. Defaults to False.
+        set_name (str, optional): Name of this set in results and metric keys (see above);
+            non-empty, without ``'/'`` or ``'\\'``. Defaults to None (derived).
         extra_map_suffix (str): Suffix of every extra map file. Defaults to ``'.png'``.
         reduce_zero_label (bool): Must stay False (binary labels {0, 1}); kept only so configs
             written for mmseg datasets still build. Defaults to False.
@@ -63,7 +76,8 @@ class BinarySegDataset(BaseSegDataset):
             ``test_mode``, ``metainfo``, ``indices``, ``backend_args``, ...).
 
     Raises:
-        ValueError: ``reduce_zero_label=True``; an ``ann_file`` with no stems.
+        ValueError: ``reduce_zero_label=True``; an ``ann_file`` with no stems; a ``set_name``
+            that is not a non-empty string without path separators.
         FileNotFoundError: (when the data list is loaded) the image folder, the mask folder or an
             extra-map folder does not exist; no image with ``img_suffix`` in the image folder;
             ``ann_file`` does not exist; an image listed in ``ann_file`` is missing; a mask or an
@@ -73,22 +87,32 @@ class BinarySegDataset(BaseSegDataset):
     METAINFO = dict(
         classes=('background', 'foreground'),
         palette=[[0, 0, 0], [255, 255, 255]])
+    #: Default ``set_name`` of the named datasets; None here (derived from the folders).
+    SET_NAME: Optional[str] = None
+    #: Defaults of ``img_suffix``, ``seg_map_suffix`` and ``invert``: a named dataset states its
+    #: release's suffixes and mask polarity here instead of repeating ``__init__``.
+    IMG_SUFFIX: str = '.jpg'
+    SEG_MAP_SUFFIX: str = '.png'
+    INVERT: bool = False
 
     def __init__(self,
                  data_root: Optional[str] = None,
                  data_prefix: dict = dict(img_path='', seg_map_path=''),
-                 img_suffix: str = '.jpg',
-                 seg_map_suffix: str = '.png',
+                 img_suffix: Optional[str] = None,
+                 seg_map_suffix: Optional[str] = None,
                  ann_file: Optional[str] = None,
-                 invert: bool = False,
+                 invert: Optional[bool] = None,
                  extra_map_suffix: str = '.png',
                  reduce_zero_label: bool = False,
+                 set_name: Optional[str] = None,
                  **kwargs) -> None:
         if reduce_zero_label:
             raise ValueError(
                 f'{type(self).__name__}: reduce_zero_label must be False for binary maps '
                 '(labels are {0, 1}; 255 is the ignore index), see ARCHITECTURE.md Section 4')
-        self.invert = bool(invert)
+        img_suffix = self.IMG_SUFFIX if img_suffix is None else img_suffix
+        seg_map_suffix = self.SEG_MAP_SUFFIX if seg_map_suffix is None else seg_map_suffix
+        self.invert = bool(self.INVERT if invert is None else invert)
         self.extra_map_suffix = extra_map_suffix
         # mmengine joins every data_prefix value with data_root and rejects None, so keys set to
         # None ("not given") are dropped here: seg_map_path=None means an unlabeled dataset.
@@ -96,6 +120,8 @@ class BinarySegDataset(BaseSegDataset):
         if 'img_path' not in data_prefix:
             raise ValueError(
                 f'{type(self).__name__}: data_prefix needs img_path, got {data_prefix}')
+        # set before super().__init__, which loads the data list unless lazy_init
+        self.set_name = self._resolve_set_name(set_name, data_root, data_prefix['img_path'])
         super().__init__(
             ann_file=ann_file or '',
             img_suffix=img_suffix,
@@ -124,6 +150,25 @@ class BinarySegDataset(BaseSegDataset):
         return None
 
     # ------------------------------------------------------------------ helpers
+    @classmethod
+    def _resolve_set_name(cls, set_name: Optional[str], data_root: Optional[str],
+                          img_path: str) -> str:
+        """``set_name``, else ``SET_NAME``, else the folder name of data_root / the image folder."""
+        if set_name is None:
+            set_name = cls.SET_NAME
+        if set_name is None:
+            folder = data_root if data_root else img_path
+            set_name = osp.basename(osp.normpath(folder))
+            if set_name in ('', '.', '..'):  # '.', '..' or a root: name the folder it stands for
+                set_name = osp.basename(osp.abspath(folder)) or cls.__name__
+        if not isinstance(set_name, str) or not set_name.strip():
+            raise ValueError(f'{cls.__name__}: set_name must be a non-empty string, got '
+                             f'{set_name!r} (data_root {data_root!r})')
+        if '/' in set_name or '\\' in set_name:
+            raise ValueError(f'{cls.__name__}: set_name {set_name!r} must not contain a path '
+                             'separator (it names result folders and metric keys)')
+        return set_name
+
     def _check_dir(self, path: str, what: str) -> None:
         if not fileio.isdir(path, backend_args=self.backend_args):
             raise FileNotFoundError(f'{type(self).__name__}: {what} folder {path!r} does not exist')
@@ -200,6 +245,7 @@ class BinarySegDataset(BaseSegDataset):
                         f'expected {map_path!r}')
                 data_info[key] = map_path
             data_info['invert'] = self.invert
+            data_info['set_name'] = self.set_name
             data_info['label_map'] = self.label_map
             data_info['reduce_zero_label'] = self.reduce_zero_label
             data_info['seg_fields'] = []

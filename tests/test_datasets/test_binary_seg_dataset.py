@@ -7,7 +7,7 @@ import torch
 from mmengine.config import Config
 
 import dbdseg  # noqa: F401  (registers everything)
-from dbdseg.datasets import BinarySegDataset
+from dbdseg.datasets import BinarySegDataset, PackBinarySegInputs
 from dbdseg.registry import DATASETS
 
 REPO = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
@@ -98,6 +98,59 @@ def test_reduce_zero_label_is_refused(make_folder_dataset):
 def test_test_mode_builds(make_folder_dataset):
     root = make_folder_dataset(['a'])
     assert len(_build(root, test_mode=True)) == 1
+
+
+# ----------------------------------------------------------------------------- set_name
+def test_set_name_defaults_to_data_root_folder_and_goes_into_data_infos(tmp_path,
+                                                                       make_folder_dataset):
+    root = make_folder_dataset(['a', 'b'], root=tmp_path / 'my_set')
+    ds = BinarySegDataset(data_root=str(root) + '/',  # trailing separator: normpath drops it
+                          data_prefix=dict(img_path='images', seg_map_path='masks'))
+    assert ds.set_name == 'my_set'
+    assert [ds.get_data_info(i)['set_name'] for i in range(2)] == ['my_set', 'my_set']
+    assert 'set_name' not in ds.metainfo  # sets of one task share their metainfo
+
+
+def test_set_name_without_data_root_is_the_image_folder(tmp_path, make_folder_dataset):
+    root = make_folder_dataset(['a'], root=tmp_path / 'root')
+    ds = BinarySegDataset(data_prefix=dict(img_path=str(root / 'images'),
+                                           seg_map_path=str(root / 'masks')))
+    assert ds.set_name == 'images'
+    assert ds.get_data_info(0)['set_name'] == 'images'
+
+
+def test_set_name_explicit_and_class_attribute(tmp_path, make_folder_dataset):
+    root = make_folder_dataset(['a'], root=tmp_path / 'folder_name')
+    assert _build(root, set_name='Mine').get_data_info(0)['set_name'] == 'Mine'
+
+    class _Named(BinarySegDataset):
+        SET_NAME = 'NAMED'
+
+    ds = _Named(data_root=str(root), data_prefix=dict(img_path='images', seg_map_path='masks'))
+    assert ds.set_name == 'NAMED' and ds.get_data_info(0)['set_name'] == 'NAMED'
+    ds = _Named(data_root=str(root), data_prefix=dict(img_path='images', seg_map_path='masks'),
+                set_name='Other')
+    assert ds.set_name == 'Other'
+
+
+@pytest.mark.parametrize('bad', ['', '  ', 'a/b', 'a\\b', 3])
+def test_invalid_set_name_is_refused(make_folder_dataset, bad):
+    root = make_folder_dataset(['a'])
+    with pytest.raises(ValueError, match='set_name'):
+        _build(root, set_name=bad)
+
+
+def test_set_name_is_packed_into_sample_metainfo(tmp_path, make_folder_dataset):
+    root = make_folder_dataset(['a'], root=tmp_path / 'packed_set')
+    pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadBinaryAnnotations'),
+                dict(type='PackBinarySegInputs')]
+    sample = _build(root, pipeline=pipeline)[0]['data_samples']
+    assert sample.metainfo['set_name'] == 'packed_set'
+    assert sample.set_name == 'packed_set'
+    # a results dict without set_name (e.g. built by hand) packs as before
+    packed = PackBinarySegInputs()(dict(img=np.zeros((4, 5, 3), np.uint8), img_path='x.jpg'))
+    assert 'set_name' not in packed['data_samples'].metainfo
+    assert packed['data_samples'].metainfo['img_path'] == 'x.jpg'
 
 
 # ----------------------------------------------------------------------------- extra maps

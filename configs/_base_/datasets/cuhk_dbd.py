@@ -1,13 +1,14 @@
 # CUHK defocus blur detection set (Shi et al., CVPR 2014), the 704 defocus images:
 # 604 train / 100 test (the BTBNet/DD split, list shipped with the CUHK converter).
-# Layout expected (what the CUHK converter writes from the original release, file names kept,
-# e.g. out_of_focus0001):
+# Layout expected (what tools/dataset_converters/cuhk_dbd.py writes from the original release, files
+# copied unchanged, names kept, e.g. out_of_focus0001):
 #   data/cuhk_dbd/train/images/<stem>.jpg   data/cuhk_dbd/train/masks/<stem>.png
 #   data/cuhk_dbd/test/images/<stem>.jpg    data/cuhk_dbd/test/masks/<stem>.png
 # Polarity: in the original CUHK masks white = BLURRED, so invert=True turns them into dbdseg's
 # label 1 = in-focus (ARCHITECTURE.md Section 4). For a re-release already stored as
 # white = in-focus set invert=False in both dataloaders.
-dataset_type = 'BinarySegDataset'
+# Set name (results, metric keys with several test sets): 'CUHK' (CUHKDBDDataset.SET_NAME).
+dataset_type = 'CUHKDBDDataset'
 data_root = 'data/cuhk_dbd'
 crop_size = (320, 320)
 train_pipeline = [
@@ -23,6 +24,30 @@ test_pipeline = [
     # after Resize: the ground truth stays at the original image size for evaluation
     dict(type='LoadBinaryAnnotations'),
     dict(type='PackBinarySegInputs'),
+]
+# Test-time augmentation (tools/test.py --tta; tta_model is in default_runtime.py): 3 scales x
+# {no flip, horizontal flip} = 6 views. Scales are crop_size x ~0.7 / 1.0 / 1.3 rounded to
+# multiples of 32 (224, 320, 416), which every dbdseg model's total stride divides. The ground
+# truth is loaded after Resize and RandomFlip, so it stays at the original size and orientation.
+img_ratios = [0.7, 1.0, 1.3]
+tta_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [
+                dict(type='Resize',
+                     scale=(int(round(crop_size[1] * r / 32)) * 32,
+                            int(round(crop_size[0] * r / 32)) * 32),
+                     keep_ratio=False) for r in img_ratios
+            ],
+            [
+                dict(type='RandomFlip', prob=0., direction='horizontal'),
+                dict(type='RandomFlip', prob=1., direction='horizontal')
+            ],
+            [dict(type='LoadBinaryAnnotations')],
+            [dict(type='PackBinarySegInputs')],
+        ])
 ]
 train_dataloader = dict(
     batch_size=4,

@@ -1,10 +1,13 @@
-# DUT defocus blur detection set (Zhao et al., CVPR 2018): 600 train / 500 test images.
-# Layout expected (the release's folders renamed by the DUT converter, file names kept):
+# DUT defocus blur detection set (Zhao et al., CVPR 2018, BTBNet): 600 train (dut600) / 500 test
+# (dut500) images.
+# Layout expected (what tools/dataset_converters/dut_dbd.py writes: the release's folders renamed,
+# files copied unchanged, names kept):
 #   data/dut_dbd/train/images/<stem>.jpg   data/dut_dbd/train/masks/<stem>.bmp
 #   data/dut_dbd/test/images/<stem>.jpg    data/dut_dbd/test/masks/<stem>.bmp
 # Polarity: white = in-focus, which is dbdseg's label 1 (invert=False, ARCHITECTURE.md Section 4).
 # Masks are thresholded at 128 (pysodmetrics' rule) by LoadBinaryAnnotations.
-dataset_type = 'BinarySegDataset'
+# Set name (results, metric keys with several test sets): 'DUT' (DUTDBDDataset.SET_NAME).
+dataset_type = 'DUTDBDDataset'
 data_root = 'data/dut_dbd'
 crop_size = (320, 320)
 train_pipeline = [
@@ -20,6 +23,30 @@ test_pipeline = [
     # after Resize: the ground truth stays at the original image size for evaluation
     dict(type='LoadBinaryAnnotations'),
     dict(type='PackBinarySegInputs'),
+]
+# Test-time augmentation (tools/test.py --tta; tta_model is in default_runtime.py): 3 scales x
+# {no flip, horizontal flip} = 6 views. Scales are crop_size x ~0.7 / 1.0 / 1.3 rounded to
+# multiples of 32 (224, 320, 416), which every dbdseg model's total stride divides. The ground
+# truth is loaded after Resize and RandomFlip, so it stays at the original size and orientation.
+img_ratios = [0.7, 1.0, 1.3]
+tta_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [
+                dict(type='Resize',
+                     scale=(int(round(crop_size[1] * r / 32)) * 32,
+                            int(round(crop_size[0] * r / 32)) * 32),
+                     keep_ratio=False) for r in img_ratios
+            ],
+            [
+                dict(type='RandomFlip', prob=0., direction='horizontal'),
+                dict(type='RandomFlip', prob=1., direction='horizontal')
+            ],
+            [dict(type='LoadBinaryAnnotations')],
+            [dict(type='PackBinarySegInputs')],
+        ])
 ]
 train_dataloader = dict(
     batch_size=4,

@@ -24,6 +24,30 @@ test_pipeline = [
     dict(type='LoadBinaryAnnotations'),
     dict(type='PackBinarySegInputs'),
 ]
+# Test-time augmentation (tools/test.py --tta; tta_model is in default_runtime.py): 3 scales x
+# {no flip, horizontal flip} = 6 views. Scales are crop_size x ~0.7 / 1.0 / 1.3 rounded to
+# multiples of 32 (224, 320, 416), which every dbdseg model's total stride divides. The ground
+# truth is loaded after Resize and RandomFlip, so it stays at the original size and orientation.
+img_ratios = [0.7, 1.0, 1.3]
+tta_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [
+                dict(type='Resize',
+                     scale=(int(round(crop_size[1] * r / 32)) * 32,
+                            int(round(crop_size[0] * r / 32)) * 32),
+                     keep_ratio=False) for r in img_ratios
+            ],
+            [
+                dict(type='RandomFlip', prob=0., direction='horizontal'),
+                dict(type='RandomFlip', prob=1., direction='horizontal')
+            ],
+            [dict(type='LoadBinaryAnnotations')],
+            [dict(type='PackBinarySegInputs')],
+        ])
+]
 train_dataloader = dict(
     batch_size=4,
     num_workers=2,

@@ -26,9 +26,12 @@ class PackBinarySegInputs(PackSegInputs):
     ``gt_depth_map``: use fixed-size pipelines (as dbdseg's configs do) when batching the others.
 
     Args:
-        meta_keys (Sequence[str]): Meta keys copied into the data sample's metainfo. Defaults to
-            mmseg's ``('img_path', 'seg_map_path', 'ori_shape', 'img_shape', 'pad_shape',
-            'scale_factor', 'flip', 'flip_direction', 'reduce_zero_label')``.
+        meta_keys (Sequence[str]): Meta keys copied into the data sample's metainfo (only those
+            present in ``results``). Defaults to mmseg's ``('img_path', 'seg_map_path',
+            'ori_shape', 'img_shape', 'pad_shape', 'scale_factor', 'flip', 'flip_direction',
+            'reduce_zero_label')`` plus ``'set_name'`` (the test set a sample belongs to, put
+            into every data info by :class:`~dbdseg.datasets.BinarySegDataset`; metrics group
+            their results by it).
 
     Raises:
         ValueError: an extra map that is not 2-D (H, W).
@@ -36,7 +39,8 @@ class PackBinarySegInputs(PackSegInputs):
 
     def __init__(self,
                  meta_keys=('img_path', 'seg_map_path', 'ori_shape', 'img_shape', 'pad_shape',
-                            'scale_factor', 'flip', 'flip_direction', 'reduce_zero_label')):
+                            'scale_factor', 'flip', 'flip_direction', 'reduce_zero_label',
+                            'set_name')):
         super().__init__(meta_keys=meta_keys)
 
     def transform(self, results: dict) -> dict:

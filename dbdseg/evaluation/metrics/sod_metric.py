@@ -1,20 +1,22 @@
 """SODMetric: salient-object / defocus-blur detection measures (pysodmetrics) as an mmengine
 metric.
 
-See ARCHITECTURE.md Section 5 and MODELS.md B.6.
+See ARCHITECTURE.md Section 5 and MODELS.md B.6 (6.1 - 6.5).
 """
 import os.path as osp
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
-from mmengine.evaluator import BaseMetric
+from mmengine.evaluator import BaseMetric, Evaluator
 from mmengine.logging import MMLogger
 
-from dbdseg.registry import METRICS
-from ..functional import (FM_BETA2, NUM_THRESHOLDS, SOD_METRICS, WFM_BETA2, image_sod_measures,
+from dbdseg.registry import EVALUATOR, METRICS
+from ..functional import (DBD_BETA2, DBD_PROTOCOLS, DD_FACTOR, FIXED_THRESHOLD, FM_BETA2,
+                          NUM_THRESHOLDS, SOD_METRICS, WFM_BETA2, check_dbd_options,
+                          check_dbd_protocols, dbd_image_counts, image_sod_measures,
                           mean_sod_curves, plot_curves, save_curves_json, save_prob_png,
-                          summarize_sod_measures)
+                          summarize_dbd_protocols, summarize_sod_measures)
 
 
 def _field(sample: Any, name: str) -> Any:
@@ -23,6 +25,15 @@ def _field(sample: Any, name: str) -> Any:
     if isinstance(sample, dict):
         return sample.get(name)
     return getattr(sample, name, None)
+
+
+def _check_set_name(set_name: Any, name: str) -> None:
+    """A test set name is used as a key prefix and a folder name: a non-empty str without path
+    separators, not '.' or '..'."""
+    if (not isinstance(set_name, str) or not set_name or set_name in ('.', '..') or '/' in set_name
+            or '\\' in set_name):
+        raise ValueError(f'SODMetric: {name}: set_name must be a non-empty string usable as a '
+                         f"folder name (no '/' or '\\', not '.' or '..'), got {set_name!r}.")
 
 
 def _to_numpy(data: Any) -> np.ndarray:
@@ -36,7 +47,8 @@ def _to_numpy(data: Any) -> np.ndarray:
 
 @METRICS.register_module()
 class SODMetric(BaseMetric):
-    """SOD / DBD evaluation with pysodmetrics: F-measure, MAE, S-measure, E-measure, weighted F.
+    """SOD / DBD evaluation: pysodmetrics' F-measure, MAE, S-measure, E-measure, weighted F, and
+    the DBD papers' thresholded protocols; per test set, with one or several test sets per run.
 
     Reads, per data sample (dict or ``SegDataSample``):
 
@@ -44,7 +56,9 @@ class SODMetric(BaseMetric):
       / salient) in [0, 1] at the original image size (what mmseg's ``postprocess_result`` stores
       for 1-channel heads: ``sigmoid(logits)``);
     - ``gt_sem_seg.data``: integer tensor (1, H, W) with values {0, 1};
-    - ``img_path`` (metainfo): names the image in errors and the saved PNG.
+    - ``img_path`` (metainfo): names the image in errors and the saved PNG;
+    - ``set_name`` (metainfo, str, optional): the test set the image belongs to (several test
+      sets in one run, see *Several test sets* below).
 
     Results (python floats; keys are plain, e.g. ``maxF``, unless ``prefix`` is given, which
     mmengine turns into ``<prefix>/maxF``). Per image, pysodmetrics computes a 256-point curve over
@@ -68,38 +82,93 @@ class SODMetric(BaseMetric):
     - ``wF``: mean weighted F-measure, beta^2 = 1 (Margolin et al. CVPR 2014); 0 for an
       all-background mask.
 
+    DBD protocols (``dbd_protocols``; formulas and sources in
+    :mod:`dbdseg.evaluation.functional.dbd_protocols`), beta^2 = 0.3, P = TP / (TP + FP),
+    R = TP / (TP + FN), F = 1.3 P R / (0.3 P + R), every 0 / 0 = 0 (scikit-learn's
+    ``zero_division=0``). They ignore ``normalize_pred`` (no min-max stretch):
+
+    - ``'dd'`` (Cun & Pun ECCV 2020, paper text): per image ``q = uint8(rint(p * 255))`` (the
+      saved PNG), binary ``q > min(dd_factor * mean(q), 255)`` (strict, as DD's notebook); keys
+      ``ddP``, ``ddR``, ``ddF`` = means over images of the per-image P, R and F (``ddF`` is the
+      mean of per-image F);
+    - ``'dd_pooled'`` (DD's ``eval.ipynb``): the same binarisation; TP, FP, FN summed over all
+      pixels of the set, then P, R, F once; keys ``ddpP``, ``ddpR``, ``ddpF``;
+    - ``'fixed'`` (D-DFFNet's test scripts): binary ``p >= fixed_threshold`` on the unquantised
+      probability; the class ``positive`` is scored (``'blurred'`` inverts prediction and mask);
+      keys ``fixF`` (mean per-image F) and ``fixIoU`` (mean per-image TP / (TP + FP + FN)).
+
+    Keys come in this order: the ``metrics`` in their order, then the protocol keys in the order
+    of ``dbd_protocols``.
+
+    Several test sets: multi-set mode is on when ``self.dataset_meta`` (set by mmengine's
+    Evaluator from the dataset's metainfo) holds ``set_names`` with more than one name, or when
+    the processed samples carry more than one distinct ``set_name``. Then every metric and
+    protocol is computed per set, with keys ``'<set_name>/<key>'`` (e.g. ``'CUHK/maxF'``,
+    ``'CUHK/ddF'``), sets in the order of ``dataset_meta['set_names']``, then any others in order
+    of first appearance; curves go to ``curve_dir/<set_name>/curves.json`` and ``curves.png``;
+    the settings are logged once, then one line per set with its number of images. When
+    ``dataset_meta`` names several sets, ``output_dir`` PNGs go to
+    ``output_dir/<set_name>/<stem>.png`` (also with ``format_only``); when only the samples reveal
+    several sets (no ``set_names`` in ``dataset_meta``), the PNGs were already written flat to
+    ``output_dir/<stem>.png`` and a warning says so. A single set (one or no name) keeps plain
+    keys and flat folders.
+
     Args:
         metrics (str | Sequence[str], optional): subset of ``('maxF', 'meanF', 'adpF', 'MAE',
-            'Sm', 'maxE', 'meanE', 'adpE', 'wF')``, returned in the given order. None = all.
+            'Sm', 'maxE', 'meanE', 'adpE', 'wF')``, returned in the given order. None = all. May
+            be empty (``[]``) when ``dbd_protocols`` is not: DBD-only evaluation.
         normalize_pred (bool): True (default, the SOD toolboxes' protocol): each prediction is
             quantised like a saved PNG, ``rint(p * 255)`` as uint8 (the same values ``output_dir``
             writes, so evaluating those PNGs with a pysodmetrics toolbox reproduces the numbers),
             then pysodmetrics divides by 255 and min-max stretches it to [0, 1] per image unless it
             is constant. False: the probability is used as it is, unquantised and unstretched.
+            Applies to ``metrics`` only, not to ``dbd_protocols``.
+        dbd_protocols (str | Sequence[str], optional): DBD protocols to add, from ``('dd',
+            'dd_pooled', 'fixed')``; duplicates dropped. None (default) = none.
+        positive (str): class scored by ``'fixed'``: ``'in-focus'`` (default; synonyms
+            ``'salient'``, ``'foreground'``) scores label 1, ``'blurred'`` (synonym
+            ``'background'``) scores label 0, as D-DFFNet does. ``'dd'`` / ``'dd_pooled'`` always
+            score label 1 (DD's convention) and the SOD ``metrics`` always do.
+        dd_factor (float): factor of DD's adaptive threshold ``min(dd_factor * mean(q), 255)``,
+            > 0. Defaults to 1.5 (Cun & Pun 2020).
+        dd_binarize_gt (bool): True reproduces a quirk of DD's notebook for both dd protocols: the
+            mask (as 0 / 255) is also binarised with ``> min(dd_factor * mean, 255)``, so a mask
+            with >= 2/3 foreground (``dd_factor`` 1.5) becomes all zero. Defaults to False (the
+            {0, 1} mask as it is).
+        fixed_threshold (float): threshold of ``'fixed'``, in [0, 1], binarised with ``>=``.
+            Defaults to 0.5 (D-DFFNet).
         output_dir (str, optional): when set, ``process`` writes every prediction as
-            ``output_dir/<stem of img_path>.png``, 8-bit grey, ``rint(p * 255)``, at the original
-            image size, atomically (temporary file, then rename). Folders are created.
+            ``output_dir/<stem of img_path>.png`` (``output_dir/<set_name>/<stem>.png`` with
+            several sets), 8-bit grey, ``rint(p * 255)``, at the original image size, atomically
+            (temporary file, then rename). Folders are created.
         curve_dir (str, optional): when set, ``compute_metrics`` writes ``curve_dir/curves.json``
             (thresholds, precision, recall, F-measure and E-measure curves of the set, the scalar
-            metrics and these settings; see :mod:`dbdseg.evaluation.functional.curves`) and
-            ``curve_dir/curves.png`` (PR curve and F-measure vs threshold).
+            results and these settings; see :mod:`dbdseg.evaluation.functional.curves`) and
+            ``curve_dir/curves.png`` (PR curve and F-measure vs threshold); with several sets
+            ``curve_dir/<set_name>/curves.{json,png}``.
         format_only (bool): only write predictions (needs ``output_dir``), compute nothing and
             return ``{}``; for unlabeled test sets. Defaults to False.
         collect_device (str): 'cpu' or 'gpu', for gathering results across ranks (mmengine).
         collect_dir (str, optional): folder for the cpu gathering (mmengine).
         prefix (str, optional): key prefix (mmengine); keep None for plain keys.
 
-    Per-image values (scalars and 256-point curves, never full maps) go to ``self.results``, which
+    Per-image values (scalars, confusion counts and 256-point curves, never full maps, plus
+    ``img_path`` and, when the sample has one, ``set_name``) go to ``self.results``, which
     mmengine gathers across ranks before ``compute_metrics``, so distributed testing is exact and
     memory stays bounded.
 
     Raises:
-        ValueError: unknown metric name (the message lists the valid ones), empty ``metrics``,
-            ``format_only`` without ``output_dir``; in ``process``: a prediction that is not a
-            1-channel map in [0, 1], a prediction and mask of different sizes, a mask holding 255
-            (mmseg's ignore index: pysodmetrics cannot mask pixels, and test masks are never
-            padded) or other values than 0 / 1, a missing mask without ``format_only`` -- each
-            message names the image.
+        ValueError: unknown metric name or DBD protocol (the message lists the valid ones), both
+            ``metrics`` and ``dbd_protocols`` empty, unknown ``positive``, ``dd_factor`` not > 0,
+            ``fixed_threshold`` outside [0, 1], ``format_only`` without ``output_dir``; in
+            ``process``: a prediction that is not a 1-channel map in [0, 1], a prediction and mask
+            of different sizes, a mask holding 255 (mmseg's ignore index: pysodmetrics cannot
+            mask pixels, and test masks are never padded) or other values than 0 / 1, a missing
+            mask without ``format_only``, a ``set_name`` that is not a usable folder name, a
+            sample without ``set_name`` while ``dataset_meta`` names several sets -- each message
+            names the image; in ``compute_metrics``: no images, a set of
+            ``dataset_meta['set_names']`` without images (named), a sample without ``set_name``
+            in multi-set mode.
     """
 
     default_prefix: Optional[str] = None
@@ -107,6 +176,11 @@ class SODMetric(BaseMetric):
     def __init__(self,
                  metrics: Optional[Union[str, Sequence[str]]] = None,
                  normalize_pred: bool = True,
+                 dbd_protocols: Optional[Union[str, Sequence[str]]] = None,
+                 positive: str = 'in-focus',
+                 dd_factor: float = DD_FACTOR,
+                 dd_binarize_gt: bool = False,
+                 fixed_threshold: float = FIXED_THRESHOLD,
                  output_dir: Optional[str] = None,
                  curve_dir: Optional[str] = None,
                  format_only: bool = False,
@@ -123,18 +197,43 @@ class SODMetric(BaseMetric):
         if unknown:
             raise ValueError(f'SODMetric: unknown metric(s) {unknown}; valid names are '
                              f'{list(SOD_METRICS)}.')
-        if not metrics:
-            raise ValueError(f'SODMetric: metrics is empty; pick from {list(SOD_METRICS)}.')
+        try:
+            protocols = check_dbd_protocols(dbd_protocols)
+            positive, dd_factor, fixed_threshold = check_dbd_options(positive, dd_factor,
+                                                                     fixed_threshold)
+        except ValueError as err:
+            raise ValueError(f'SODMetric: {err}') from None
+        if not metrics and not protocols:
+            raise ValueError(f'SODMetric: metrics is empty and no dbd_protocols are given; pick '
+                             f'metrics from {list(SOD_METRICS)} or protocols from '
+                             f'{list(DBD_PROTOCOLS)}.')
         if format_only and output_dir is None:
             raise ValueError('SODMetric: format_only=True only writes predictions, so it needs '
                              'output_dir.')
         self.metrics: List[str] = metrics
         self.normalize_pred = bool(normalize_pred)
+        self.dbd_protocols: List[str] = protocols
+        self.positive = positive
+        self.dd_factor = dd_factor
+        self.dd_binarize_gt = bool(dd_binarize_gt)
+        self.fixed_threshold = fixed_threshold
         self.output_dir = output_dir
         self.curve_dir = curve_dir
         self.format_only = format_only
 
     # ------------------------------------------------------------------------------------------
+    def _meta_set_names(self) -> List[str]:
+        """``dataset_meta['set_names']`` (de-duplicated), or [] when absent."""
+        names = (self.dataset_meta or {}).get('set_names')
+        if names is None:
+            return []
+        if isinstance(names, str):
+            names = [names]
+        names = list(dict.fromkeys(names))
+        for name in names:
+            _check_set_name(name, "dataset_meta['set_names']")
+        return names
+
     def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
         """Compute per-image measures of a batch and append them to ``self.results``.
 
@@ -145,9 +244,18 @@ class SODMetric(BaseMetric):
         Raises:
             ValueError: see the class docstring; messages name ``img_path``.
         """
+        meta_sets = self._meta_set_names()
+        multi_set = len(meta_sets) > 1
         for index, sample in enumerate(data_samples):
             img_path = _field(sample, 'img_path')
             name = img_path if img_path is not None else f'<sample {index} of the batch>'
+            set_name = _field(sample, 'set_name')
+            if set_name is not None:
+                _check_set_name(set_name, name)
+            elif multi_set:
+                raise ValueError(
+                    f'SODMetric: {name} has no set_name, but the dataset holds several test sets '
+                    f'{meta_sets}; each sample must say which one it belongs to.')
             pred = self._read_pred(sample, name)
             # check the mask before writing anything, so a bad sample leaves no output
             gt = None if self.format_only else self._read_gt(sample, name, pred.shape)
@@ -157,20 +265,39 @@ class SODMetric(BaseMetric):
                     raise ValueError(f'SODMetric: {name} has no img_path, so output_dir cannot '
                                      'name its PNG.')
                 stem = osp.splitext(osp.basename(img_path))[0]
-                save_prob_png(pred, osp.join(self.output_dir, f'{stem}.png'))
+                folder = osp.join(self.output_dir, set_name) if multi_set else self.output_dir
+                save_prob_png(pred, osp.join(folder, f'{stem}.png'))
 
             if self.format_only:
                 # one small record per image keeps mmengine from warning about empty results
-                self.results.append(dict(img_path=img_path))
+                record = dict(img_path=img_path)
+                if set_name is not None:
+                    record['set_name'] = set_name
+                self.results.append(record)
                 continue
 
-            record = image_sod_measures(
-                pred,
-                gt,
-                metrics=self.metrics,
-                normalize_pred=self.normalize_pred,
-                with_curves=self.curve_dir is not None)
+            record: Dict[str, Any] = {}
+            if self.metrics or self.curve_dir is not None:
+                record.update(
+                    image_sod_measures(
+                        pred,
+                        gt,
+                        metrics=self.metrics,
+                        normalize_pred=self.normalize_pred,
+                        with_curves=self.curve_dir is not None))
+            if self.dbd_protocols:
+                record.update(
+                    dbd_image_counts(
+                        pred,
+                        gt,
+                        self.dbd_protocols,
+                        positive=self.positive,
+                        dd_factor=self.dd_factor,
+                        dd_binarize_gt=self.dd_binarize_gt,
+                        fixed_threshold=self.fixed_threshold))
             record['img_path'] = img_path
+            if set_name is not None:  # single-set records stay as they were
+                record['set_name'] = set_name
             self.results.append(record)
 
     @staticmethod
@@ -220,8 +347,16 @@ class SODMetric(BaseMetric):
 
     # ------------------------------------------------------------------------------------------
     def settings(self) -> Dict[str, Any]:
-        """The settings that define the numbers (logged, and saved in ``curves.json``)."""
-        return dict(
+        """The settings that define the numbers (logged, and saved in ``curves.json``).
+
+        Always: the SOD settings (``metrics``, ``normalize_pred``, quantisation, stretch, beta^2,
+        thresholds) and ``dbd_protocols``; with protocols also ``dbd_beta2``,
+        ``dbd_zero_division``, ``positive``; with a dd protocol ``dd_factor``, ``dd_threshold``
+        (the rule), ``dd_binarize_gt``, ``dd_gt`` (the mask rule), ``dd_positive`` and the
+        aggregation of each dd protocol; with ``'fixed'`` ``fixed_threshold``, ``fixed_rule``,
+        ``fixed_positive``, ``fixed_aggregation``.
+        """
+        settings: Dict[str, Any] = dict(
             metrics=list(self.metrics),
             normalize_pred=self.normalize_pred,
             pred_quantisation='uint8(rint(p * 255))' if self.normalize_pred else 'none',
@@ -232,45 +367,154 @@ class SODMetric(BaseMetric):
             threshold_rule='uint8(p * 255) >= t, t = 255 .. 0',
             adaptive_threshold='min(2 * mean(p), 1), >=',
             curve_aggregation='mean over images, then max / mean over thresholds',
+            dbd_protocols=list(self.dbd_protocols),
         )
+        protocols = self.dbd_protocols
+        if not protocols:
+            return settings
+        settings.update(dbd_beta2=DBD_BETA2, dbd_zero_division=0, positive=self.positive)
+        if 'dd' in protocols or 'dd_pooled' in protocols:
+            settings.update(
+                dd_factor=self.dd_factor,
+                dd_threshold='q > min(dd_factor * mean(q), 255) per image; '
+                'q = uint8(rint(p * 255)), p not stretched',
+                dd_binarize_gt=self.dd_binarize_gt,
+                dd_gt=('gt255 > min(dd_factor * mean(gt255), 255) (DD notebook quirk)'
+                       if self.dd_binarize_gt else '{0, 1} mask as is'),
+                dd_positive='in-focus (label 1)')
+        if 'dd' in protocols:
+            settings['dd_aggregation'] = 'ddP / ddR / ddF: means over images of per-image P / R / F'
+        if 'dd_pooled' in protocols:
+            settings['dd_pooled_aggregation'] = (
+                'ddpP / ddpR / ddpF: TP / FP / FN summed over the set, then P / R / F once')
+        if 'fixed' in protocols:
+            blurred = self.positive == 'blurred'
+            settings.update(
+                fixed_threshold=self.fixed_threshold,
+                fixed_rule='p >= fixed_threshold on the unquantised probability' +
+                ('; prediction and mask inverted' if blurred else ''),
+                fixed_positive='blurred (label 0)' if blurred else 'in-focus (label 1)',
+                fixed_aggregation='fixF / fixIoU: means over images of per-image F / '
+                'IoU = TP / (TP + FP + FN)')
+        return settings
+
+    def _group_by_set(self, results: list) -> Optional[Dict[str, list]]:
+        """Records per test set in reporting order, or None in single-set mode."""
+        meta_sets = self._meta_set_names()
+        seen = list(
+            dict.fromkeys(r.get('set_name') for r in results if r.get('set_name') is not None))
+        if len(meta_sets) <= 1 and len(seen) <= 1:
+            return None
+        unnamed = [r.get('img_path') for r in results if r.get('set_name') is None]
+        if unnamed:
+            raise ValueError(
+                f'SODMetric: {len(unnamed)} image(s) have no set_name, e.g. {unnamed[:5]}, while '
+                f'the results hold several test sets {list(dict.fromkeys(meta_sets + seen))}.')
+        groups: Dict[str, list] = {name: [] for name in dict.fromkeys(meta_sets + seen)}
+        for record in results:
+            groups[record['set_name']].append(record)
+        empty = [name for name, records in groups.items() if not records]
+        if empty:
+            raise ValueError(
+                f"SODMetric: test set(s) {empty} of dataset_meta['set_names'] {meta_sets} have "
+                'no processed images.')
+        if self.output_dir is not None and len(meta_sets) <= 1:
+            MMLogger.get_current_instance().warning(
+                f'SODMetric: the results hold several test sets {list(groups)}, but '
+                "dataset_meta names no set_names, so the predictions were saved flat to "
+                f'{self.output_dir}/<stem>.png (stems may collide across sets).')
+        return groups
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
-        """Average per-image values over the set; optionally write the curve files.
+        """Average per-image values over the set (each set); optionally write the curve files.
 
         Args:
             results (list[dict]): per-image records of ``process``, gathered from all ranks.
 
         Returns:
-            dict[str, float]: one python float per requested metric, in the requested order;
-            ``{}`` with ``format_only``.
+            dict[str, float]: one python float per requested metric (in the requested order),
+            then per protocol key (in the order of ``dbd_protocols``); with several test sets the
+            same per set, keys ``'<set_name>/<key>'``, sets one after the other; ``{}`` with
+            ``format_only``.
 
         Raises:
-            ValueError: no images were processed.
+            ValueError: no images were processed; in multi-set mode a set of
+                ``dataset_meta['set_names']`` without images, or an image without set_name.
         """
         logger = MMLogger.get_current_instance()
+        groups = self._group_by_set(results) if results else None
         if self.format_only:
-            logger.info(f'SODMetric: format_only, {len(results)} predictions saved to '
-                        f'{self.output_dir}; no metrics computed.')
+            if groups is None:
+                logger.info(f'SODMetric: format_only, {len(results)} predictions saved to '
+                            f'{self.output_dir}; no metrics computed.')
+            else:
+                logger.info('SODMetric: format_only, predictions saved per set: ' +
+                            ', '.join(f'{name}: {len(records)}'
+                                      for name, records in groups.items()) +
+                            f' (under {self.output_dir}); no metrics computed.')
             return {}
         if not results:
             raise ValueError('SODMetric: no images were processed, nothing to evaluate.')
         settings = self.settings()
-        logger.info('SODMetric settings: ' + ', '.join(f'{k}={v}' for k, v in settings.items()) +
-                    f', num_images={len(results)}')
-        metrics = summarize_sod_measures(results, self.metrics)
-        nan_sm = [r.get('img_path') for r in results if 'sm' in r and np.isnan(r['sm'])]
+        text = ', '.join(f'{k}={v}' for k, v in settings.items())
+        if groups is None:
+            logger.info(f'SODMetric settings: {text}, num_images={len(results)}')
+            return self._evaluate_set(results, settings, self.curve_dir, None)
+        logger.info(f'SODMetric settings: {text}, num_sets={len(groups)}')
+        metrics: Dict[str, float] = {}
+        for name, records in groups.items():
+            logger.info(f'SODMetric: test set {name}: num_images={len(records)}')
+            curve_dir = None if self.curve_dir is None else osp.join(self.curve_dir, name)
+            set_metrics = self._evaluate_set(records, settings, curve_dir, name)
+            metrics.update((f'{name}/{key}', value) for key, value in set_metrics.items())
+        return metrics
+
+    def _evaluate_set(self, records: list, settings: Dict[str, Any], curve_dir: Optional[str],
+                      set_name: Optional[str]) -> Dict[str, float]:
+        """Plain-keyed results of one set; writes its curve files when ``curve_dir`` is set."""
+        logger = MMLogger.get_current_instance()
+        metrics = summarize_sod_measures(records, self.metrics) if self.metrics else {}
+        metrics.update(summarize_dbd_protocols(records, self.dbd_protocols))
+        where = '' if set_name is None else f' in test set {set_name}'
+        nan_sm = [r.get('img_path') for r in records if 'sm' in r and np.isnan(r['sm'])]
         if nan_sm:
             logger.warning(
-                f'SODMetric: S-measure is NaN for {len(nan_sm)} image(s), e.g. {nan_sm[:5]}: the '
-                'centroid of their mask lies on the last row or column, which leaves an empty '
-                'region in pysodmetrics (and the original MATLAB code); Sm of the set is NaN.')
+                f'SODMetric: S-measure is NaN for {len(nan_sm)} image(s){where}, e.g. '
+                f'{nan_sm[:5]}: the centroid of their mask lies on the last row or column, which '
+                'leaves an empty region in pysodmetrics (and the original MATLAB code); Sm of the '
+                'set is NaN.')
 
-        if self.curve_dir is not None:
-            curves = dict(mean_sod_curves(results))
+        if curve_dir is not None:
+            curves = dict(mean_sod_curves(records))
             curves['metrics'] = dict(metrics)
-            curves['settings'] = dict(settings, num_images=len(results))
-            save_curves_json(curves, osp.join(self.curve_dir, 'curves.json'))
-            label = osp.basename(osp.normpath(osp.abspath(self.curve_dir))) or 'model'
-            plot_curves([curves], [label], osp.join(self.curve_dir, 'curves.png'))
-            logger.info(f'SODMetric: curves saved to {self.curve_dir}/curves.json and curves.png')
+            curves['settings'] = dict(settings, num_images=len(records))
+            if set_name is None:
+                label = osp.basename(osp.normpath(osp.abspath(curve_dir))) or 'model'
+            else:
+                curves['settings']['set_name'] = set_name
+                label = set_name
+            save_curves_json(curves, osp.join(curve_dir, 'curves.json'))
+            plot_curves([curves], [label], osp.join(curve_dir, 'curves.png'))
+            logger.info(f'SODMetric: curves{where} saved to {curve_dir}/curves.json and '
+                        'curves.png')
         return metrics
+
+
+@EVALUATOR.register_module(name='SODMetric')
+def build_sod_metric_evaluator(**kwargs) -> Evaluator:
+    """Build ``Evaluator(SODMetric(**kwargs))`` for configs that pass ``metrics=[...]``.
+
+    mmengine's ``Runner.build_evaluator`` reads any evaluator dict holding a ``metrics`` key as an
+    ``Evaluator`` config and builds it from the EVALUATOR registry, so
+    ``val_evaluator = dict(type='SODMetric', metrics=['maxF', 'MAE'])`` would otherwise fail with
+    "SODMetric is not in the evaluator registry". Registering this factory under the same name
+    makes that config build the evaluator mmengine would have built from
+    ``dict(type='SODMetric')``.
+
+    Args:
+        **kwargs: :class:`SODMetric` arguments.
+
+    Returns:
+        Evaluator: an mmengine evaluator holding one :class:`SODMetric`.
+    """
+    return Evaluator(SODMetric(**kwargs))

@@ -1,1 +1,3 @@
-__all__ = []
+from .binary_seg_tta_model import BinarySegTTAModel
+
+__all__ = ['BinarySegTTAModel']

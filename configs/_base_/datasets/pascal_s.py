@@ -1,0 +1,63 @@
+# PASCAL-S (Li et al., CVPR 2014): 850 images, test only.
+# Layout expected (what tools/dataset_converters/folder_pairs.py writes, files copied unchanged):
+#   data/pascal_s/test/images/<stem>.jpg  data/pascal_s/test/masks/<stem>.png
+# Polarity: white = salient, which is dbdseg's label 1 (invert=False, ARCHITECTURE.md Section 4).
+# The release's masks have grey levels; LoadBinaryAnnotations thresholds them at 128 (> 128 = 1).
+# Set name: 'PASCAL-S' (PASCALSDataset.SET_NAME).
+dataset_type = 'PASCALSDataset'
+data_root = 'data/pascal_s'
+crop_size = (320, 320)
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadBinaryAnnotations'),
+    dict(type='Resize', scale=crop_size, keep_ratio=False),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackBinarySegInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=crop_size, keep_ratio=False),
+    # after Resize: the ground truth stays at the original image size for evaluation
+    dict(type='LoadBinaryAnnotations'),
+    dict(type='PackBinarySegInputs'),
+]
+# Test-time augmentation (tools/test.py --tta; tta_model is in default_runtime.py): 3 scales x
+# {no flip, horizontal flip} = 6 views. Scales are crop_size x ~0.7 / 1.0 / 1.3 rounded to
+# multiples of 32 (224, 320, 416), which every dbdseg model's total stride divides. The ground
+# truth is loaded after Resize and RandomFlip, so it stays at the original size and orientation.
+img_ratios = [0.7, 1.0, 1.3]
+tta_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [
+                dict(type='Resize',
+                     scale=(int(round(crop_size[1] * r / 32)) * 32,
+                            int(round(crop_size[0] * r / 32)) * 32),
+                     keep_ratio=False) for r in img_ratios
+            ],
+            [
+                dict(type='RandomFlip', prob=0., direction='horizontal'),
+                dict(type='RandomFlip', prob=1., direction='horizontal')
+            ],
+            [dict(type='LoadBinaryAnnotations')],
+            [dict(type='PackBinarySegInputs')],
+        ])
+]
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        data_prefix=dict(img_path='test/images', seg_map_path='test/masks'),
+        img_suffix='.jpg',
+        seg_map_suffix='.png',
+        invert=False,
+        pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='SODMetric')
+test_evaluator = val_evaluator

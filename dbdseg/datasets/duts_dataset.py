@@ -1,0 +1,39 @@
+"""DUTS salient object detection dataset."""
+from dbdseg.registry import DATASETS
+from .binary_seg_dataset import BinarySegDataset
+
+
+@DATASETS.register_module()
+class DUTSDataset(BinarySegDataset):
+    """DUTS salient object detection dataset (Wang et al., CVPR 2017).
+
+    Release: L. Wang, H. Lu, Y. Wang, M. Feng, D. Wang, B. Yin, X. Ruan, "Learning to Detect
+    Salient Objects with Image-Level Supervision", CVPR 2017. DUTS-TR: 10553 training images,
+    DUTS-TE: 5019 test images; images ``.jpg``, masks ``.png``. The standard SOD training set;
+    dbdseg's configs name the test split ``set_name='DUTS-TE'``.
+
+    Layout written by dbdseg's converter ``tools/dataset_converters/duts.py``
+    (files copied unchanged from the release, so the masks keep the release's polarity)::
+
+        data/duts/<split>/images/<stem>.jpg
+        data/duts/<split>/masks/<stem>.png
+
+    ``<split>`` is ``train`` (DUTS-TR, 10553 images) or ``test`` (DUTS-TE, 5019 images).
+
+    Labels: label 1 = salient, 0 = background (ARCHITECTURE.md Section 4). The release stores
+    white = salient, which is label 1 as it is (``invert=False``).
+
+    Not verified against a real download (none was reachable where dbdseg was written): the
+    counts, suffixes and polarity above come from the papers and public SOD/DBD code; see
+    ``tools/dataset_converters/README.md`` for what each converter checks.
+
+    Args: as :class:`~dbdseg.datasets.BinarySegDataset`; ``img_suffix``, ``seg_map_suffix``,
+    ``invert`` and ``set_name`` default to the class attributes ``IMG_SUFFIX``,
+    ``SEG_MAP_SUFFIX``, ``INVERT`` and ``SET_NAME`` below (this release's).
+    """
+
+    SET_NAME = 'DUTS'
+    METAINFO = dict(classes=('background', 'salient'), palette=[[0, 0, 0], [255, 255, 255]])
+    IMG_SUFFIX = '.jpg'
+    SEG_MAP_SUFFIX = '.png'
+    INVERT = False

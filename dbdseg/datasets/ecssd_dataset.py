@@ -1,0 +1,39 @@
+"""ECSSD salient object detection dataset."""
+from dbdseg.registry import DATASETS
+from .binary_seg_dataset import BinarySegDataset
+
+
+@DATASETS.register_module()
+class ECSSDDataset(BinarySegDataset):
+    """ECSSD, Extended Complex Scene Saliency Dataset (Yan et al., CVPR 2013).
+
+    Release: Q. Yan, L. Xu, J. Shi, J. Jia, "Hierarchical Saliency Detection", CVPR 2013;
+    extended in J. Shi, Q. Yan, L. Xu, J. Jia, "Hierarchical Image Saliency Detection on
+    Extended CSSD", TPAMI 2016. 1000 images of complex scenes, test only; images ``.jpg``,
+    masks ``.png``.
+
+    Layout written by dbdseg's converter ``tools/dataset_converters/folder_pairs.py``
+    (files copied unchanged from the release, so the masks keep the release's polarity)::
+
+        data/ecssd/<split>/images/<stem>.jpg
+        data/ecssd/<split>/masks/<stem>.png
+
+    Test only: ``<split>`` is ``test`` (1000 images).
+
+    Labels: label 1 = salient, 0 = background (ARCHITECTURE.md Section 4). The release stores
+    white = salient, which is label 1 as it is (``invert=False``).
+
+    Not verified against a real download (none was reachable where dbdseg was written): the
+    counts, suffixes and polarity above come from the papers and public SOD/DBD code; see
+    ``tools/dataset_converters/README.md`` for what each converter checks.
+
+    Args: as :class:`~dbdseg.datasets.BinarySegDataset`; ``img_suffix``, ``seg_map_suffix``,
+    ``invert`` and ``set_name`` default to the class attributes ``IMG_SUFFIX``,
+    ``SEG_MAP_SUFFIX``, ``INVERT`` and ``SET_NAME`` below (this release's).
+    """
+
+    SET_NAME = 'ECSSD'
+    METAINFO = dict(classes=('background', 'salient'), palette=[[0, 0, 0], [255, 255, 255]])
+    IMG_SUFFIX = '.jpg'
+    SEG_MAP_SUFFIX = '.png'
+    INVERT = False

@@ -1,0 +1,40 @@
+"""MSRA-B salient object detection dataset."""
+from dbdseg.registry import DATASETS
+from .binary_seg_dataset import BinarySegDataset
+
+
+@DATASETS.register_module()
+class MSRABDataset(BinarySegDataset):
+    """MSRA-B salient object dataset (Liu et al., CVPR 2007; DRFI pixel masks and split).
+
+    Release: T. Liu, J. Sun, N. Zheng, X. Tang, H.-Y. Shum, "Learning to Detect A Salient
+    Object", CVPR 2007 (5000 images, bounding boxes); pixel masks and the split 2500 train /
+    500 val / 2000 test by H. Jiang et al., "Salient Object Detection: A Discriminative Regional
+    Feature Integration Approach" (DRFI), CVPR 2013. Images ``.jpg``, masks ``.png``.
+    ``MSB-TR`` in the A2S paper is train + val (3000 images).
+
+    Layout written by dbdseg's converter ``tools/dataset_converters/folder_pairs.py``
+    (files copied unchanged from the release, so the masks keep the release's polarity)::
+
+        data/msra_b/<split>/images/<stem>.jpg
+        data/msra_b/<split>/masks/<stem>.png
+
+    ``<split>`` is ``train`` (2500), ``val`` (500) or ``test`` (2000 images).
+
+    Labels: label 1 = salient, 0 = background (ARCHITECTURE.md Section 4). The release stores
+    white = salient, which is label 1 as it is (``invert=False``).
+
+    Not verified against a real download (none was reachable where dbdseg was written): the
+    counts, suffixes and polarity above come from the papers and public SOD/DBD code; see
+    ``tools/dataset_converters/README.md`` for what each converter checks.
+
+    Args: as :class:`~dbdseg.datasets.BinarySegDataset`; ``img_suffix``, ``seg_map_suffix``,
+    ``invert`` and ``set_name`` default to the class attributes ``IMG_SUFFIX``,
+    ``SEG_MAP_SUFFIX``, ``INVERT`` and ``SET_NAME`` below (this release's).
+    """
+
+    SET_NAME = 'MSRA-B'
+    METAINFO = dict(classes=('background', 'salient'), palette=[[0, 0, 0], [255, 255, 255]])
+    IMG_SUFFIX = '.jpg'
+    SEG_MAP_SUFFIX = '.png'
+    INVERT = False

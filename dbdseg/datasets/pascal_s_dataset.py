@@ -1,0 +1,41 @@
+"""PASCAL-S salient object detection dataset."""
+from dbdseg.registry import DATASETS
+from .binary_seg_dataset import BinarySegDataset
+
+
+@DATASETS.register_module()
+class PASCALSDataset(BinarySegDataset):
+    """PASCAL-S salient object dataset (Li et al., CVPR 2014).
+
+    Release: Y. Li, X. Hou, C. Koch, J. M. Rehg, A. L. Yuille, "The Secrets of Salient Object
+    Segmentation", CVPR 2014. 850 images of the PASCAL VOC 2010 validation set, test only;
+    images ``.jpg``, masks ``.png``. The release's masks have grey levels (the fraction of
+    annotators who chose each object); they are thresholded at 128 (pixels > 128 are salient,
+    pysodmetrics' rule) by :class:`~dbdseg.datasets.transforms.LoadBinaryAnnotations`. The
+    binarised copies in the SOD benchmark bundles are read as they are.
+
+    Layout written by dbdseg's converter ``tools/dataset_converters/folder_pairs.py``
+    (files copied unchanged from the release, so the masks keep the release's polarity)::
+
+        data/pascal_s/<split>/images/<stem>.jpg
+        data/pascal_s/<split>/masks/<stem>.png
+
+    Test only: ``<split>`` is ``test`` (850 images).
+
+    Labels: label 1 = salient, 0 = background (ARCHITECTURE.md Section 4). The release stores
+    white = salient, which is label 1 as it is (``invert=False``).
+
+    Not verified against a real download (none was reachable where dbdseg was written): the
+    counts, suffixes and polarity above come from the papers and public SOD/DBD code; see
+    ``tools/dataset_converters/README.md`` for what each converter checks.
+
+    Args: as :class:`~dbdseg.datasets.BinarySegDataset`; ``img_suffix``, ``seg_map_suffix``,
+    ``invert`` and ``set_name`` default to the class attributes ``IMG_SUFFIX``,
+    ``SEG_MAP_SUFFIX``, ``INVERT`` and ``SET_NAME`` below (this release's).
+    """
+
+    SET_NAME = 'PASCAL-S'
+    METAINFO = dict(classes=('background', 'salient'), palette=[[0, 0, 0], [255, 255, 255]])
+    IMG_SUFFIX = '.jpg'
+    SEG_MAP_SUFFIX = '.png'
+    INVERT = False

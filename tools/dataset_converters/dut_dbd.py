@@ -1,0 +1,78 @@
+#!/usr/bin/env python
+"""Convert the DUT defocus blur detection release (Zhao et al., CVPR 2018) to dbdseg's layout.
+
+Expected release layout (the four folders are searched at most two levels below SRC)::
+
+    SRC/dut600-source/*.jpg   SRC/dut600-gt/*.bmp      train, 600 images
+    SRC/dut500-source/*.jpg   SRC/dut500-gt/*.bmp      test, 500 images
+    # or the common re-distribution:
+    SRC/train/dut600-source  SRC/train/dut600-gt  SRC/test/dut500-source  SRC/test/dut500-gt
+    # or the folder names of the DUT-DBD_Dataset archive:
+    SRC/DUT600S_Training  SRC/DUT600GT_Training  SRC/DUT500S-Testing  SRC/DUT500GT-Testing
+
+Masks: white = in-focus (dbdseg's label 1, ``invert=False``). Output (what
+``configs/_base_/datasets/dut_dbd.py`` reads)::
+
+    OUT/train/images/<stem>.jpg  OUT/train/masks/<stem>.bmp
+    OUT/test/images/<stem>.jpg   OUT/test/masks/<stem>.bmp
+    OUT/conversion_report.json
+
+Files are copied byte for byte (an upper-case suffix is written lower-case). A release with only one
+part (e.g. the 500 test images) is converted with a warning. Example::
+
+    python tools/dataset_converters/dut_dbd.py ~/Downloads/DUT-DBD data/dut_dbd
+"""
+import argparse
+import os.path as osp
+import sys
+
+_HERE = osp.dirname(osp.abspath(__file__))
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+
+import _converter_utils as cu  # noqa: E402
+
+SPEC = dict(
+    dataset='DUT-DBD',
+    converter='tools/dataset_converters/dut_dbd.py',
+    parts=[('train', [('dut600-source', 'dut600-gt'),
+                      ('DUT600S_Training', 'DUT600GT_Training')], 600),
+           ('test', [('dut500-source', 'dut500-gt'),
+                     ('DUT500S-Testing', 'DUT500GT-Testing')], 500)],
+    task='dbd',
+    expected_white=cu.WHITE_IN_FOCUS,
+    if_wrong='If the masks really are white = blurred, set invert=True in both dataloaders of '
+    'configs/_base_/datasets/dut_dbd.py.',
+    config_file='configs/_base_/datasets/dut_dbd.py',
+    img_suffix='.jpg',
+    mask_suffix='.bmp',
+    invert=False)
+
+
+def parse_args(argv=None):
+    """Command line of the DUT converter."""
+    parser = argparse.ArgumentParser(
+        description='Copy the DUT defocus blur detection release (dut600 = train, dut500 = test) '
+        'into OUT/{train,test}/{images,masks}.')
+    parser.add_argument(
+        'src',
+        help='the release folder (holds the dut600-*/dut500-* or DUT600*/DUT500* folders, '
+        'directly or one level down)')
+    parser.add_argument('out', help='output folder, e.g. data/dut_dbd')
+    cu.add_common_args(parser)
+    return parser.parse_args(argv)
+
+
+def run(argv=None):
+    """Convert; see the module docstring. Returns 0."""
+    cu.convert_release(parse_args(argv), SPEC)
+    return 0
+
+
+def main(argv=None):
+    """Entry point: returns 0 on success, 2 on an error (message on stderr)."""
+    return cu.convert_main(run, argv)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
