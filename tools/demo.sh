@@ -54,8 +54,13 @@ rm -rf "$WORK/preds"
 "$PY" tools/test.py "$WORK/config.py" "$WORK/checkpoint.pth" --work-dir "$WORK/test" \
     --curve-dir "$WORK" --out "$WORK/preds" --metrics-out "$WORK/metrics.json"
 
-echo "[demo] 4/4 baselines on the same images"
+echo "[demo] 4/4 baselines on the same images (and the LBP sharpness of projects/classical_dbd)"
+# The hand-crafted LBP detector (Yi & Eramian 2016) runs through tools/test.py like any model.
+"$PY" tools/test.py projects/classical_dbd/configs/lbp-sharpness_synthetic-defocus.py none \
+    --work-dir "$WORK/lbp_sharpness" --metrics-out "$WORK/lbp_sharpness/metrics.json" \
+    --cfg-options test_dataloader.dataset.data_root="$DATA" > "$WORK/lbp_sharpness.log" 2>&1 \
+    || { echo "[demo] error: the LBP baseline failed, see $WORK/lbp_sharpness.log" >&2; exit 1; }
 "$PY" tools/analysis_tools/eval_baselines.py "$WORK/config.py" --model-metrics "$WORK/metrics.json" \
-    --out "$WORK/baselines.json"
+    --out "$WORK/baselines.json" --extra-metrics "lbp-sharpness=$WORK/lbp_sharpness/metrics.json"
 echo "[demo] done in $(( $(date +%s) - start )) s; outputs in $WORK/"
 ls "$WORK"

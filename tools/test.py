@@ -254,7 +254,9 @@ def set_test_pipeline(dataset_cfg: dict, pipeline: list) -> int:
 def trigger_visualization_hook(cfg: Config, args) -> Config:
     """Turn on mmseg's SegVisualizationHook for every test image (the hook is added to
     ``default_hooks`` when missing); ``--show-dir`` sets the visualizer's ``save_dir`` (images land
-    in ``<show-dir>/vis_data/vis_image/``)."""
+    in ``<show-dir>/vis_data/vis_image/``). The visualizer is dbdseg's
+    ``BinarySegLocalVisualizer`` (added when missing, and in place of mmseg's
+    ``SegLocalVisualizer``, to which it falls back for multi-class predictions)."""
     if cfg.get('default_hooks', None) is None:
         cfg.default_hooks = dict()
     if cfg.default_hooks.get('visualization', None) is None:
@@ -265,10 +267,16 @@ def trigger_visualization_hook(cfg: Config, args) -> Config:
     if args.show:
         hook['show'] = True
         hook['wait_time'] = args.wait_time
+    if cfg.get('visualizer', None) is None:
+        cfg.visualizer = dict(type='BinarySegLocalVisualizer',
+                              vis_backends=[dict(type='LocalVisBackend')], name='visualizer')
+    elif cfg.visualizer.get('type') in ('SegLocalVisualizer', 'mmseg.SegLocalVisualizer'):
+        # mmseg's visualizer paints a 1-channel probability map as a class map; dbdseg's draws
+        # image | ground truth | heat map | prediction and hands multi-class maps to mmseg's
+        print_log('--show/--show-dir: using BinarySegLocalVisualizer (probability heat maps) in '
+                  'place of the config\'s SegLocalVisualizer', logger='current')
+        cfg.visualizer.type = 'BinarySegLocalVisualizer'
     if args.show_dir:
-        if cfg.get('visualizer', None) is None:
-            cfg.visualizer = dict(type='BinarySegLocalVisualizer',
-                                  vis_backends=[dict(type='LocalVisBackend')], name='visualizer')
         cfg.visualizer.save_dir = args.show_dir
     return cfg
 

@@ -37,13 +37,29 @@ test_pipeline = [
     dict(type='LoadBinaryAnnotations'),
     dict(type='PackBinarySegInputs'),
 ]
+# tools/test.py --tta: 3 scales around 192 (multiples of 16, the network's total stride) x flip; the
+# base config's tta_pipeline is built for 320 inputs.
+tta_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [dict(type='Resize', scale=(s, s), keep_ratio=False) for s in (144, 192, 240)],
+            [
+                dict(type='RandomFlip', prob=0., direction='horizontal'),
+                dict(type='RandomFlip', prob=1., direction='horizontal')
+            ],
+            [dict(type='LoadBinaryAnnotations')],
+            [dict(type='PackBinarySegInputs')],
+        ])
+]
 train_dataloader = dict(
     batch_size=8,
     num_workers=1,
     dataset=dict(
         data_root=data_root,
         # the demo model does not use depth: load only image and mask
-        data_prefix=dict(img_path='images', seg_map_path='masks'),
+        data_prefix=dict(_delete_=True, img_path='images', seg_map_path='masks'),
         pipeline=train_pipeline))
 val_dataloader = dict(num_workers=1, dataset=dict(data_root=data_root, pipeline=test_pipeline))
 test_dataloader = val_dataloader

@@ -33,3 +33,22 @@ def test_baselines_on_half_sharp_images(tiny_project, tmp_path, capsys):
     table = capsys.readouterr().out
     assert '| trained model |' in table and '| gradient-energy |' in table
     assert '0.5000' in table
+
+
+def test_extra_metrics_rows(tmp_path):
+    tool = tiny.load_tool('analysis_tools/eval_baselines')
+    good = tmp_path / 'lbp.json'
+    good.write_text(json.dumps({'maxF': 0.75, 'MAE': 0.125}))
+    assert tool.read_extra_metrics([f'lbp-sharpness={good}']) == {
+        'lbp-sharpness': {'maxF': 0.75, 'MAE': 0.125}}
+    table = tool.format_table(dict(model={'maxF': 0.5, 'MAE': 0.25},
+                                   **tool.read_extra_metrics([f'lbp={good}'])))
+    assert '| lbp | 0.7500 | 0.1250 |' in table
+    with pytest.raises(SystemExit, match='NAME=FILE.json'):
+        tool.read_extra_metrics([str(good)])
+    with pytest.raises(SystemExit, match='missing.json'):
+        tool.read_extra_metrics([f'x={tmp_path / "missing.json"}'])
+    bad = tmp_path / 'list.json'
+    bad.write_text('[1, 2]')
+    with pytest.raises(SystemExit, match='not a JSON object'):
+        tool.read_extra_metrics([f'x={bad}'])

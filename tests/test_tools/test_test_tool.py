@@ -113,6 +113,12 @@ def test_visualization_hook_added_when_missing(tmp_path):
     hook = cfg.default_hooks.visualization
     assert hook.type == 'SegVisualizationHook' and hook.draw is True and hook.interval == 1
     assert cfg.visualizer.save_dir == str(tmp_path / 'show')
+    assert cfg.visualizer.type == 'BinarySegLocalVisualizer'
+    # a config written for mmseg's visualizer gets dbdseg's (heat maps for 1-channel maps)
+    cfg = Config(dict(work_dir=str(tmp_path), visualizer=dict(type='SegLocalVisualizer',
+                                                               name='v')))
+    cfg = test_tool.trigger_visualization_hook(cfg, args)
+    assert cfg.visualizer.type == 'BinarySegLocalVisualizer' and cfg.visualizer.name == 'v'
 
 
 def test_out_without_a_saving_metric_is_an_error(tmp_path):

@@ -44,6 +44,10 @@ def parse_args(argv=None):
     parser.add_argument('--model-metrics', help='metrics.json of a model (tools/test.py --metrics-out) '
                         'to print beside the baselines')
     parser.add_argument('--model-name', default='trained model', help='row label of --model-metrics')
+    parser.add_argument(
+        '--extra-metrics', nargs='+', default=[], metavar='NAME=FILE.json',
+        help='more rows: metrics JSON files written by tools/test.py --metrics-out (e.g. the '
+        'classical baselines of projects/classical_dbd), each labelled NAME')
     parser.add_argument('--window', type=int, default=15, help='gradient-energy box window (pixels)')
     parser.add_argument('--out', help='write the baselines\' metrics to this JSON file')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -101,6 +105,32 @@ def format_table(rows):
     return '\n'.join(lines)
 
 
+def read_extra_metrics(items):
+    """``['NAME=FILE.json', ...]`` -> ``{NAME: metrics}`` (files written by tools/test.py).
+
+    Raises:
+        SystemExit: an item without ``=``, a missing or unreadable file, or a file that is not a
+            JSON object.
+    """
+    rows = {}
+    for item in items:
+        name, sep, path = item.partition('=')
+        if not sep or not name or not path:
+            raise SystemExit(f'eval_baselines.py: error: --extra-metrics takes NAME=FILE.json, '
+                             f'got {item!r}')
+        try:
+            with open(path) as f:
+                metrics = json.load(f)
+        except (OSError, ValueError) as e:
+            raise SystemExit(f'eval_baselines.py: error: cannot read metrics file {path!r} of '
+                             f'{name!r}: {e}')
+        if not isinstance(metrics, dict):
+            raise SystemExit(f'eval_baselines.py: error: {path!r} of {name!r} is not a JSON '
+                             'object of metrics')
+        rows[name] = metrics
+    return rows
+
+
 def main(argv=None):
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
@@ -112,6 +142,7 @@ def main(argv=None):
         with open(args.model_metrics) as f:
             rows[args.model_name] = json.load(f)
     rows.update(results)
+    rows.update(read_extra_metrics(args.extra_metrics))
     print(format_table(rows))
     if args.out:
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)

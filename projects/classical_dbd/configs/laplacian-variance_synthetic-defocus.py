@@ -1,0 +1,22 @@
+# The laplacian-variance baseline of laplacian-variance_dut-dbd.py on the validation
+# split of dbdseg's synthetic defocus renders (tools/dataset_converters/synthesize_defocus.py;
+# layout in configs/_base_/datasets/synthetic_defocus.py), at the original render size.
+# From the repository root:
+#   python tools/test.py projects/classical_dbd/configs/laplacian-variance_synthetic-defocus.py none
+_base_ = './laplacian-variance_dut-dbd.py'
+
+test_dataloader = dict(
+    dataset=dict(
+        _delete_=True,
+        type='BinarySegDataset',
+        data_root='data/synthetic_defocus',
+        data_prefix=dict(img_path='images', seg_map_path='masks'),
+        img_suffix='.jpg',
+        seg_map_suffix='.png',
+        ann_file='val.txt',
+        invert=False,
+        pipeline=[
+            dict(type='LoadImageFromFile'),
+            dict(type='LoadBinaryAnnotations'),
+            dict(type='PackBinarySegInputs'),
+        ]))
