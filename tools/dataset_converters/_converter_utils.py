@@ -795,3 +795,16 @@ def convert_main(run, argv=None):
     except (ConversionError, OSError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2
+
+
+def suffix_arg(text):
+    """argparse type of suffix options: ``jpg`` or ``.jpg`` -> ``.jpg``.
+
+    Raises:
+        argparse.ArgumentTypeError: an empty suffix.
+    """
+    import argparse
+    text = text.strip()
+    if not text:
+        raise argparse.ArgumentTypeError('empty suffix')
+    return text if text.startswith('.') else '.' + text

@@ -1,3 +1,4 @@
 from .binary_seg_tta_model import BinarySegTTAModel
+from .patch_swap_encoder_decoder import PatchSwapEncoderDecoder
 
-__all__ = ['BinarySegTTAModel']
+__all__ = ['BinarySegTTAModel', 'PatchSwapEncoderDecoder']

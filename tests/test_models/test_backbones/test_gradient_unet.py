@@ -272,12 +272,15 @@ CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs/realtime_dbd/*.py')))
 
 def test_realtime_dbd_configs_exist():
     names = {osp.basename(c) for c in CONFIGS}
-    assert names == {
-        'realtime-dbd_gradunet_1xb64-bce-19k_cuhk-320x320.py',
-        'realtime-dbd_gradunet_1xb64-bce-19k_dut-320x320.py',
-        'realtime-dbd_unet-nograd_1xb64-bce-19k_cuhk-320x320.py',
-        'realtime-dbd_unet-nograd_1xb64-bce-19k_dut-320x320.py',
-    }
+    expected = set()
+    for data in ('cuhk', 'dut'):
+        # Table 1 rows and the Table 2 lambda_s sweep (0.2 is the bce-self config)
+        for variant in ['gradunet_1xb64-bce', 'unet-nograd_1xb64-bce', 'gradunet_1xb64-bce-self',
+                        'gradunet_1xb64-bce-self-hard'] + [
+                            f'gradunet_1xb64-bce-self-ls{ls}' for ls in ('0.0', '0.1', '0.3', '0.4',
+                                                                         '0.5')]:
+            expected.add(f'realtime-dbd_{variant}-19k_{data}-320x320.py')
+    assert names == expected
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
@@ -304,9 +307,22 @@ def test_realtime_dbd_config_loads_and_builds(path):
     assert cfg.param_scheduler[0].eta_min == 2e-6
     assert cfg.param_scheduler[0].end == cfg.train_cfg.max_iters == 19000
     assert cfg.default_hooks.checkpoint.save_best == 'maxF'
+    train_prefix = cfg.train_dataloader.dataset.data_prefix
+    if '-bce-self' in name:
+        assert cfg.model.type == 'PatchSwapEncoderDecoder' and cfg.model.patch_size == 64
+        ls = name.split('-ls')[1].split('-')[0] if '-ls' in name else '0.2'
+        assert cfg.model.lambda_self == float(ls)
+        assert cfg.model.get('hard_mining', False) == ('-hard' in name)
+        assert ('saliency_map_path' in train_prefix) == ('-hard' in name)
+    else:
+        assert cfg.model.type == 'EncoderDecoder' and 'saliency_map_path' not in train_prefix
+    if '-hard' in name:
+        assert cfg.model.w_hard == 2.0 and train_prefix.saliency_map_path == 'train/saliency'
+        assert train_prefix.img_path == 'train/images'  # merged into the base prefix
     init_default_scope('mmseg')
     model = MODELS.build(cfg.model)
     assert model.backbone.use_gradients == backbone.use_gradients
+    assert type(model).__name__ == cfg.model.type
 
 
 def _load_model_size_tool():
@@ -330,3 +346,28 @@ def test_model_size_tool_numbers_for_readme(capsys):
         [osp.join(cfg_dir, 'realtime-dbd_unet-nograd_1xb64-bce-19k_cuhk-320x320.py')])
     assert nograd['total_params'] == 3_144_769
     assert 12.60 < nograd['fp32_MB'] < 12.67  # paper: 7.79
+
+
+ABLATION = sorted(glob.glob(osp.join(ROOT, 'configs/realtime_dbd/cpu_ablation/*.py')))
+
+
+def test_cpu_ablation_configs_differ_only_in_the_objective():
+    """The four CPU ablation variants share data, schedule, seed and widths."""
+    cfgs = {osp.basename(p).split('_1xb8-')[1].split('-400it')[0] + ('-nograd' if 'nograd' in p
+                                                                        else ''): Config.fromfile(p)
+            for p in ABLATION}
+    assert set(cfgs) == {'bce', 'bce-nograd', 'bce-self', 'bce-self-hard'}
+    ref = cfgs['bce']
+    for key, cfg in cfgs.items():
+        assert cfg.train_cfg.max_iters == 400 and cfg.param_scheduler[-1].end == 400
+        assert cfg.randomness == ref.randomness and cfg.crop_size == (192, 192)
+        assert cfg.train_dataloader.batch_size == ref.train_dataloader.batch_size == 8
+        assert cfg.model.backbone.widths == ref.model.backbone.widths
+        assert cfg.model.backbone.use_gradients == (key != 'bce-nograd')
+        assert (cfg.model.type == 'PatchSwapEncoderDecoder') == key.startswith('bce-self')
+        assert cfg.model.get('hard_mining', False) == (key == 'bce-self-hard')
+        init_default_scope('mmseg')
+        model = MODELS.build(cfg.model)
+        assert type(model).__name__ == cfg.model.type
+    assert cfgs['bce-self'].model.patch_size == 40 and cfgs['bce-self'].model.lambda_self == 0.2
+    assert cfgs['bce-self-hard'].train_dataloader.dataset.data_prefix.saliency_map_path == 'saliency'
