@@ -19,7 +19,6 @@ from typing import Optional
 
 import cv2
 import numpy as np
-from skimage.color import rgb2lab
 
 __all__ = ['frequency_tuned_saliency', 'spectral_residual_saliency', 'BINOMIAL_5']
 
@@ -84,6 +83,7 @@ def frequency_tuned_saliency(img_bgr: np.ndarray, blur_sigma: Optional[float] = 
     if blur_sigma is not None and (not np.isfinite(blur_sigma) or blur_sigma < 0):
         raise ValueError(f'frequency_tuned_saliency: blur_sigma must be None or >= 0, got '
                          f'{blur_sigma}')
+    from skimage.color import rgb2lab  # imported here: `import dbdseg` stays light
     lab = rgb2lab(img[..., ::-1]).astype(np.float64)  # (H, W, 3): L, a, b
     mean = lab.reshape(-1, 3).mean(axis=0)
     if blur_sigma is None:
