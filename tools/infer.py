@@ -8,13 +8,30 @@ by name; any size; EXIF orientation applied) writes into ``--out-dir``:
 * ``<stem>_overlay.jpg``: the image with the probability as a colour heat map (JET: red = in-focus /
   salient) and the outline of ``prob > --threshold``.
 
-Outputs are written atomically (temporary file + ``os.replace``). Two inputs with the same stem, an
-unreadable image, or an output folder that cannot be written are errors naming the files.
+Outputs are written atomically (temporary file + ``os.replace``): an interrupted run never leaves a
+partial file, nor replaces a finished output of an earlier run with one. Two inputs with the same
+stem, an unreadable image, or an output folder that cannot be written are errors naming the files.
+Folders contribute files with the suffixes above only (other files are ignored), except macOS
+``._*`` metadata files ("AppleDouble", not images), which are skipped.
+
+``--skip-bad``: an image that cannot be read (empty, truncated, corrupt, not an image) or predicted
+is skipped instead of stopping the run; the skipped files and the reason for each are listed at the
+end (stderr), and the exit status stays 0. Problems that are not about one image (the output folder,
+the model) still stop the run.
+
+``--crf``: refine each probability map with a fully connected CRF
+(:func:`dbdseg.utils.crf.dense_crf` on the RGB image, A2S reference settings) before it is saved
+(ARCHITECTURE.md Section 5).
+
+``--unsafe-load-trusted-checkpoint``: allow CHECKPOINT to be loaded with ``weights_only=False``
+(arbitrary unpickling, runs code from the file): only for a file whose source you trust, that
+holds Python objects other than tensors and plain data (:mod:`dbdseg.utils.checkpoint`).
 
 Usage::
 
     python tools/infer.py CONFIG CHECKPOINT|none INPUT [INPUT ...] --out-dir DIR
-        [--device cpu|cuda] [--threshold 0.5] [--overlay-alpha 0.5] [--cfg-options k=v ...]
+        [--device cpu|cuda] [--threshold 0.5] [--overlay-alpha 0.5] [--crf] [--skip-bad]
+        [--unsafe-load-trusted-checkpoint] [--cfg-options k=v ...]
 """
 import argparse
 import importlib.util
@@ -25,13 +42,16 @@ import tempfile
 import time
 
 import cv2
+import numpy as np
 from mmengine.config import DictAction
 
 if importlib.util.find_spec('dbdseg') is None:  # not installed: use this checkout
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import dbdseg  # noqa: E402,F401  (registers dbdseg modules into mmseg's registries)
 from dbdseg.apis import IMG_EXTENSIONS, inference_model, init_model, list_images, read_image  # noqa
-from dbdseg.utils.visualization import heat_overlay, imwrite_atomic, prob_to_uint8  # noqa: E402
+from dbdseg.utils.checkpoint import UnsafeCheckpointError, trust_checkpoint  # noqa: E402
+from dbdseg.utils.visualization import (heat_overlay, imwrite_atomic, prob_to_uint8,  # noqa: E402
+                                        to_numpy_prob)
 
 PROG = 'tools/infer.py'
 
@@ -61,6 +81,14 @@ def parse_args(argv=None):
                         help='weight of the heat map in the overlay (default: 0.5)')
     parser.add_argument('--jpeg-quality', type=int, default=90,
                         help='JPEG quality of the overlays (default: 90)')
+    parser.add_argument('--crf', action='store_true',
+                        help='refine each probability map with a dense CRF (dbdseg.utils.crf)')
+    parser.add_argument('--skip-bad', action='store_true',
+                        help='skip images that cannot be read or predicted (listed at the end) '
+                        'instead of stopping')
+    parser.add_argument('--unsafe-load-trusted-checkpoint', action='store_true',
+                        help='load CHECKPOINT with weights_only=False (arbitrary unpickling); '
+                        'only for a file whose source you trust')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override some settings in the used config (key=value pairs)')
@@ -81,6 +109,9 @@ def collect_images(inputs, out_dir):
         images = list_images(inputs)
     except FileNotFoundError as e:
         _fail(str(e))
+    named = {osp.realpath(str(p)) for p in inputs if osp.isfile(str(p))}
+    images = [p for p in images  # macOS metadata files found in folders are not images
+              if not osp.basename(p).startswith('._') or osp.realpath(p) in named]
     if not images:
         _fail(f'no images found in {" ".join(inputs)} (suffixes: {" ".join(IMG_EXTENSIONS)})')
     by_stem = {}
@@ -122,33 +153,69 @@ def _progress(items):
         return items
 
 
+def load_crf():
+    """``dbdseg.utils.crf.dense_crf``, imported only when ``--crf`` is given."""
+    try:
+        from dbdseg.utils.crf import dense_crf
+    except ImportError as e:
+        _fail(f'--crf needs dbdseg.utils.crf and pydensecrf (pip install pydensecrf2): {e}')
+    return dense_crf
+
+
+def predict_one(model, path, args, crf=None):
+    """Read one image and predict it. Returns ``(img_bgr, prob)``: the image as read and the
+    (H, W) float32 probability map in [0, 1] (CRF-refined with ``crf``).
+
+    Raises:
+        FileNotFoundError, ValueError: the image cannot be read (names the file).
+        RuntimeError, ValueError: the model cannot predict it (the message is prefixed with the
+            file name).
+    """
+    img = read_image(path)
+    try:
+        result = inference_model(model, img, threshold=args.threshold)
+        prob = to_numpy_prob(result.seg_logits.data)
+        if crf is not None:
+            prob = crf(np.ascontiguousarray(img[:, :, ::-1]), prob)
+    except (RuntimeError, ValueError) as e:
+        raise (ValueError if isinstance(e, ValueError) else RuntimeError)(f'{path}: {e}') from e
+    return img, prob
+
+
 def main(argv=None):
-    """Run inference; ``argv`` defaults to ``sys.argv[1:]``. Returns the written file paths."""
+    """Run inference; ``argv`` defaults to ``sys.argv[1:]``. Returns the written file paths
+    (``main.skipped`` holds the ``(path, reason)`` pairs skipped by ``--skip-bad``)."""
     args = parse_args(argv)
     if not osp.isfile(args.config):
         _fail(f'config file not found: {args.config}')
     checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
     if checkpoint is not None and '://' not in checkpoint and not osp.isfile(checkpoint):
         _fail(f'checkpoint file not found: {checkpoint}')
+    if args.unsafe_load_trusted_checkpoint:
+        if checkpoint is None or '://' in checkpoint:
+            _fail('--unsafe-load-trusted-checkpoint needs a local CHECKPOINT file')
+        trust_checkpoint(checkpoint)
     jobs = collect_images(args.inputs, args.out_dir)
     prepare_out_dir(args.out_dir)
+    crf = load_crf() if args.crf else None
 
     try:
         model = init_model(args.config, checkpoint, device=args.device,
                            cfg_options=args.cfg_options)
-    except (FileNotFoundError, RuntimeError) as e:
+    except (FileNotFoundError, RuntimeError, UnsafeCheckpointError) as e:
         _fail(str(e))
 
-    written = []
+    written, skipped = [], []
+    main.skipped = skipped
     t0 = time.perf_counter()
     for path, stem in _progress(jobs):
         try:
-            img = read_image(path)
-        except (FileNotFoundError, ValueError) as e:
-            _fail(str(e))
-        result = inference_model(model, img, threshold=args.threshold)
-        result.set_metainfo(dict(img_path=path))
-        prob = result.seg_logits.data
+            img, prob = predict_one(model, path, args, crf)
+        except (FileNotFoundError, ValueError, RuntimeError) as e:
+            if not args.skip_bad:
+                _fail(f'{e} (use --skip-bad to skip such files)')
+            skipped.append((path, str(e)))
+            continue
         prob_path, overlay_path = output_paths(args.out_dir, stem)
         try:
             imwrite_atomic(prob_path, prob_to_uint8(prob))
@@ -159,9 +226,14 @@ def main(argv=None):
             _fail(str(e))
         written += [prob_path, overlay_path]
     elapsed = time.perf_counter() - t0
-    print(f'{len(jobs)} image(s) -> {args.out_dir} ({len(written)} files: <stem>.png probability x '
-          f'255, <stem>_overlay.jpg); {elapsed / max(len(jobs), 1):.3f} s/image on {args.device}',
-          flush=True)
+    done = len(jobs) - len(skipped)
+    print(f'{done} image(s) -> {args.out_dir} ({len(written)} files: <stem>.png probability x '
+          f'255, <stem>_overlay.jpg{", CRF-refined" if crf else ""}); '
+          f'{elapsed / max(done, 1):.3f} s/image on {args.device}', flush=True)
+    if skipped:
+        lines = [f'{PROG}: skipped {len(skipped)} of {len(jobs)} input(s) (--skip-bad):']
+        lines += [f'  {path}: {reason}' for path, reason in skipped]
+        print('\n'.join(lines), file=sys.stderr, flush=True)
     return written
 
 

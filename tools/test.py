@@ -21,14 +21,17 @@ Section 5):
 * ``--metrics-out FILE.json`` writes the final metrics as one flat JSON object of floats
   (nested dicts are joined with ``/``; non-scalar values are left out);
 * ``test_evaluator`` may be a dict, a list of metrics, or ``dict(type='Evaluator', metrics=[...])``;
-* without CUDA the distributed backend is gloo and ``--launcher pytorch`` runs on CPU.
+* without CUDA the distributed backend is gloo and ``--launcher pytorch`` runs on CPU;
+* ``--unsafe-load-trusted-checkpoint``: CHECKPOINT may hold arbitrary Python objects and is loaded
+  with ``weights_only=False``; only for a file whose source you trust
+  (:mod:`dbdseg.utils.checkpoint`). Without it such a checkpoint is refused, saying why.
 
 Usage::
 
     python tools/test.py CONFIG CHECKPOINT|none [--work-dir DIR] [--out DIR]
         [--metrics-out FILE.json] [--curve-dir DIR] [--show] [--show-dir DIR] [--tta]
         [--cfg-options k=v ...]
-        [--launcher none|pytorch|slurm|mpi]
+        [--launcher none|pytorch|slurm|mpi] [--unsafe-load-trusted-checkpoint]
 """
 import argparse
 import copy
@@ -51,6 +54,7 @@ from mmengine.logging import print_log
 if importlib.util.find_spec('dbdseg') is None:  # not installed: use this checkout
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import dbdseg  # noqa: E402,F401  (registers dbdseg modules into mmseg's registries)
+from dbdseg.utils.checkpoint import UnsafeCheckpointError, trust_checkpoint  # noqa: E402
 from dbdseg.utils.runtime import UnsupportedLauncherError, shutdown_distributed  # noqa: E402
 from dbdseg.utils.runtime import setup_cpu_runtime as _setup_cpu_runtime  # noqa: E402
 
@@ -95,6 +99,10 @@ def parse_args(argv=None):
         default='none',
         help='job launcher')
     parser.add_argument('--tta', action='store_true', help='Test time augmentation')
+    parser.add_argument(
+        '--unsafe-load-trusted-checkpoint', action='store_true',
+        help='load CHECKPOINT with weights_only=False (arbitrary unpickling); only for a file '
+        'whose source you trust')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
@@ -373,6 +381,10 @@ def main(argv=None):
     if not osp.isfile(args.config):
         _fail(f'config file not found: {args.config}')
     checkpoint = check_checkpoint(args.checkpoint)
+    if args.unsafe_load_trusted_checkpoint:
+        if checkpoint is None or '://' in checkpoint:
+            _fail('--unsafe-load-trusted-checkpoint needs a local CHECKPOINT file')
+        trust_checkpoint(checkpoint)
 
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
@@ -410,7 +422,10 @@ def main(argv=None):
     else:
         runner = RUNNERS.build(cfg)
 
-    metrics = runner.test()
+    try:
+        metrics = runner.test()
+    except UnsafeCheckpointError as e:
+        _fail(str(e))
 
     flat, skipped = flatten_metrics(metrics or {})
     from mmengine.dist import is_main_process

@@ -6,12 +6,17 @@ Same behaviour as mmsegmentation 1.2.2 ``tools/train.py`` (Apache-2.0), plus:
 * ``--resume`` takes an optional checkpoint: no value = the latest checkpoint of the work dir (a
   fresh start, with the config's ``load_from``, when there is none); a path = resume from that file;
 * without CUDA, ``env_cfg.dist_cfg.backend`` becomes ``'gloo'`` and ``--launcher pytorch`` runs CPU
-  DDP (``torchrun``; see ``tools/dist_train.sh``); ``--amp`` without a GPU is a clear error.
+  DDP (``torchrun``; see ``tools/dist_train.sh``); ``--amp`` without a GPU is a clear error;
+* ``--unsafe-load-trusted-checkpoint``: the checkpoint resumed from (``--resume``) or loaded
+  (``load_from``) may hold arbitrary Python objects and is loaded with ``weights_only=False``;
+  only for a file whose source you trust (:mod:`dbdseg.utils.checkpoint`). Without it such a
+  checkpoint is refused with a message that says why.
 
 Usage::
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
         [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+        [--unsafe-load-trusted-checkpoint]
 
 The work dir is ``--work-dir`` > the config's ``work_dir`` > ``./work_dirs/<config stem>``.
 """
@@ -29,6 +34,7 @@ from mmengine.logging import print_log
 if importlib.util.find_spec('dbdseg') is None:  # not installed: use this checkout
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import dbdseg  # noqa: E402,F401  (registers dbdseg modules into mmseg's registries)
+from dbdseg.utils.checkpoint import UnsafeCheckpointError, trust_checkpoint  # noqa: E402
 from dbdseg.utils.runtime import UnsupportedLauncherError, shutdown_distributed  # noqa: E402
 from dbdseg.utils.runtime import setup_cpu_runtime as _setup_cpu_runtime  # noqa: E402
 from dbdseg.utils.runtime import replace_sync_bn as _replace_sync_bn  # noqa: E402,F401 (old name)
@@ -51,6 +57,10 @@ def parse_args(argv=None):
     parser.add_argument(
         '--amp', action='store_true', default=False,
         help='enable automatic-mixed-precision training (needs a GPU)')
+    parser.add_argument(
+        '--unsafe-load-trusted-checkpoint', action='store_true',
+        help='load the resumed / load_from checkpoint with weights_only=False (arbitrary '
+        'unpickling); only for a file whose source you trust')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -197,6 +207,11 @@ def main(argv=None):
         apply_amp(cfg)
     check_amp_device(cfg)
     apply_resume(cfg, args.resume)
+    if args.unsafe_load_trusted_checkpoint:
+        if not cfg.get('load_from') or '://' in str(cfg.load_from):
+            _fail('--unsafe-load-trusted-checkpoint needs a local checkpoint to resume from '
+                  '(--resume) or to load (load_from)')
+        trust_checkpoint(cfg.load_from)
     setup_cpu_runtime(cfg, args.launcher)
 
     from mmengine.runner import Runner
@@ -206,7 +221,10 @@ def main(argv=None):
     else:
         runner = RUNNERS.build(cfg)
 
-    runner.train()
+    try:
+        runner.train()
+    except UnsafeCheckpointError as e:
+        _fail(str(e))
     _print_summary(runner)
     if args.launcher != 'none':
         shutdown_distributed()

@@ -17,3 +17,8 @@ resume = False
 # tools/test.py --tta wraps the model in this (averages the views' probabilities); the dataset
 # configs provide tta_pipeline.
 tta_model = dict(type='BinarySegTTAModel')
+# Exact resume after a kill (dbdseg.engine.hooks.RNGStateHook): random-number and sampler states in
+# every checkpoint, restored by `tools/train.py --resume`; it also makes the CheckpointHook write
+# checkpoints and `last_checkpoint` atomically (AtomicCheckpointHook). Configs that set their own
+# custom_hooks should keep this entry.
+custom_hooks = [dict(type='RNGStateHook')]

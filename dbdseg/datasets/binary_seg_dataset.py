@@ -81,7 +81,10 @@ class BinarySegDataset(BaseSegDataset):
         FileNotFoundError: (when the data list is loaded) the image folder, the mask folder or an
             extra-map folder does not exist; no image with ``img_suffix`` in the image folder;
             ``ann_file`` does not exist; an image listed in ``ann_file`` is missing; a mask or an
-            extra map is missing for an image. Messages name the folder or file.
+            extra map is missing for an image. Messages name the folder or file (and, for an
+            empty listing or a missing mask, what the folder holds instead).
+        ValueError: (when a sample is loaded, :meth:`prepare_data`) a pipeline error whose
+            message does not name the sample's files is re-raised naming them.
     """
 
     METAINFO = dict(
@@ -205,8 +208,39 @@ class BinarySegDataset(BaseSegDataset):
         if not stems:
             raise FileNotFoundError(
                 f'{type(self).__name__}: no image files with suffix {self.img_suffix!r} found in '
-                f'folder {img_dir!r}')
+                f'folder {img_dir!r}{self._other_suffixes_hint(img_dir)}')
         return stems
+
+    def _other_suffixes_hint(self, folder: str) -> str:
+        """``'; it holds 12 files ending in .JPG, 3 in .png'`` (a hint for empty listings)."""
+        try:
+            names = list(fileio.list_dir_or_file(folder, list_dir=False, recursive=True,
+                                                 backend_args=self.backend_args))
+        except Exception:  # noqa: BLE001 - only a hint
+            return ''
+        if not names:
+            return ' (the folder is empty)'
+        counts = {}
+        for name in names:
+            suffix = osp.splitext(name)[1] or '<none>'
+            counts[suffix] = counts.get(suffix, 0) + 1
+        top = sorted(counts.items(), key=lambda kv: -kv[1])[:4]
+        listed = ', '.join(f'{n} ending in {suf}' for suf, n in top)
+        return f'; it holds {len(names)} other file(s): {listed} (set img_suffix?)'
+
+    def _missing_hint(self, folder: str, stem: str) -> str:
+        """Files in ``folder`` whose names start like ``stem`` (a hint for mismatched names)."""
+        base = osp.basename(stem)
+        try:
+            names = fileio.list_dir_or_file(osp.join(folder, osp.dirname(stem)), list_dir=False,
+                                            backend_args=self.backend_args)
+            close = sorted(n for n in names if n.startswith(base) or base.startswith(
+                osp.splitext(n)[0]))[:3]
+        except Exception:  # noqa: BLE001 - only a hint
+            return ''
+        if not close:
+            return ''
+        return f' (found {", ".join(repr(c) for c in close)}: another suffix or naming scheme?)'
 
     # ------------------------------------------------------------------ main
     def load_data_list(self) -> List[dict]:
@@ -235,14 +269,14 @@ class BinarySegDataset(BaseSegDataset):
                 if not self._exists(seg_map_path):
                     raise FileNotFoundError(
                         f'{type(self).__name__}: mask for image {img_path!r} not found: '
-                        f'expected {seg_map_path!r}')
+                        f'expected {seg_map_path!r}{self._missing_hint(ann_dir, stem)}')
                 data_info['seg_map_path'] = seg_map_path
             for key, folder in extra_dirs.items():
                 map_path = osp.join(folder, stem + self.extra_map_suffix)
                 if not self._exists(map_path):
                     raise FileNotFoundError(
                         f'{type(self).__name__}: {key} map for image {img_path!r} not found: '
-                        f'expected {map_path!r}')
+                        f'expected {map_path!r}{self._missing_hint(folder, stem)}')
                 data_info[key] = map_path
             data_info['invert'] = self.invert
             data_info['set_name'] = self.set_name
@@ -251,3 +285,30 @@ class BinarySegDataset(BaseSegDataset):
             data_info['seg_fields'] = []
             data_list.append(data_info)
         return data_list
+
+    def prepare_data(self, idx):
+        """Run the pipeline on sample ``idx``; errors name the sample's files.
+
+        A transform that fails without naming the file it was loading (e.g. OpenCV's
+        ``cv2.error`` on an empty image file inside mmcv's ``LoadImageFromFile``) is re-raised as
+        ``ValueError('cannot load sample <idx> of <Dataset> (image ..., mask ...): <error>')``
+        chained to the original; errors whose message already names the image or mask file are
+        re-raised unchanged (same type).
+
+        Raises:
+            ValueError: see above.
+        """
+        try:
+            return super().prepare_data(idx)
+        except Exception as e:  # noqa: BLE001 - re-raised below
+            info = self.get_data_info(idx)
+            files = [info.get('img_path'), info.get('seg_map_path')]
+            files += [info.get(k) for k in EXTRA_MAP_FIELDS]
+            files = [f for f in files if f]
+            msg = str(e)
+            if any(f in msg or osp.basename(f) in msg for f in files):
+                raise
+            named = ', '.join(f'{k} {info[k]!r}' for k in ('img_path', 'seg_map_path',
+                                                           *EXTRA_MAP_FIELDS) if info.get(k))
+            raise ValueError(f'cannot load sample {idx} of {type(self).__name__} ({named}): '
+                             f'{type(e).__name__}: {msg.strip()}') from e

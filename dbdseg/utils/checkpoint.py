@@ -12,13 +12,41 @@ One detail: pickle protocol 2 (torch's default) stores the statistics methods a 
 builtin ``getattr`` would let a crafted file reach any attribute of any allowed class, so the name
 ``builtins.getattr`` is mapped to :func:`history_buffer_getattr`, which resolves exactly those methods and
 refuses everything else.
+
+Checkpoints are data, not code (dbdseg issue 9): every loader of mmengine's
+``CheckpointLoader`` (local files, URLs, ``torchvision://`` ...) is wrapped by
+:func:`guard_checkpoint_loaders` so that a file that needs arbitrary unpickling is refused with
+:class:`UnsafeCheckpointError`, whose message says why and how to allow that one file
+deliberately: :func:`trust_checkpoint` (the tools' flag ``--unsafe-load-trusted-checkpoint``
+calls it) or the environment variable ``DBDSEG_TRUSTED_CHECKPOINTS`` (local paths, separated by
+``os.pathsep``). Only trusted *local files* can be loaded with ``weights_only=False``; nothing
+ever turns it off for all files.
+
+Atomic writes: :func:`atomic_write_bytes` / :func:`atomic_write_text` / :func:`commit_file` write
+a temporary file in the target folder, flush it to disk and ``os.replace`` it over the target, so
+a process killed while writing leaves either the old file or the new one, never a partial file
+(``AtomicCheckpointHook`` uses them for checkpoints and ``last_checkpoint``).
 """
+import functools
+import logging
+import os
+import os.path as osp
 import pickle
+import tempfile
+from typing import Optional, Union
 
 import numpy as np
 import torch
 
-__all__ = ['history_buffer_getattr', 'mmengine_safe_globals', 'register_safe_globals']
+__all__ = [
+    'TRUSTED_CHECKPOINTS_ENV', 'UnsafeCheckpointError', 'atomic_write_bytes', 'atomic_write_text',
+    'commit_file', 'guard_checkpoint_loaders', 'history_buffer_getattr', 'is_trusted_checkpoint',
+    'mmengine_safe_globals', 'register_safe_globals', 'trust_checkpoint'
+]
+
+#: Environment variable listing local checkpoint files (``os.pathsep``-separated) that may be loaded
+#: with ``weights_only=False`` (arbitrary unpickling). Read at every load.
+TRUSTED_CHECKPOINTS_ENV = 'DBDSEG_TRUSTED_CHECKPOINTS'
 
 
 def _numpy_dtype_classes():
@@ -91,9 +119,241 @@ def register_safe_globals():
 
     Called once by ``import dbdseg``; idempotent. A no-op on torch builds without
     ``torch.serialization.add_safe_globals`` (torch < 2.4, where ``weights_only`` is off by default).
+    Also installs :func:`guard_checkpoint_loaders` (idempotent too).
     """
     global _REGISTERED
+    guard_checkpoint_loaders()
     if _REGISTERED or not hasattr(torch.serialization, 'add_safe_globals'):
         return
     torch.serialization.add_safe_globals(mmengine_safe_globals())
     _REGISTERED = True
+
+
+# --------------------------------------------------------------------------------------------
+# Refusing checkpoints that need arbitrary unpickling (issue 9, item 4)
+# --------------------------------------------------------------------------------------------
+class UnsafeCheckpointError(pickle.UnpicklingError):
+    """A checkpoint holds objects that ``torch.load(..., weights_only=True)`` refuses.
+
+    Loading such a file would unpickle arbitrary Python objects, i.e. run code from the file. The
+    message names the file, torch's reason (the refused global) and the deliberate ways to allow
+    this one file (:func:`trust_checkpoint`, ``--unsafe-load-trusted-checkpoint``,
+    ``DBDSEG_TRUSTED_CHECKPOINTS``). A subclass of ``pickle.UnpicklingError``, which is what torch
+    itself raises, so existing ``except`` clauses keep working.
+    """
+
+
+_TRUSTED = set()
+
+
+def _canonical(path: str) -> str:
+    return osp.realpath(osp.expanduser(str(path)))
+
+
+def trust_checkpoint(path: Union[str, os.PathLike]) -> str:
+    """Allow one local checkpoint file to be loaded with ``weights_only=False`` in this process.
+
+    Only for files whose source you trust: unpickling runs arbitrary code. A checkpoint that loads
+    with ``weights_only=True`` (every checkpoint dbdseg and mmengine write) never needs this.
+
+    Args:
+        path (str | os.PathLike): the checkpoint file; compared by real path (symlinks resolved).
+
+    Returns:
+        str: the canonical path that is now trusted.
+
+    Raises:
+        ValueError: ``path`` is a URL (``scheme://``): download it and trust the local file.
+    """
+    if '://' in str(path):
+        raise ValueError(f'only local checkpoint files can be trusted for unsafe loading, got '
+                         f'{path!r}; download it and trust the local file')
+    canonical = _canonical(path)
+    _TRUSTED.add(canonical)
+    return canonical
+
+
+def is_trusted_checkpoint(path: Union[str, os.PathLike]) -> bool:
+    """True when ``path`` was passed to :func:`trust_checkpoint` or is listed in the environment
+    variable ``DBDSEG_TRUSTED_CHECKPOINTS`` (``os.pathsep``-separated local paths). URLs are never
+    trusted."""
+    if '://' in str(path):
+        return False
+    canonical = _canonical(path)
+    if canonical in _TRUSTED:
+        return True
+    listed = os.environ.get(TRUSTED_CHECKPOINTS_ENV, '')
+    return any(entry and _canonical(entry) == canonical for entry in listed.split(os.pathsep))
+
+
+def _refusal_message(filename: str, error: Exception) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    reason = next((line for line in lines if 'WeightsUnpickler error' in line
+                   or 'Unsupported global' in line or 'refused getattr' in line), None)
+    reason = reason or (lines[0] if lines else type(error).__name__)
+    reason = reason.split(' Please use ')[0].rstrip('. ')  # torch's own advice: allow-list it
+    how = ('Allow exactly this file, only if you trust its source: pass '
+           '--unsafe-load-trusted-checkpoint to tools/train.py, tools/test.py or tools/infer.py, '
+           f'or set {TRUSTED_CHECKPOINTS_ENV}={_canonical(filename)} (several files separated by '
+           f'"{os.pathsep}"), or call dbdseg.utils.checkpoint.trust_checkpoint(path) before '
+           'loading.')
+    if '://' in str(filename):
+        how = ('Remote checkpoints are never loaded unsafely: download the file, check its source, '
+               'then trust the local copy (--unsafe-load-trusted-checkpoint or '
+               f'{TRUSTED_CHECKPOINTS_ENV}).')
+    return (f'refused to load checkpoint {filename}: it contains Python objects other than '
+            f'tensors and plain data ({reason}). Loading it would unpickle arbitrary objects, which '
+            f'can run code from the file, so dbdseg keeps torch.load(weights_only=True). {how} '
+            'Better: load it once in a trusted environment and re-save only the weights '
+            '(state_dict and meta of plain types).')
+
+
+class _ForceUnsafeLoad:
+    """Context manager: torch.load calls that do not pass ``weights_only`` use
+    ``weights_only=False`` (torch reads ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` at every call)."""
+
+    _VAR = 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'
+
+    def __enter__(self):
+        self._old = os.environ.get(self._VAR)
+        os.environ[self._VAR] = '1'
+
+    def __exit__(self, *exc):
+        if self._old is None:
+            os.environ.pop(self._VAR, None)
+        else:
+            os.environ[self._VAR] = self._old
+        return False
+
+
+def _guard(loader):
+    """Wrap one ``CheckpointLoader`` scheme function (see :func:`guard_checkpoint_loaders`)."""
+    if getattr(loader, '_dbdseg_guarded', False):
+        return loader
+
+    @functools.wraps(loader)
+    def guarded(filename, map_location=None, *args, **kwargs):
+        try:
+            return loader(filename, map_location, *args, **kwargs)
+        except pickle.UnpicklingError as e:
+            if isinstance(e, UnsafeCheckpointError):
+                raise
+            if is_trusted_checkpoint(filename):
+                from mmengine.logging import print_log
+                print_log(f'loading the trusted checkpoint {filename} with weights_only=False '
+                          '(arbitrary unpickling) as explicitly allowed', logger='current',
+                          level=logging.WARNING)
+                with _ForceUnsafeLoad():
+                    return loader(filename, map_location, *args, **kwargs)
+            raise UnsafeCheckpointError(_refusal_message(str(filename), e)) from e
+
+    guarded._dbdseg_guarded = True
+    return guarded
+
+
+def guard_checkpoint_loaders() -> int:
+    """Wrap every scheme of mmengine's ``CheckpointLoader`` with dbdseg's refusal policy.
+
+    mmengine loads every checkpoint (``load_from``, ``--resume``, ``init_model``, ``Pretrained``
+    init) through ``CheckpointLoader``; its scheme functions call ``torch.load`` without
+    ``weights_only``, which torch >= 2.6 treats as ``weights_only=True``. The wrapper turns torch's
+    ``UnpicklingError`` into :class:`UnsafeCheckpointError` with a message that says why and how to
+    allow the file, and retries with ``weights_only=False`` only for files trusted through
+    :func:`trust_checkpoint` / ``DBDSEG_TRUSTED_CHECKPOINTS`` (local files only). Idempotent;
+    schemes registered after this call are not wrapped.
+
+    Returns:
+        int: how many scheme functions were wrapped by this call.
+    """
+    from mmengine.runner.checkpoint import CheckpointLoader
+    n = 0
+    for prefix, loader in list(CheckpointLoader._schemes.items()):
+        if not getattr(loader, '_dbdseg_guarded', False):
+            CheckpointLoader._schemes[prefix] = _guard(loader)
+            n += 1
+    return n
+
+
+# --------------------------------------------------------------------------------------------
+# Atomic writes (issue 9, item 2)
+# --------------------------------------------------------------------------------------------
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_dir(folder: str) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def commit_file(tmp_path: str, path: str, fsync: bool = True) -> None:
+    """Move a fully written temporary file over ``path`` atomically (``os.replace``).
+
+    Args:
+        tmp_path (str): the finished temporary file, in the same folder (file system) as ``path``.
+        path (str): the destination; an existing file is replaced in one step.
+        fsync (bool): flush the file's data, then the folder entry, to disk (survives a power
+            loss, not only a killed process). Default: True.
+
+    Raises:
+        OSError: the move fails (the message names both files); ``tmp_path`` is removed then.
+    """
+    try:
+        if fsync:
+            with open(tmp_path, 'rb') as f:
+                os.fsync(f.fileno())
+        os.replace(tmp_path, path)
+    except OSError as e:
+        if osp.exists(tmp_path):
+            os.unlink(tmp_path)
+        raise OSError(f'cannot move {tmp_path} to {path}: {e}') from e
+    if fsync:
+        _fsync_dir(osp.dirname(osp.abspath(path)))
+
+
+def atomic_write_bytes(path: str, data: bytes, fsync: bool = True,
+                       mode: Optional[int] = None) -> None:
+    """Write ``data`` to ``path`` so that ``path`` never holds a partial file.
+
+    The bytes go to a temporary file ``.<name>.tmp_<random>`` in the same folder, which then
+    replaces ``path`` (:func:`commit_file`). A process killed at any point leaves the previous
+    ``path`` (or none) plus, at worst, a stray temporary file.
+
+    Args:
+        path (str): destination file; its folder is created if missing.
+        data (bytes): the content.
+        fsync (bool): see :func:`commit_file`. Default: True.
+        mode (int, optional): permission bits; default ``0o666`` minus the umask (what ``open``
+            would give).
+
+    Raises:
+        OSError: the folder or file cannot be written (the message names ``path``).
+    """
+    folder = osp.dirname(osp.abspath(path))
+    tmp = None
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.tmp_', dir=folder)
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
+        os.chmod(tmp, (0o666 & ~_umask()) if mode is None else mode)
+    except OSError as e:
+        if tmp is not None and osp.exists(tmp):
+            os.unlink(tmp)
+        raise OSError(f'cannot write {path}: {e}') from e
+    commit_file(tmp, path, fsync=fsync)
+
+
+def atomic_write_text(path: str, text: str, encoding: str = 'utf-8', fsync: bool = True) -> None:
+    """:func:`atomic_write_bytes` for text (e.g. mmengine's ``last_checkpoint`` record)."""
+    atomic_write_bytes(path, text.encode(encoding), fsync=fsync)

@@ -307,11 +307,14 @@ def test_base_dataset_config_tta_pipeline(tmp_path, cfg_name):
 def test_realtime_dbd_configs_still_build_their_datasets(tmp_path, cfg_path):
     init_default_scope('mmseg')
     cfg = Config.fromfile(cfg_path)
-    is_dut = '_dut-' in osp.basename(cfg_path)
-    white = 1 if is_dut else 0  # DUT: white = in-focus; CUHK: white = blurred
+    name = osp.basename(cfg_path)
+    is_dut, is_duts = '_dut-' in name, '_duts-' in name  # DUTS: the SOD pre-training config
+    # DUT: white = in-focus; DUTS: white = salient; CUHK: white = blurred
+    white = 1 if is_dut or is_duts else 0
+    root = 'data/dut_dbd' if is_dut else 'data/duts' if is_duts else 'data/cuhk_dbd'
     for loader_name in ('train', 'val', 'test'):
         dcfg = copy.deepcopy(cfg[f'{loader_name}_dataloader'].dataset)
-        assert dcfg['data_root'] == ('data/dut_dbd' if is_dut else 'data/cuhk_dbd')
+        assert dcfg['data_root'] == root
         assert dcfg['seg_map_suffix'] == ('.bmp' if is_dut else '.png')
         dcfg = _fake_layout(dcfg, tmp_path / loader_name, check_root=False)
         if loader_name == 'train':  # deterministic: no flip / rotation

@@ -1,4 +1,5 @@
 """Loading of binary masks and extra per-image maps (ARCHITECTURE.md Section 4)."""
+import warnings
 from typing import Optional
 
 import cv2
@@ -37,13 +38,94 @@ def decode_image_file(path: str,
         ValueError: ``cannot decode image <path>``: empty, truncated or non-image file.
     """
     content = fileio.get(path, backend_args=backend_args)
+    return decode_image_bytes(content, path, imdecode_backend)
+
+
+def decode_image_bytes(content: bytes, path: str = '<bytes>',
+                       imdecode_backend: str = 'cv2') -> np.ndarray:
+    """Decode an encoded image unchanged (see :func:`decode_image_file`).
+
+    Raises:
+        ValueError: ``cannot decode image <path>``: empty, truncated or non-image content.
+    """
+    if not content:
+        raise ValueError(f'cannot decode image {path!r}: the file is empty')
     try:
         img = mmcv.imfrombytes(content, flag='unchanged', backend=imdecode_backend)
     except Exception as e:  # cv2.error on empty buffers, PIL errors, ...
         raise ValueError(f'cannot decode image {path!r}: {e}') from e
     if img is None:
-        raise ValueError(f'cannot decode image {path!r}: unreadable or corrupt image file')
+        raise ValueError(f'cannot decode image {path!r}: unreadable, truncated or corrupt image '
+                         'file (or not an image)')
     return img
+
+
+_PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+
+
+def palette_png_to_grey(content: bytes, path: str = '<bytes>') -> Optional[np.ndarray]:
+    """The grey mask of a palette (colour type 3) PNG, or None for any other file.
+
+    OpenCV expands palette indices to their colours, which is right for grey palettes (a
+    two-colour black/white PNG) but turns a VOC-style mask (index 1 = object, drawn dark red)
+    into a dark grey that no threshold separates from the background. Rule (dbdseg's choice,
+    documented in :class:`LoadBinaryAnnotations`):
+
+    * the colours of all used indices are grey (R = G = B): the grey values (what OpenCV gives);
+    * otherwise, used indices within {0, 1}: the indices themselves (1 = foreground);
+    * otherwise: ValueError naming the file, the indices and their colours.
+
+    Returns:
+        np.ndarray | None: (H, W) uint8, or None when ``content`` is not a palette PNG.
+
+    Raises:
+        ValueError: a colour palette with indices other than 0 and 1 (not a binary mask).
+    """
+    if len(content) < 26 or content[:8] != _PNG_SIGNATURE or content[12:16] != b'IHDR' \
+            or content[25] != 3:
+        return None
+    import io
+
+    from PIL import Image
+    try:
+        with Image.open(io.BytesIO(content)) as im:
+            im.load()
+            if im.mode != 'P':
+                return None
+            idx = np.asarray(im, dtype=np.uint8)
+            palette = np.asarray(im.getpalette() or [], dtype=np.uint8).reshape(-1, 3)
+    except Exception as e:  # noqa: BLE001 - truncated / corrupt PNG
+        raise ValueError(f'cannot decode image {path!r}: {e}') from e
+    used = np.unique(idx)
+    if used.size and int(used.max()) >= len(palette):
+        palette = np.concatenate([palette, np.zeros((256 - len(palette), 3), np.uint8)])
+    colours = palette[used]
+    if np.all((colours[:, 0] == colours[:, 1]) & (colours[:, 1] == colours[:, 2])):
+        lut = np.zeros(256, np.uint8)
+        lut[:len(palette)] = palette[:, 0]
+        return lut[idx]
+    if set(used.tolist()) <= {0, 1}:
+        return idx.copy()
+    shown = ', '.join(f'{int(i)}: RGB{tuple(int(c) for c in palette[i])}' for i in used[:6])
+    raise ValueError(f'mask {path!r} is a colour-palette PNG with indices {used.tolist()} '
+                     f'({shown}{", ..." if used.size > 6 else ""}): not a binary mask. Save it as '
+                     'grey 0/255 (255 = label 1), or as palette indices 0/1 (255 is not a label: '
+                     "it is mmseg's ignore index)")
+
+
+def alpha_or_grey(img: np.ndarray, path: str = '<array>') -> np.ndarray:
+    """One channel of a decoded mask: the alpha channel when it carries the mask, else grey.
+
+    A (H, W, 4) BGRA or (H, W, 2) grey+alpha mask whose alpha channel is not constant is a cutout
+    (opaque = foreground, as image editors and background-removal tools save masks): its alpha is
+    the mask. With a constant alpha the colour is converted to grey (:func:`to_grey`). Other
+    shapes go to :func:`to_grey` unchanged. dbdseg's choice, see :class:`LoadBinaryAnnotations`.
+    """
+    if img.ndim == 3 and img.shape[2] in (2, 4):
+        alpha = img[..., -1]
+        if alpha.min() != alpha.max():
+            return np.ascontiguousarray(alpha)
+    return to_grey(img, path)
 
 
 def to_grey(img: np.ndarray, path: str = '<array>') -> np.ndarray:
@@ -128,6 +210,67 @@ def binarize_mask(mask: np.ndarray,
     return labels
 
 
+def check_mask_values(mask: np.ndarray,
+                      threshold: float = 128,
+                      path: str = '<array>',
+                      max_index: float = 20) -> None:
+    """Refuse masks that :func:`binarize_mask` would silently turn into wrong labels.
+
+    * values not all 0/1 and none above ``threshold`` (8-bit scale) though some are above 0, when
+      the mask looks like labels rather than a soft map: two values only ({0, v}: a binary mask
+      whose foreground value is wrong, e.g. a colour mask dark in grey, pure red = 76), or a
+      maximum of at most ``max_index`` (class indices such as {0, 1, 2}). A soft grey-level mask
+      (three or more values, maximum above ``max_index``) whose values all stay at or below the
+      threshold is real benchmark data (PASCAL-S has such masks): it becomes all background under
+      the 128 rule of pysodmetrics, and a ``UserWarning`` naming the file says so;
+    * 8-bit values 0, 1 and 255 together: 255 would become label 1 and 1 label 0; typically
+      label indices with 255 as boundary / ignore.
+
+    All-zero masks (no foreground) and 0/1, 0/255 or grey-level masks with pixels above the
+    threshold pass.
+
+    Args:
+        mask (np.ndarray): (H, W) grey mask as read (uint8 / uint16 / bool / float).
+        threshold (float): the binarisation threshold on the 8-bit scale.
+        path (str): file name for the message.
+        max_index (float): largest 8-bit value still read as a class index (default 20, a choice
+            of dbdseg: no SOD/DBD benchmark mask we know has a faint soft map that dark).
+
+    Raises:
+        ValueError: one of the cases above; the message names the file and the values found.
+
+    Warns:
+        UserWarning: a soft grey-level mask with no value above the threshold (all background).
+    """
+    if np.all((mask == 0) | (mask == 1)):
+        return
+    scaled = to_8bit_scale(mask, path)
+    hi = float(scaled.max())
+    if 0.0 < hi <= threshold:
+        values = np.unique(mask)
+        shown = values[:8].tolist()
+        if values.size >= 3 and hi > max_index:
+            warnings.warn(
+                f'mask {path!r} is a soft grey-level mask with values {shown}'
+                f'{" ..." if values.size > 8 else ""} (8-bit scale max {hi:g}), none above the '
+                f'threshold {threshold:g}: it is read as all background (the 128 rule of '
+                'pysodmetrics and the SOD benchmarks)', UserWarning)
+            return
+        raise ValueError(
+            f'mask {path!r} has values {shown}{" ..." if values.size > 8 else ""} (8-bit scale '
+            f'max {hi:g}): not 0/1 and none above the threshold {threshold:g}, so it would be all '
+            'background. A class-index or colour mask? dbdseg expects 0/1 or 0/255 masks (grey '
+            f'levels > {threshold:g} = label 1): convert it, or set '
+            'LoadBinaryAnnotations(check_values=False) to accept it as all background')
+    if mask.dtype == np.uint8 and hi == 255.0 and bool((mask == 1).any()):
+        values = np.unique(mask)
+        if set(values.tolist()) <= {0, 1, 255}:
+            raise ValueError(
+                f'mask {path!r} has the values 0, 1 and 255 together: label indices with 255 as '
+                'boundary / ignore? 255 would become label 1 and 1 label 0. Binary masks are 0/1 '
+                'or 0/255; convert it, or set LoadBinaryAnnotations(check_values=False)')
+
+
 def map_to_float(img: np.ndarray, path: str = '<array>') -> np.ndarray:
     """Turn a grey extra map (depth, saliency, pseudo label) into float32 in [0, 1].
 
@@ -163,6 +306,27 @@ class LoadBinaryAnnotations(BaseTransform):
     index, written only by geometric transforms that pad. An unlabeled sample (``seg_map_path``
     missing or None) gets no ``gt_seg_map`` and no error.
 
+    Unusual masks (dbdseg issue 9; conversions chosen by dbdseg, tested in
+    ``tests/test_datasets/test_bad_input.py``):
+
+    * palette PNGs (:func:`palette_png_to_grey`): grey palettes give their grey values (as
+      OpenCV); a colour palette with indices 0/1 gives the indices (VOC-style masks); any other
+      colour palette is an error naming the file;
+    * RGBA / grey+alpha masks (:func:`alpha_or_grey`): a non-constant alpha channel is the mask
+      (cutouts: opaque = foreground); with a constant alpha the colour is converted to grey;
+    * 16-bit masks: / 257 to the 8-bit scale (existing rule);
+    * with ``check_values`` (default), masks that binarising would silently get wrong are refused
+      (:func:`check_mask_values`): a mask that is not 0/1 and has no value above the threshold
+      though some above 0 (class indices {0, 1, 2}, dark colour masks, faint soft masks), and
+      0/1/255 index masks;
+    * empty, truncated or non-image files: ``ValueError`` naming the file.
+
+    EXIF orientation: masks are read as stored (OpenCV ignores EXIF when reading unchanged),
+    while ``LoadImageFromFile`` rotates a photo by its EXIF Orientation tag; a mask must therefore
+    be in the photo's display orientation. For a non-square photo a mask in the stored orientation
+    fails the size check, whose message then points at the EXIF rotation; for a square photo it
+    cannot be told apart.
+
     Extra maps: for each key of ``depth_map_path``, ``saliency_map_path``, ``pseudo_label_path``
     present (not None) in ``results``, the file is read, converted to grey and to float32 in
     [0, 1] (:func:`map_to_float`: 8-bit / 255, 16-bit / 65535) and stored as (H, W) float32 under
@@ -185,6 +349,8 @@ class LoadBinaryAnnotations(BaseTransform):
     Args:
         threshold (float): Mask threshold on the 8-bit scale (``> threshold`` is foreground).
             Defaults to 128 (pysodmetrics).
+        check_values (bool): Refuse masks that binarising would get wrong (see above).
+            Defaults to True.
         with_extra_maps (bool): Load the extra maps whose path keys are present. Defaults to True.
         check_size (bool): Compare every map with ``ori_shape``. Defaults to True.
         imdecode_backend (str): mmcv decoding backend. Defaults to ``'cv2'``.
@@ -192,9 +358,10 @@ class LoadBinaryAnnotations(BaseTransform):
 
     Raises:
         FileNotFoundError: a mask or map file does not exist (names the file).
-        ValueError: ``cannot decode image <file>`` for unreadable/corrupt files; a map whose size
-            differs from the image (names the file and both sizes); an unsupported dtype or shape;
-            a non-None ``label_map`` in ``results`` (binary labels cannot be remapped).
+        ValueError: ``cannot decode image <file>`` for empty/truncated/corrupt files; a map whose
+            size differs from the image (names the file and both sizes); an unsupported dtype or
+            shape; a non-None ``label_map`` in ``results`` (binary labels cannot be remapped); a
+            mask refused by the rules above (names the file).
     """
 
     def __init__(self,
@@ -202,9 +369,11 @@ class LoadBinaryAnnotations(BaseTransform):
                  with_extra_maps: bool = True,
                  check_size: bool = True,
                  imdecode_backend: str = 'cv2',
-                 backend_args: Optional[dict] = None) -> None:
+                 backend_args: Optional[dict] = None,
+                 check_values: bool = True) -> None:
         super().__init__()
         self.threshold = threshold
+        self.check_values = check_values
         self.with_extra_maps = with_extra_maps
         self.check_size = check_size
         self.imdecode_backend = imdecode_backend
@@ -214,15 +383,28 @@ class LoadBinaryAnnotations(BaseTransform):
         return to_grey(
             decode_image_file(path, self.imdecode_backend, self.backend_args), path)
 
+    def _read_mask(self, path: str) -> np.ndarray:
+        """Grey mask: palette PNGs and alpha masks by their rules, else as :meth:`_read_grey`."""
+        content = fileio.get(path, backend_args=self.backend_args)
+        grey = palette_png_to_grey(content, path)
+        if grey is not None:
+            return grey
+        return alpha_or_grey(decode_image_bytes(content, path, self.imdecode_backend), path)
+
     def _check_size(self, arr: np.ndarray, path: str, what: str, results: dict) -> None:
         if not self.check_size or results.get('ori_shape') is None:
             return
         img_hw = tuple(int(s) for s in results['ori_shape'][:2])
         map_hw = tuple(int(s) for s in arr.shape[:2])
         if map_hw != img_hw:
+            hint = ''
+            if map_hw == img_hw[::-1]:
+                hint = ('; the sizes are transposed: the image probably has an EXIF orientation '
+                        '(LoadImageFromFile rotates it for display, maps are read as stored); '
+                        'save the image without the rotation tag or rotate the map')
             raise ValueError(
                 f'{what} {path!r} has size (h, w) = {map_hw} but image '
-                f'{results.get("img_path", "<unknown>")!r} has size (h, w) = {img_hw}')
+                f'{results.get("img_path", "<unknown>")!r} has size (h, w) = {img_hw}{hint}')
 
     @staticmethod
     def _add_field(results: dict, field: str) -> None:
@@ -245,8 +427,10 @@ class LoadBinaryAnnotations(BaseTransform):
                 f'{results.get("img_path")!r}; binary masks {{0, 1}} cannot be remapped')
         seg_map_path = results.get('seg_map_path')
         if seg_map_path is not None:
-            mask = self._read_grey(seg_map_path)
+            mask = self._read_mask(seg_map_path)
             self._check_size(mask, seg_map_path, 'mask', results)
+            if self.check_values:
+                check_mask_values(mask, self.threshold, seg_map_path)
             results['gt_seg_map'] = binarize_mask(
                 mask, self.threshold, bool(results.get('invert', False)), seg_map_path)
             self._add_field(results, 'gt_seg_map')
@@ -263,5 +447,6 @@ class LoadBinaryAnnotations(BaseTransform):
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(threshold={self.threshold}, '
+                f'check_values={self.check_values}, '
                 f'with_extra_maps={self.with_extra_maps}, check_size={self.check_size}, '
                 f"imdecode_backend='{self.imdecode_backend}', backend_args={self.backend_args})")

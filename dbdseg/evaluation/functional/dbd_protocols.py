@@ -48,6 +48,7 @@ from typing import Dict, List, Sequence, Tuple, Union
 import numpy as np
 
 from .prediction_io import prob_to_uint8
+from .sod_measures import check_pred_gt
 
 __all__ = [
     'DBD_PROTOCOLS', 'DBD_PROTOCOL_KEYS', 'DBD_BETA2', 'DD_FACTOR', 'FIXED_THRESHOLD',
@@ -277,7 +278,8 @@ def dbd_image_counts(pred: np.ndarray,
                      positive: str = 'in-focus',
                      dd_factor: float = DD_FACTOR,
                      dd_binarize_gt: bool = False,
-                     fixed_threshold: float = FIXED_THRESHOLD) -> Dict[str, int]:
+                     fixed_threshold: float = FIXED_THRESHOLD,
+                     check_inputs: bool = True) -> Dict[str, int]:
     """One image's confusion counts under the DBD protocols (see the module docstring).
 
     - ``'dd'`` / ``'dd_pooled'`` (one shared binarisation): ``q = uint8(rint(pred * 255))``,
@@ -297,6 +299,9 @@ def dbd_image_counts(pred: np.ndarray,
         dd_binarize_gt (bool): reproduce DD's notebook's mask binarisation. Defaults to False.
         fixed_threshold (float): threshold of ``'fixed'``, in [0, 1], binarised with ``>=``.
             Defaults to 0.5 (D-DFFNet).
+        check_inputs (bool): check the values of ``pred`` and ``gt`` (default; see
+            :func:`dbdseg.evaluation.functional.check_pred_gt`). False skips that for callers
+            that already checked them (``SODMetric``); shapes are always checked.
 
     Returns:
         dict[str, int]: python ints; ``dd_tp``, ``dd_fp``, ``dd_fn`` when a dd protocol is asked
@@ -314,14 +319,11 @@ def dbd_image_counts(pred: np.ndarray,
     if pred.ndim != 2 or pred.shape != gt.shape or pred.size == 0:
         raise ValueError(f'pred and gt must be non-empty 2-D maps of the same shape, got pred '
                          f'{pred.shape} and gt {gt.shape}.')
-    pred = pred.astype(np.float64)
-    if np.isnan(pred).any() or pred.min() < 0 or pred.max() > 1:
-        raise ValueError(f'pred must be a probability map in [0, 1] without NaN, got values in '
-                         f'[{np.nanmin(pred)}, {np.nanmax(pred)}].')
-    gt_values = np.unique(gt)
-    if not np.isin(gt_values, (0, 1)).all():
-        raise ValueError(f'gt must hold only 0 and 1, got values {gt_values.tolist()}.')
-    gt = gt.astype(bool)
+    if check_inputs:
+        pred, gt = check_pred_gt(pred, gt)
+    else:
+        pred = pred.astype(np.float64, copy=False)
+        gt = gt.astype(bool, copy=False)
 
     out: Dict[str, int] = {}
     if 'dd' in protocols or 'dd_pooled' in protocols:

@@ -1,12 +1,26 @@
 """Per-image SOD/DBD measures and their dataset aggregation, computed with pysodmetrics.
 
 The measures themselves are pysodmetrics' (``py_sod_metrics`` >= 1.4.4); this module is glue
-that (1) brings a probability map and a {0, 1} mask into the form pysodmetrics expects, (2) runs a
-*fresh* pysodmetrics evaluator per image and reads that image's values through the public
-``get_results()`` (the mean over one image is the image's own value), and (3) averages the
-per-image values over a set exactly as pysodmetrics' ``get_results()`` does (``np.mean`` over
-float64 arrays). Keeping per-image values (a few scalars and 256-point curves) instead of full maps
-keeps evaluation memory bounded and lets mmengine gather them across ranks in distributed testing.
+that (1) brings a probability map and a {0, 1} mask into the form pysodmetrics expects, (2)
+computes that image's values, and (3) averages the per-image values over a set exactly as
+pysodmetrics' ``get_results()`` does (``np.mean`` over float64 arrays). Keeping per-image values (a
+few scalars and 256-point curves) instead of full maps keeps evaluation memory bounded and lets
+mmengine gather them across ranks in distributed testing.
+
+How (2) is computed, and why it gives pysodmetrics' numbers bit for bit: running one pysodmetrics
+evaluator per measure repeats the same work for every measure (each ``step`` re-normalises the
+prediction, and the F-measure and E-measure evaluators each build the same two 256-bin histograms
+with ``np.histogram`` over explicit bin edges, which sorts the pixels). Here the prediction is
+normalised once with pysodmetrics' own ``prepare_data``, the two histograms (pixels of each value
+``uint8(p * 255)`` inside / outside the mask) are counted once with ``np.bincount`` (the same
+integer counts: the bins are the integers 0..255), and the measures are computed from them with
+pysodmetrics' own per-image functions: the F-measure / precision / recall handlers of
+``FmeasureV2`` on the cumulative counts, ``FmeasureV2.adaptively_binarizing``,
+``Emeasure.cal_adaptive_em`` and ``Emeasure.generate_parts_numel_combinations``, ``MAE.cal_mae``,
+``Smeasure.cal_sm`` and ``WeightedFmeasure.cal_wfm``. Only the E-measure curve's last step (the
+enhanced-alignment value of each of the four regions times its pixel count, summed and divided by
+``H W - 1``; Fan et al. IJCAI 2018, Eq. 5-6) is written here, in pysodmetrics' order of operations.
+``tests/test_evaluation/test_sod_metric.py`` pins equality with pysodmetrics' evaluators.
 
 Sources of the formulas (all implemented by pysodmetrics):
 
@@ -20,16 +34,18 @@ Sources of the formulas (all implemented by pysodmetrics):
 - Weighted F-measure: Margolin et al., "How to evaluate foreground maps?", CVPR 2014 (beta^2 = 1,
   the pysodmetrics and MATLAB default).
 """
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 import py_sod_metrics as psm
+from py_sod_metrics.utils import EPS as _PSM_EPS
+from py_sod_metrics.utils import prepare_data as _psm_prepare_data
 
 from .prediction_io import prob_to_uint8
 
 __all__ = [
-    'SOD_METRICS', 'FM_BETA2', 'WFM_BETA2', 'NUM_THRESHOLDS', 'sod_thresholds',
-    'image_sod_measures', 'summarize_sod_measures', 'mean_sod_curves'
+    'SOD_METRICS', 'FM_BETA2', 'WFM_BETA2', 'NUM_THRESHOLDS', 'sod_thresholds', 'check_pred_gt',
+    'is_binary_mask', 'image_sod_measures', 'summarize_sod_measures', 'mean_sod_curves'
 ]
 
 #: Names of the scalar measures, in the order they are reported.
@@ -82,7 +98,8 @@ def image_sod_measures(pred: np.ndarray,
                        gt: np.ndarray,
                        metrics: Sequence[str] = SOD_METRICS,
                        normalize_pred: bool = True,
-                       with_curves: bool = False) -> Dict[str, np.ndarray]:
+                       with_curves: bool = False,
+                       check_inputs: bool = True) -> Dict[str, np.ndarray]:
     """Compute one image's per-image SOD quantities with pysodmetrics.
 
     Input conversion:
@@ -109,6 +126,9 @@ def image_sod_measures(pred: np.ndarray,
         normalize_pred (bool): see above. Defaults to True.
         with_curves (bool): also compute the F-measure, precision, recall and E-measure curves
             (needed to save curves), whatever ``metrics`` says. Defaults to False.
+        check_inputs (bool): check shapes and values with :func:`check_pred_gt` (default). False
+            skips the checks for callers that already made them (``SODMetric`` checks each
+            sample once); the inputs must then be valid.
 
     Returns:
         dict: a subset of these keys (only what ``metrics`` / ``with_curves`` need), all float64:
@@ -125,70 +145,156 @@ def image_sod_measures(pred: np.ndarray,
             ``pred`` has values outside [0, 1] or NaN; ``gt`` has values other than 0 and 1.
     """
     metrics = _check_metrics(metrics)
-    pred = np.asarray(pred)
-    gt = np.asarray(gt)
-    if pred.ndim != 2 or pred.shape != gt.shape:
-        raise ValueError(f'pred and gt must be 2-D maps of the same shape, got pred {pred.shape} '
-                         f'and gt {gt.shape}.')
-    pred = pred.astype(np.float64)
-    if np.isnan(pred).any() or pred.min() < 0 or pred.max() > 1:
-        raise ValueError(f'pred must be a probability map in [0, 1] without NaN, got values in '
-                         f'[{np.nanmin(pred)}, {np.nanmax(pred)}].')
-    gt_values = np.unique(gt)
-    if not np.isin(gt_values, (0, 1)).all():
-        raise ValueError(f'gt must hold only 0 and 1, got values {gt_values.tolist()}.')
-    gt = gt.astype(bool)
-
-    if normalize_pred:
-        pred_in = prob_to_uint8(pred)
-        gt_in = gt.astype(np.uint8) * 255
+    if check_inputs:
+        pred, gt = check_pred_gt(pred, gt)
     else:
-        pred_in, gt_in = pred, gt
+        pred = np.asarray(pred, dtype=np.float64)
+        gt = np.asarray(gt, dtype=bool)
 
     needs = set()
     for m in metrics:
         needs.update(_NEEDS[m])
     if with_curves:
         needs.update(_CURVE_KEYS)
+    if not needs:
+        return {}
+
+    if normalize_pred:
+        # pysodmetrics' own normalisation: / 255, per-image min-max stretch; mask > 128
+        pred_n, gt_n = _psm_prepare_data(prob_to_uint8(pred), gt.view(np.uint8) * np.uint8(255))
+    else:
+        pred_n, gt_n = pred, gt
+    fg = int(np.count_nonzero(gt_n))
+    bg = gt_n.size - fg
 
     out = {}
-
-    def step(evaluator):
-        evaluator.step(pred_in, gt_in, normalize=normalize_pred)
-        return evaluator.get_results()
-
-    if needs & {'fm_curve', 'fm_adp', 'precision', 'recall'}:
-        handlers = {
-            'fm':
-            psm.FmeasureHandler(
-                with_dynamic=bool(needs & {'fm_curve'}),
-                with_adaptive=bool(needs & {'fm_adp'}),
-                beta=FM_BETA2)
-        }
-        if needs & {'precision', 'recall'}:
-            handlers['p'] = psm.PrecisionHandler(with_dynamic=True, with_adaptive=False)
-            handlers['r'] = psm.RecallHandler(with_dynamic=True, with_adaptive=False)
-        res = step(psm.FmeasureV2(metric_handlers=handlers))
+    if needs & {'fm_curve', 'precision', 'recall', 'em_curve'}:
+        tps, fps = _cumulative_counts(pred_n, gt_n)
+        dynamic = dict(tp=tps, fp=fps, tn=bg - fps, fn=fg - tps)
         if 'fm_curve' in needs:
-            out['fm_curve'] = res['fm']['dynamic']
-        if 'fm_adp' in needs:
-            out['fm_adp'] = res['fm']['adaptive']
-        if 'p' in res:
-            out['precision'] = res['p']['dynamic']
-            out['recall'] = res['r']['dynamic']
+            out['fm_curve'] = psm.FmeasureHandler(False, False, beta=FM_BETA2)(**dynamic)
+        if needs & {'precision', 'recall'}:
+            out['precision'] = psm.PrecisionHandler(False, False)(**dynamic)
+            out['recall'] = psm.RecallHandler(False, False)(**dynamic)
+    if 'fm_adp' in needs:
+        adaptive = _FMV2.adaptively_binarizing(pred=pred_n, gt=gt_n, FG=fg, BG=bg)
+        out['fm_adp'] = psm.FmeasureHandler(False, False, beta=FM_BETA2)(**adaptive)
     if 'mae' in needs:
-        out['mae'] = step(psm.MAE())['mae']
+        out['mae'] = psm.MAE().cal_mae(pred_n, gt_n)
     if 'sm' in needs:
-        out['sm'] = step(psm.Smeasure(alpha=0.5))['sm']
+        out['sm'] = psm.Smeasure(alpha=0.5).cal_sm(pred_n, gt_n)
     if needs & {'em_curve', 'em_adp'}:
-        res = step(psm.Emeasure())['em']
+        em = psm.Emeasure()
+        em.gt_fg_numel = fg
+        em.gt_size = gt_n.shape[0] * gt_n.shape[1]
         if 'em_curve' in needs:
-            out['em_curve'] = res['curve']
+            out['em_curve'] = _emeasure_curve(em, tps, fps)
         if 'em_adp' in needs:
-            out['em_adp'] = res['adp']
+            out['em_adp'] = em.cal_adaptive_em(pred_n, gt_n)
     if 'wfm' in needs:
-        out['wfm'] = step(psm.WeightedFmeasure(beta=WFM_BETA2))['wfm']
+        out['wfm'] = 0 if fg == 0 else psm.WeightedFmeasure(beta=WFM_BETA2).cal_wfm(pred_n, gt_n)
+    # pysodmetrics' get_results() over one image: np.mean of a float64 array of one value (exact)
     return {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
+
+
+# a stateless FmeasureV2 whose ``adaptively_binarizing`` method is reused per image
+_FMV2 = psm.FmeasureV2()
+
+
+def _cumulative_counts(pred_n: np.ndarray, gt_n: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Pixels with ``uint8(pred_n * 255) >= t`` inside (TP) and outside (FP) the mask, for
+    ``t = 255, 254, ..., 0`` (pysodmetrics' curve order and binning): int64 arrays of shape (256,).
+
+    One ``np.bincount`` over ``value + 256 * in_mask`` counts both histograms in one pass; the
+    counts equal pysodmetrics' ``np.histogram(..., bins=np.linspace(0, 256, 257))`` of the pixels
+    inside / outside the mask (integer values, integer bin edges, last bin closed at 256).
+    """
+    index = gt_n.ravel().astype(np.intp)
+    index <<= 8
+    index += (pred_n * 255).astype(np.uint8).ravel()
+    hist = np.bincount(index, minlength=512)
+    fp_hist, tp_hist = hist[:256], hist[256:]
+    return np.cumsum(tp_hist[::-1]), np.cumsum(fp_hist[::-1])
+
+
+def _emeasure_curve(em: 'psm.Emeasure', tps: np.ndarray, fps: np.ndarray) -> np.ndarray:
+    """E-measure of every threshold from the cumulative counts (Fan et al. IJCAI 2018, Eq. 5-6).
+
+    The region sizes and the de-meaned values of each (prediction, mask) region come from
+    pysodmetrics' ``Emeasure.generate_parts_numel_combinations``; each region contributes
+    ``((2 a b / (a^2 + b^2 + eps) + 1)^2 / 4) * size`` and the sum is divided by ``H W - 1 + eps``
+    (pysodmetrics' and the MATLAB original's normalisation). An all-background mask scores the
+    number of predicted-background pixels, an all-foreground mask the predicted-foreground ones.
+
+    Args:
+        em (psm.Emeasure): evaluator with ``gt_fg_numel`` and ``gt_size`` set for this image.
+        tps, fps (np.ndarray): int64 (256,) outputs of :func:`_cumulative_counts`.
+
+    Returns:
+        np.ndarray: float64 (256,), curve order of :func:`sod_thresholds`.
+    """
+    pred_fg = tps + fps
+    pred_bg = em.gt_size - pred_fg
+    if em.gt_fg_numel == 0:
+        total = pred_bg
+    elif em.gt_fg_numel == em.gt_size:
+        total = pred_fg
+    else:
+        sizes, combinations = em.generate_parts_numel_combinations(
+            fg_fg_numel=tps, fg_bg_numel=fps, pred_fg_numel=pred_fg, pred_bg_numel=pred_bg)
+        parts = np.empty((4, len(tps)), dtype=np.float64)
+        for i, (size, (a, b)) in enumerate(zip(sizes, combinations)):
+            align = 2 * (a * b) / (a**2 + b**2 + _PSM_EPS)
+            parts[i] = (align + 1)**2 / 4 * size
+        total = parts.sum(axis=0)
+    return total / (em.gt_size - 1 + _PSM_EPS)
+
+
+def is_binary_mask(gt: np.ndarray) -> bool:
+    """True when every value of ``gt`` is 0 or 1, checked without sorting the map (bool: always;
+    integers: min >= 0 and max <= 1; other dtypes: elementwise).
+
+    Args:
+        gt (np.ndarray): a mask of any shape and dtype.
+
+    Returns:
+        bool: whether all values are in {0, 1} (True for an empty array).
+    """
+    if gt.dtype == bool:
+        return True
+    if gt.size == 0:
+        return True
+    if np.issubdtype(gt.dtype, np.integer):
+        return bool(gt.min() >= 0 and gt.max() <= 1)
+    return bool(np.all((gt == 0) | (gt == 1)))
+
+
+def check_pred_gt(pred: np.ndarray, gt: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Check a probability map and a {0, 1} mask and convert them for the measures.
+
+    Args:
+        pred (np.ndarray): probability map, shape (H, W), any float dtype, values in [0, 1].
+        gt (np.ndarray): mask, shape (H, W), bool or numbers with values in {0, 1}.
+
+    Returns:
+        tuple: ``(pred, gt)`` as float64 and bool arrays (no copy when already so).
+
+    Raises:
+        ValueError: shapes differ or are not 2-D; ``pred`` has values outside [0, 1] or NaN;
+            ``gt`` has values other than 0 and 1 (the message lists them).
+    """
+    pred = np.asarray(pred)
+    gt = np.asarray(gt)
+    if pred.ndim != 2 or pred.shape != gt.shape:
+        raise ValueError(f'pred and gt must be 2-D maps of the same shape, got pred {pred.shape} '
+                         f'and gt {gt.shape}.')
+    pred = pred.astype(np.float64, copy=False)
+    if np.isnan(pred).any() or pred.min() < 0 or pred.max() > 1:
+        raise ValueError(f'pred must be a probability map in [0, 1] without NaN, got values in '
+                         f'[{np.nanmin(pred)}, {np.nanmax(pred)}].')
+    if not is_binary_mask(gt):
+        raise ValueError(f'gt must hold only 0 and 1, got values {np.unique(gt).tolist()}.')
+    return pred, gt.astype(bool, copy=False)
 
 
 def _mean(per_image: Sequence[dict], key: str) -> np.ndarray:

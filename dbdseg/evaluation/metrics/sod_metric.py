@@ -15,8 +15,8 @@ from dbdseg.registry import EVALUATOR, METRICS
 from ..functional import (DBD_BETA2, DBD_PROTOCOLS, DD_FACTOR, FIXED_THRESHOLD, FM_BETA2,
                           NUM_THRESHOLDS, SOD_METRICS, WFM_BETA2, check_dbd_options,
                           check_dbd_protocols, dbd_image_counts, image_sod_measures,
-                          mean_sod_curves, plot_curves, save_curves_json, save_prob_png,
-                          summarize_dbd_protocols, summarize_sod_measures)
+                          is_binary_mask, mean_sod_curves, plot_curves, save_curves_json,
+                          save_prob_png, summarize_dbd_protocols, summarize_sod_measures)
 
 
 def _field(sample: Any, name: str) -> Any:
@@ -37,11 +37,17 @@ def _check_set_name(set_name: Any, name: str) -> None:
 
 
 def _to_numpy(data: Any) -> np.ndarray:
+    """A tensor or array-like as a numpy array; floating tensors come back as float64 (exact: the
+    conversion is done by numpy on the tensor's own values, which is much faster than
+    ``Tensor.double()`` for one map; float16 / bfloat16 go through float32, also exact)."""
     if isinstance(data, torch.Tensor):
         data = data.detach().cpu()
+        if data.dtype in (torch.float16, torch.bfloat16):
+            data = data.float()
+        array = data.numpy()
         if data.is_floating_point():
-            data = data.double()
-        return data.numpy()
+            array = array.astype(np.float64)
+        return array
     return np.asarray(data)
 
 
@@ -284,7 +290,8 @@ class SODMetric(BaseMetric):
                         gt,
                         metrics=self.metrics,
                         normalize_pred=self.normalize_pred,
-                        with_curves=self.curve_dir is not None))
+                        with_curves=self.curve_dir is not None,
+                        check_inputs=False))  # _read_pred / _read_gt checked them
             if self.dbd_protocols:
                 record.update(
                     dbd_image_counts(
@@ -294,7 +301,8 @@ class SODMetric(BaseMetric):
                         positive=self.positive,
                         dd_factor=self.dd_factor,
                         dd_binarize_gt=self.dd_binarize_gt,
-                        fixed_threshold=self.fixed_threshold))
+                        fixed_threshold=self.fixed_threshold,
+                        check_inputs=False))
             record['img_path'] = img_path
             if set_name is not None:  # single-set records stay as they were
                 record['set_name'] = set_name
@@ -315,7 +323,7 @@ class SODMetric(BaseMetric):
             pred = pred[0]
         if pred.ndim != 2:
             raise ValueError(f'SODMetric: {name}: seg_logits must be (1, H, W), got {pred.shape}.')
-        pred = pred.astype(np.float64)
+        pred = pred.astype(np.float64, copy=False)
         if np.isnan(pred).any() or pred.min() < 0 or pred.max() > 1:
             raise ValueError(f'SODMetric: {name}: seg_logits must hold probabilities in [0, 1], '
                              f'got values in [{np.nanmin(pred)}, {np.nanmax(pred)}].')
@@ -335,14 +343,14 @@ class SODMetric(BaseMetric):
             raise ValueError(
                 f'SODMetric: {name}: prediction size {shape} differs from ground-truth '
                 f'size {gt.shape}; predictions must be at the original image size.')
-        values = np.unique(gt)
-        if (values == 255).any():
-            raise ValueError(
-                f'SODMetric: {name}: ground truth holds 255 (ignore index); pysodmetrics cannot '
-                'exclude pixels and test masks must be unpadded {0, 1} maps.')
-        if not np.isin(values, (0, 1)).all():
-            raise ValueError(f'SODMetric: {name}: ground truth must hold only 0 and 1, got values '
-                             f'{values.tolist()}.')
+        if not is_binary_mask(gt):  # sorts the map only when it is wrong
+            values = np.unique(gt)
+            if (values == 255).any():
+                raise ValueError(
+                    f'SODMetric: {name}: ground truth holds 255 (ignore index); pysodmetrics '
+                    'cannot exclude pixels and test masks must be unpadded {0, 1} maps.')
+            raise ValueError(f'SODMetric: {name}: ground truth must hold only 0 and 1, got '
+                             f'values {values.tolist()}.')
         return gt.astype(bool)
 
     # ------------------------------------------------------------------------------------------

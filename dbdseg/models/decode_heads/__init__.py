@@ -1,1 +1,6 @@
-__all__ = []
+from .activation_head import ActivationHead
+from .ram_head import RAMHead
+from .rsu_stack_head import RSUStackHead
+from .sab_head import SABHead
+
+__all__ = ['ActivationHead', 'RAMHead', 'RSUStackHead', 'SABHead']

@@ -1,1 +1,4 @@
-__all__ = []
+from .aim_sim_neck import AIMSIMNeck
+from .srfb_neck import SRFBNeck
+
+__all__ = ['AIMSIMNeck', 'SRFBNeck']

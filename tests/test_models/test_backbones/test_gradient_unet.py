@@ -280,6 +280,9 @@ def test_realtime_dbd_configs_exist():
                             f'gradunet_1xb64-bce-self-ls{ls}' for ls in ('0.0', '0.1', '0.3', '0.4',
                                                                          '0.5')]:
             expected.add(f'realtime-dbd_{variant}-19k_{data}-320x320.py')
+        # the SOD -> DBD transfer pair (AFIU's strategy): DUTS pre-training, then load_from
+        expected.add(f'realtime-dbd_gradunet_1xb64-bce-19k_sod2dbd_{data}-320x320.py')
+    expected.add('realtime-dbd_gradunet_1xb64-bce-19k_duts-320x320.py')
     assert names == expected
 
 
@@ -298,10 +301,16 @@ def test_realtime_dbd_config_loads_and_builds(path):
     assert cfg.model.test_cfg.mode == 'whole'
     assert cfg.train_dataloader.batch_size == 64
     assert any(t.type == 'RandomRotate' for t in cfg.train_dataloader.dataset.pipeline)
-    root = 'data/dut_dbd' if '_dut-' in name else 'data/cuhk_dbd'
+    root = ('data/dut_dbd' if '_dut-' in name else 'data/duts' if '_duts-' in name else
+            'data/cuhk_dbd')
     for loader in (cfg.train_dataloader, cfg.val_dataloader, cfg.test_dataloader):
         assert loader.dataset.data_root == root
         assert loader.dataset.invert == ('_cuhk-' in name)
+    if '_sod2dbd_' in name:  # step 2 of the transfer starts from the DUTS checkpoint
+        assert cfg.load_from == ('work_dirs/realtime-dbd_gradunet_1xb64-bce-19k_duts-320x320/'
+                                 'iter_19000.pth')
+    else:
+        assert cfg.get('load_from') is None
     assert cfg.optim_wrapper.optimizer == dict(
         type='Adam', lr=2e-5, betas=(0.9, 0.999), weight_decay=5e-4)
     assert cfg.param_scheduler[0].eta_min == 2e-6

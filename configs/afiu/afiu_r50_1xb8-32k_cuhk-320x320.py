@@ -1,0 +1,34 @@
+# AFIU (Qian et al.) trained for DBD without SOD pre-training ("Ours w/o finetune" / "original" in
+# Tables 1-2): ImageNet ResNet-50, then CUHK (604 train images, Shi et al.), tested on the CUHK test
+# set (100) and DUT (500) in one run (keys 'CUHK/maxF', 'DUT/maxF', ...). Same network, optimiser
+# and augmentation as the SOD primitive; only the data and the length change.
+# Length [RECON]: Fig. 7 / Sec. 4.3.3 say training without the SOD prior takes "over 400 epochs";
+# 32,000 iterations x 8 / 604 = 424 epochs.
+_base_ = './afiu_r50_1xb8-198k_duts-320x320.py'
+train_cfg = dict(max_iters=32000, val_interval=1000)
+default_hooks = dict(checkpoint=dict(interval=1000))
+# CUHK masks: white = blurred, so invert=True makes label 1 = in-focus (ARCHITECTURE.md Section 4)
+cuhk = dict(
+    type='CUHKDBDDataset',
+    data_root='data/cuhk_dbd',
+    img_suffix='.jpg',
+    seg_map_suffix='.png',
+    invert=True,
+    set_name=None)  # CUHKDBDDataset.SET_NAME = 'CUHK'
+train_dataloader = dict(dataset=cuhk)
+val_dataloader = dict(dataset=cuhk)  # the CUHK test split (data_prefix test/images, test/masks)
+test_prefix = dict(img_path='test/images', seg_map_path='test/masks')
+test_dataloader = dict(
+    dataset=dict(
+        type='MultiSetDataset',
+        datasets=[
+            dict(cuhk, data_prefix=test_prefix, pipeline={{_base_.test_pipeline}}),
+            dict(
+                type='DUTDBDDataset',
+                data_root='data/dut_dbd',
+                data_prefix=test_prefix,
+                img_suffix='.jpg',
+                seg_map_suffix='.bmp',
+                invert=False,  # DUT masks: white = in-focus
+                pipeline={{_base_.test_pipeline}}),
+        ]))

@@ -1,0 +1,27 @@
+# CPU SOD -> DBD transfer experiment, SOD step: the same network and schedule trained for salient
+# object detection on 750 PASCAL-S images, the other 100 held out for the SOD test. The split lists
+# (train.txt, test.txt: a seeded shuffle of the 850 stems, random.Random(0)) and the folder
+#   <data_root>/{images,masks,train.txt,test.txt}
+# are made as in configs/afiu/README.md ("CPU transfer experiment").
+_base_ = './afiu_r18_1xb8-300it_synthetic-defocus-160x160.py'
+data_root = 'work_dirs/exp/pascal_s'
+dataset_type = 'PASCALSDataset'
+train_dataloader = dict(
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        data_prefix=dict(_delete_=True, img_path='images', seg_map_path='masks'),
+        img_suffix='.jpg',
+        seg_map_suffix='.png',
+        ann_file='train.txt',
+        set_name='PASCAL-S-train'))
+val_dataloader = dict(
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        data_prefix=dict(_delete_=True, img_path='images', seg_map_path='masks'),
+        img_suffix='.jpg',
+        seg_map_suffix='.png',
+        ann_file='test.txt',
+        set_name='PASCAL-S-test100'))
+test_dataloader = val_dataloader

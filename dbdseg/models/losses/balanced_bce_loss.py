@@ -1,0 +1,184 @@
+"""Class-balanced binary cross-entropy (defocus loss of depth distillation).
+
+Source: Cun & Pun, "Defocus Blur Detection via Depth Distillation", ECCV 2020, Sec. 3.3, Eq. 2
+("weighted binary cross entropy ... as in [13, 46]"); MODELS.md A.3 and B.3.6. The class weights
+of Eq. 2 are garbled in the available text, so MODELS.md A.3 prescribes class-balanced BCE with each
+class weighted by the other class's pixel share (HED style, per image).
+"""
+from typing import Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+from dbdseg.registry import MODELS
+
+__all__ = ['BalancedBCELoss', 'balanced_bce_with_logits']
+
+_REDUCTIONS = ('mean', 'sum')
+
+
+def _as_n1hw(t: Tensor, name: str) -> Tensor:
+    if t.dim() == 3:
+        return t[:, None]
+    if t.dim() == 4 and t.shape[1] == 1:
+        return t
+    raise ValueError(f'{name} must be (N, H, W) or (N, 1, H, W), got {tuple(t.shape)}')
+
+
+def balanced_bce_with_logits(logits: Tensor,
+                             label: Tensor,
+                             weight: Optional[Tensor] = None,
+                             ignore_index: Optional[int] = 255,
+                             balance: bool = True,
+                             per_image: bool = True,
+                             reduction: str = 'mean') -> Tensor:
+    """Class-balanced BCE on logits, ignored pixels excluded.
+
+    With ``V`` the valid pixels (``label != ignore_index``) of an image, ``P`` / ``Q`` its positive
+    (label 1, in-focus) / negative pixels and ``b_p = BCE(sigmoid(logit_p), y_p)``::
+
+        w_p = |Q| / |V| if y_p = 1,   |P| / |V| if y_p = 0          (each class weighted by the
+                                                                      other class's share)
+        'mean': l_img = sum_{p in V} w_p * b_p / |V|
+        'sum' : l_img = sum_{p in V} w_p * b_p                       (HED's literal sum)
+        loss  = mean of l_img over the images with |V| > 0          (0 if there are none)
+
+    With ``per_image=False`` the shares and the normalisation are taken over the valid pixels of
+    the whole batch instead (one "image"). With ``balance=False`` every ``w_p = 1`` (plain BCE).
+    ``weight`` (optional, per pixel) multiplies ``w_p``.
+
+    Notes: at a 50/50 split every w_p = 0.5, so ``'mean'`` is half of plain BCE; an image with one
+    class only gets weight 0 on it (loss 0, no gradient) -- the formula taken literally, as in HED.
+    The normalisation (``'mean'``) is dbdseg's choice; the paper prints none.
+
+    Args:
+        logits (Tensor): (N, 1, H, W) or (N, H, W) float logits (before the sigmoid).
+        label (Tensor): same shape (or the other of the two layouts), integer labels in {0, 1}
+            and ``ignore_index``.
+        weight (Tensor, optional): per-pixel weights, (N, H, W) or broadcastable to
+            (N, 1, H, W).
+        ignore_index (int, optional): excluded label. Default: 255.
+        balance (bool): class-balanced weights (True) or plain BCE (False). Default: True.
+        per_image (bool): class shares per image (HED, MODELS.md B.3.6) or per batch.
+            Default: True.
+        reduction (str): 'mean' or 'sum' (see above). Default: 'mean'.
+
+    Returns:
+        Tensor: scalar loss, differentiable w.r.t. ``logits``.
+
+    Raises:
+        ValueError: shapes that differ or are not (N, [1,] H, W); labels other than 0, 1 and
+            ``ignore_index``; an unknown ``reduction``.
+    """
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f'reduction must be one of {_REDUCTIONS}, got {reduction!r}')
+    logits = _as_n1hw(logits, 'logits')
+    label = _as_n1hw(label, 'label')
+    if logits.shape != label.shape:
+        raise ValueError(f'logits {tuple(logits.shape)} and label {tuple(label.shape)} must have '
+                         'the same shape')
+    valid = torch.ones_like(label, dtype=torch.bool) if ignore_index is None \
+        else label != ignore_index
+    bad = valid & (label != 0) & (label != 1)
+    if bool(bad.any()):
+        values = torch.unique(label[bad]).tolist()[:5]
+        raise ValueError(f'BalancedBCELoss: labels must be 0, 1 or ignore_index={ignore_index}, '
+                         f'found {values}')
+    target = (label == 1) & valid
+    bce = F.binary_cross_entropy_with_logits(logits, target.to(logits.dtype), reduction='none')
+    if not per_image:
+        bce, valid, target = bce.reshape(1, -1), valid.reshape(1, -1), target.reshape(1, -1)
+    else:
+        bce, valid, target = bce.flatten(1), valid.flatten(1), target.flatten(1)
+    n_valid = valid.sum(1, keepdim=True).to(bce.dtype)  # (B, 1)
+    if balance:
+        n_pos = target.sum(1, keepdim=True).to(bce.dtype)
+        share_pos = n_pos / n_valid.clamp(min=1)
+        w = torch.where(target, 1.0 - share_pos, share_pos)
+    else:
+        w = torch.ones_like(bce)
+    if weight is not None:
+        weight = weight[:, None] if weight.dim() == 3 else weight
+        extra = torch.broadcast_to(weight.to(bce.dtype), label.shape)
+        w = w * (extra.reshape(1, -1) if not per_image else extra.flatten(1))
+    per = torch.where(valid, w * bce, torch.zeros_like(bce)).sum(1)  # (B, )
+    if reduction == 'mean':
+        per = per / n_valid.squeeze(1).clamp(min=1)
+    has_valid = n_valid.squeeze(1) > 0
+    if not bool(has_valid.any()):
+        return logits.sum() * 0.0
+    return per[has_valid].mean()
+
+
+@MODELS.register_module()
+class BalancedBCELoss(nn.Module):
+    """Class-balanced BCE for 1-channel (sigmoid) heads; see :func:`balanced_bce_with_logits`.
+
+    DD's defocus loss (Cun & Pun 2020, Sec. 3.3, Eq. 2; MODELS.md A.3, B.3.6):
+    ``l_defocus = l_bce(M, M_f) + sum_k alpha_k l_bce(M, M'_k)``; the head applies this module to
+    the fused and every side output (resized to the label size) and logs each term.
+
+    Formula (per image, valid pixels V, positives P, negatives Q): positives weighted by |Q|/|V|,
+    negatives by |P|/|V|, ``sum w * bce / |V|``, averaged over images; ``loss_weight`` times that.
+
+    Args:
+        loss_weight (float): multiplier. Default: 1.0.
+        balance (bool): class-balanced (True) or plain BCE (False, MODELS.md B.3.6 option).
+            Default: True.
+        per_image (bool): class shares per image (True, HED) or over the batch. Default: True.
+        reduction (str): 'mean' (over valid pixels) or 'sum' (HED's sum). Default: 'mean'.
+        loss_name (str): name in the loss dict; must start with ``loss_``.
+            Default: 'loss_balanced_bce'.
+
+    Raises:
+        ValueError: ``loss_name`` not starting with ``loss_``, an unknown ``reduction``; in
+            ``forward`` as :func:`balanced_bce_with_logits`.
+    """
+
+    def __init__(self,
+                 loss_weight: float = 1.0,
+                 balance: bool = True,
+                 per_image: bool = True,
+                 reduction: str = 'mean',
+                 loss_name: str = 'loss_balanced_bce'):
+        super().__init__()
+        if reduction not in _REDUCTIONS:
+            raise ValueError(f'BalancedBCELoss: reduction must be one of {_REDUCTIONS}, got '
+                             f'{reduction!r}')
+        if not str(loss_name).startswith('loss_'):
+            raise ValueError(f"BalancedBCELoss: loss_name must start with 'loss_' (mmengine sums "
+                             f'only such keys), got {loss_name!r}')
+        self.loss_weight = float(loss_weight)
+        self.balance = bool(balance)
+        self.per_image = bool(per_image)
+        self.reduction = reduction
+        self._loss_name = loss_name
+        # mmseg heads read ``use_sigmoid`` on their losses: this is a sigmoid (1-channel) loss.
+        self.use_sigmoid = True
+
+    def forward(self,
+                cls_score: Tensor,
+                label: Tensor,
+                weight: Optional[Tensor] = None,
+                ignore_index: Optional[int] = 255,
+                **kwargs) -> Tensor:
+        """Loss of 1-channel logits ``cls_score`` (N, 1, H, W) / (N, H, W) against ``label``.
+
+        Extra mmseg keyword arguments (``avg_factor``, ``reduction_override``) are accepted and
+        ignored. Returns a scalar (``loss_weight`` applied).
+        """
+        return self.loss_weight * balanced_bce_with_logits(
+            cls_score,
+            label,
+            weight=weight,
+            ignore_index=ignore_index,
+            balance=self.balance,
+            per_image=self.per_image,
+            reduction=self.reduction)
+
+    @property
+    def loss_name(self) -> str:
+        """Key of this loss in the loss dict (starts with ``loss_``)."""
+        return self._loss_name

@@ -1,0 +1,228 @@
+"""Every config of configs/depth_distillation/ loads, builds and runs (ARCHITECTURE.md Section 3).
+
+Each config is loaded with ``mmengine.Config.fromfile``; its model is built at full width on the
+meta device (no weights; parameter counts checked against the reference where the paper's model is
+meant, and against metafile.yaml) and, with the backbone narrowed and pretrained weights off,
+trained one step (loss + backward) and run once for prediction on a tiny batch.
+"""
+import glob
+import os.path as osp
+import re
+
+import pytest
+import torch
+import yaml
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.structures import PixelData
+from mmseg.structures import SegDataSample
+
+import dbdseg  # noqa: F401  registers dbdseg's modules
+from dbdseg.registry import MODELS
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIG_DIR = osp.join(REPO, 'configs', 'depth_distillation')
+CONFIGS = sorted(glob.glob(osp.join(CONFIG_DIR, '*.py')))
+NAMES = [osp.basename(c) for c in CONFIGS]
+PRIMITIVE = 'dd_resnext101-32x4d_1xb6-10k_cuhk-320x320.py'
+#: reference_keys/dd_resskspp.txt and dd_vggskspp.txt, total parameters
+REF_TOTAL = {'resnext': 84468186, 'vgg': 19436634}
+with open(osp.join(CONFIG_DIR, 'metafile.yaml')) as _f:
+    METAFILE = {m['Name']: m for m in yaml.safe_load(_f)['Models']}
+NAME_RE = re.compile(r'^dd(-[a-z0-9]+)*_(resnext101-32x4d|vgg16)_1xb6-\d+k(_sod2dbd)?_'
+                     r'(cuhk|dut|duts)-320x320\.py$')
+
+
+@pytest.fixture(autouse=True, scope='module')
+def _single_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    init_default_scope('mmseg')
+    yield
+    torch.set_num_threads(threads)
+
+
+def load(name):
+    return Config.fromfile(osp.join(CONFIG_DIR, name))
+
+
+def depth_loss_on(cfg):
+    head = cfg.model.decode_head
+    loss = head.get('loss_depth')
+    return bool(head.get('use_depth', True)) and loss is not None and loss.get('loss_weight', 1) > 0
+
+
+def chain_length(name):
+    """Number of config files of this folder in the inheritance chain (the file included)."""
+    n = 0
+    while name:
+        n += 1
+        with open(osp.join(CONFIG_DIR, name)) as f:
+            m = re.search(r"^_base_ = '\./([^'/]+\.py)'", f.read(), re.M)
+        name = m.group(1) if m else None
+    return n
+
+
+def test_folder_has_the_expected_configs():
+    assert PRIMITIVE in NAMES
+    expected = {
+        'dd_resnext101-32x4d_1xb6-10k_dut-320x320.py',
+        'dd-fcn_resnext101-32x4d_1xb6-10k_cuhk-320x320.py',
+        'dd-fcn-d_resnext101-32x4d_1xb6-10k_cuhk-320x320.py',
+        'dd-fcn-d-srfb_resnext101-32x4d_1xb6-10k_cuhk-320x320.py',
+        'dd-fcn-d-rfb-sab_resnext101-32x4d_1xb6-10k_cuhk-320x320.py',
+        'dd_vgg16_1xb6-10k_cuhk-320x320.py', 'dd-fcn_vgg16_1xb6-10k_cuhk-320x320.py',
+        'dd_resnext101-32x4d_1xb6-20k_duts-320x320.py',
+        'dd_resnext101-32x4d_1xb6-10k_sod2dbd_cuhk-320x320.py',
+        'dd_resnext101-32x4d_1xb6-10k_sod2dbd_dut-320x320.py'
+    }
+    assert expected <= set(NAMES)
+    for name in NAMES:
+        assert NAME_RE.match(name), name
+        assert chain_length(name) <= 3, name
+
+
+@pytest.mark.parametrize('name', NAMES)
+def test_config_settings(name):
+    cfg = load(name)
+    # the paper's optimiser, batch and crop (Sec. 4)
+    assert cfg.optim_wrapper.optimizer.type == 'SGD'
+    assert cfg.optim_wrapper.optimizer.lr == 0.005 and cfg.optim_wrapper.optimizer.momentum == 0.9
+    assert cfg.train_dataloader.batch_size == 6
+    assert tuple(cfg.crop_size) == (320, 320) and tuple(
+        cfg.model.data_preprocessor.size) == (320, 320)
+    assert cfg.model.decode_head.type == 'SABHead'
+    prefix = cfg.train_dataloader.dataset.data_prefix
+    # depth maps are read exactly when the depth loss is on
+    assert ('depth_map_path' in prefix) == depth_loss_on(cfg), name
+    if 'duts' in name:
+        assert cfg.train_dataloader.dataset.type == 'DUTSDataset'
+        assert cfg.model.decode_head.loss_depth.loss_weight == 0.0
+        assert cfg.model.decode_head.use_depth  # same network as the DBD fine-tuning
+        assert not cfg.val_evaluator.get('dbd_protocols')
+    else:
+        assert list(cfg.val_evaluator.dbd_protocols) == ['dd', 'dd_pooled']
+    if '_sod2dbd_' in name:
+        duts = 'dd_resnext101-32x4d_1xb6-20k_duts-320x320'
+        iters = load(duts + '.py').train_cfg.max_iters
+        assert cfg.load_from == f'work_dirs/{duts}/iter_{iters}.pth'
+    if name.startswith('dd-fcn_'):
+        assert not cfg.model.decode_head.use_depth and not cfg.model.decode_head.use_sab
+        assert cfg.model.decode_head.block_cfg.type == 'UpsampleConvBlock'
+
+
+def test_primitive_tests_cuhk100_and_dut500():
+    cfg = load(PRIMITIVE)
+    ds = cfg.test_dataloader.dataset
+    assert ds.type == 'MultiSetDataset'
+    assert [(d.type, d.data_root, d.invert)
+            for d in ds.datasets] == [('CUHKDBDDataset', 'data/cuhk_dbd', True),
+                                      ('DUTDBDDataset', 'data/dut_dbd', False)]
+    assert cfg.val_dataloader.dataset.type == 'CUHKDBDDataset'
+    head = cfg.model.decode_head
+    assert head.loss_depth.loss_weight == 0.1 and head.loss_depth.mode == 'mse'  # gamma, MSE
+    assert head.block_cfg.type == 'SRFB' and head.use_sab and head.use_depth
+
+
+def _narrow(cfg):
+    """Tiny widths and no pretrained weights; returns the head's new in_channels."""
+    bb = cfg.model.backbone
+    bb.init_cfg = None
+    if bb.type == 'ResNeXtWithStem':
+        bb.update(stem_channels=8, base_channels=8, groups=4, base_width=4)
+        channels = (8, 32, 64, 128, 256)
+    else:  # VGG16 has no width argument; it is small enough at 32 x 32
+        channels = (64, 128, 256, 512, 512)
+    cfg.model.decode_head.in_channels = channels
+    return channels
+
+
+def _samples(n, size, depth):
+    out = []
+    for i in range(n):
+        s = SegDataSample()
+        s.gt_sem_seg = PixelData(data=torch.randint(0, 2, (1, size, size)))
+        if depth:
+            s.gt_depth_map = PixelData(data=torch.rand(1, size, size))
+        s.set_metainfo(
+            dict(
+                img_shape=(size, size),
+                pad_shape=(size, size),
+                ori_shape=(size, size),
+                img_path=f'{i}.jpg'))
+        out.append(s)
+    return out
+
+
+@pytest.mark.parametrize('name', NAMES)
+def test_config_builds_and_runs(name):
+    cfg = load(name)
+    with torch.device('meta'):
+        full = MODELS.build(cfg.model)
+    total = sum(p.numel() for p in full.parameters())
+    assert METAFILE[name[:-3]]['Metadata']['Parameters'] == total  # metafile.yaml is current
+    backbone = 'vgg' if 'vgg16' in name else 'resnext'
+    if name.startswith('dd_'):  # the full model: the reference's size exactly
+        assert total == REF_TOTAL[backbone], name
+    else:  # ablations change the decoder
+        assert total != REF_TOTAL[backbone], name
+    del full
+    _narrow(cfg)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    size = 32
+    x = torch.randn(2, 3, size, size)
+    model.train()
+    losses = model.loss(x, _samples(2, size, depth_loss_on(cfg)))
+    assert 'decode.loss_defocus_fused' in losses and 'decode.loss_defocus_side5' in losses
+    assert ('decode.loss_depth_side1' in losses) == depth_loss_on(cfg)
+    total_loss = sum(v for k, v in losses.items() if 'loss' in k)
+    assert torch.isfinite(total_loss)
+    total_loss.backward()
+    model.eval()
+    with torch.no_grad():
+        result = model.predict(x[:1], _samples(1, size, False))
+    prob = result[0].seg_logits.data
+    assert prob.shape == (1, size, size) and 0 <= prob.min() and prob.max() <= 1
+
+
+def test_param_table_tool_matches_reference_and_shapes(capsys):
+    """tools/analysis_tools/dd_param_table.py: every per-level count of the primitive and the VGG
+    config equals the official model's; side outputs at 320 have strides 16, 8, 4, 2, 1."""
+    import dbdseg_tests_tiny_project as tiny  # registered by tests/conftest.py
+    tool = tiny.load_tool('analysis_tools/dd_param_table')
+    for name, head_total in ((PRIMITIVE, 42339482), ('dd_vgg16_1xb6-10k_cuhk-320x320.py', 4721946)):
+        rows, shapes = tool.main([osp.join(CONFIG_DIR, name)])
+        assert len(rows) == 19 and all(ours == ref for _, _, ours, _, ref in rows)
+        assert dict((r[1], r[2]) for r in rows)['decode_head'] == head_total
+        sizes = [320, 20, 40, 80, 160, 320]
+        assert [s for _, s in shapes] == [(1, 1, n, n) for n in sizes * 2]
+    # an ablation differs from the reference where it should (no pyramid in the blocks)
+    rows, _ = tool.main(
+        [osp.join(CONFIG_DIR, 'dd-fcn-d_resnext101-32x4d_1xb6-10k_cuhk-320x320.py')])
+    unequal = {r[3] for r in rows if r[2] != r[4]}
+    assert {'deconv1', 'deconv5', 'sideatt1', 'model'} <= unequal
+    assert 'classifier1' not in unequal and 'fusiond' not in unequal
+    assert 'equal' in capsys.readouterr().out
+
+
+def test_vgg_with_stem_backbone():
+    """VGGWithStem (the DD VGG configs' encoder): five levels after the max-pools, torchvision's
+    ``features.<i>`` names and VGG16's 14,714,688 parameters, out_indices, frozen stages, errors."""
+    from dbdseg.models.backbones import VGGWithStem
+    with torch.device('meta'):
+        vgg = VGGWithStem(depth=16, init_cfg=None)
+    assert sum(p.numel() for p in vgg.parameters()) == 14714688
+    convs = sorted(int(k.split('.')[1]) for k in vgg.state_dict() if k.endswith('weight'))
+    assert convs == [0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28]
+    vgg = VGGWithStem(depth=11, out_indices=(0, 2, 4), frozen_stages=2, init_cfg=None).train()
+    outs = vgg(torch.randn(1, 3, 64, 96))
+    assert [tuple(o.shape) for o in outs] == [(1, 64, 32, 48), (1, 256, 8, 12), (1, 512, 2, 3)]
+    frozen = [p.requires_grad for p in vgg.features[:vgg.stage_ranges[1][1]].parameters()]
+    assert frozen and not any(frozen)
+    assert all(p.requires_grad for p in vgg.features[vgg.stage_ranges[2][0]:].parameters())
+    with pytest.raises(ValueError, match='depth'):
+        VGGWithStem(depth=15)
+    with pytest.raises(ValueError, match='out_indices'):
+        VGGWithStem(out_indices=(2, 1))
