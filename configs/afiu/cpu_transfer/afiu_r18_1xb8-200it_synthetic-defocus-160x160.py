@@ -2,7 +2,7 @@
 # arm: AFIU (AIMSIMNeck + RSUStackHead, the paper's structure at half its widths: 32-channel EC/D
 # maps, SIM(32, 16), RSU mid width 16) on a randomly initialised ResNet-18 (ResNet-50 and the full
 # widths are too slow for 2 CPU cores, and no ImageNet weights are reachable here), 160x160,
-# batch 8, trained 300 iterations from scratch on the synthetic defocus renders of tools/demo.sh.
+# batch 8, trained 200 iterations from scratch on the synthetic defocus renders of tools/demo.sh.
 # Optimiser and schedule are the CPU demo's (Adam 1e-3, linear warm-up then linear decay), NOT the
 # paper's Adam 1e-5 (meant for ImageNet-initialised 150-epoch runs), and are identical for every
 # arm (and the same as the real-time model's arms in configs/realtime_dbd/cpu_transfer/), so that
@@ -13,7 +13,7 @@ _base_ = [
 ]
 crop_size = (160, 160)
 data_root = 'work_dirs/demo/data'
-max_iters = 300
+max_iters = 200
 model = dict(
     data_preprocessor=dict(size=crop_size),
     backbone=dict(depth=18, init_cfg=None),
