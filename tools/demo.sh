@@ -4,8 +4,8 @@
 #   2. render a synthetic-defocus set from PHOTO_DIR, or from the real photos bundled with scikit-image,
 #      scikit-learn and matplotlib; validation scenes are held out (never seen in training),
 #   3. train the real-time DBD model (Zhang & Yan, GradientUNet + FCNHead) on it,
-#   4. test it on the held-out scenes, and compare with a constant "all in-focus" map and a
-#      gradient-energy sharpness map on the same images.
+#   4. test it on the held-out scenes, and compare with a constant "all in-focus" map, a
+#      gradient-energy and an LBP sharpness map on the same images (projects/classical_dbd).
 # Leaves work_dirs/demo/{config.py, checkpoint.pth, metrics.json, curves.png, preds/}.
 #
 #   bash tools/demo.sh [PHOTO_DIR]
@@ -54,13 +54,22 @@ rm -rf "$WORK/preds"
 "$PY" tools/test.py "$WORK/config.py" "$WORK/checkpoint.pth" --work-dir "$WORK/test" \
     --curve-dir "$WORK" --out "$WORK/preds" --metrics-out "$WORK/metrics.json"
 
-echo "[demo] 4/4 baselines on the same images (and the LBP sharpness of projects/classical_dbd)"
-# The hand-crafted LBP detector (Yi & Eramian 2016) runs through tools/test.py like any model.
-"$PY" tools/test.py projects/classical_dbd/configs/lbp-sharpness_synthetic-defocus.py none \
-    --work-dir "$WORK/lbp_sharpness" --metrics-out "$WORK/lbp_sharpness/metrics.json" \
-    --cfg-options test_dataloader.dataset.data_root="$DATA" > "$WORK/lbp_sharpness.log" 2>&1 \
-    || { echo "[demo] error: the LBP baseline failed, see $WORK/lbp_sharpness.log" >&2; exit 1; }
-"$PY" tools/analysis_tools/eval_baselines.py "$WORK/config.py" --model-metrics "$WORK/metrics.json" \
-    --out "$WORK/baselines.json" --extra-metrics "lbp-sharpness=$WORK/lbp_sharpness/metrics.json"
+echo "[demo] 4/4 baselines on the same images (the hand-crafted detectors of projects/classical_dbd)"
+# Each baseline runs through tools/test.py like any model (CHECKPOINT none; log: $WORK/<name>.log).
+rows=("trained model=$WORK/metrics.json")
+baseline() {  # NAME [cfg-options...]: projects/classical_dbd/configs/NAME_synthetic-defocus.py
+    local name=$1 dir="$WORK/${1//-/_}"
+    shift
+    "$PY" tools/test.py "projects/classical_dbd/configs/${name}_synthetic-defocus.py" none \
+        --work-dir "$dir" --metrics-out "$dir/metrics.json" \
+        --cfg-options test_dataloader.dataset.data_root="$DATA" "$@" > "$dir.log" 2>&1 \
+        || { echo "[demo] error: the $name baseline failed, see $dir.log" >&2; exit 1; }
+    rows+=("$name=$dir/metrics.json")
+}
+baseline all-in-focus  # a constant map of 1: every pixel predicted in focus
+# 8-bit grey, as dbdseg.utils.gradient_energy_map computes it on the loaded uint8 image
+baseline gradient-energy model.uint8_grey=True
+baseline lbp-sharpness  # Yi & Eramian 2016, Eq. (15)
+"$PY" tools/analysis_tools/metrics_table.py "${rows[@]}" --out "$WORK/baselines.json"
 echo "[demo] done in $(( $(date +%s) - start )) s; outputs in $WORK/"
 ls "$WORK"

@@ -1,7 +1,7 @@
 """Predict defocus-blur (in-focus) / saliency maps for your own photos.
 
-For every input image (files, or folders of ``.jpg .jpeg .png .bmp .tif .tiff .webp`` files, sorted
-by name; any size; EXIF orientation applied) writes into ``--out-dir``:
+For every input image (files, or folders of image files (``dbdseg.utils.fileio.IMG_EXTENSIONS``),
+sorted by name; any size; EXIF orientation applied) writes into ``--out-dir``:
 
 * ``<stem>.png``: 8-bit probability map, ``round(prob * 255)`` (255 = in-focus / salient), at the
   orientation-corrected original size;
@@ -11,8 +11,9 @@ by name; any size; EXIF orientation applied) writes into ``--out-dir``:
 Outputs are written atomically (temporary file + ``os.replace``): an interrupted run never leaves a
 partial file, nor replaces a finished output of an earlier run with one. Two inputs with the same
 stem, an unreadable image, or an output folder that cannot be written are errors naming the files.
-Folders contribute files with the suffixes above only (other files are ignored), except macOS
-``._*`` metadata files ("AppleDouble", not images), which are skipped.
+Folders contribute files with the suffixes above only (other files are ignored), except hidden
+files such as macOS ``._*`` metadata files ("AppleDouble", not images), which are skipped
+(:func:`dbdseg.apis.inference_jobs.collect_images`).
 
 ``--skip-bad``: an image that cannot be read (empty, truncated, corrupt, not an image) or predicted
 is skipped instead of stopping the run; the skipped files and the reason for each are listed at the
@@ -20,8 +21,7 @@ end (stderr), and the exit status stays 0. Problems that are not about one image
 the model) still stop the run.
 
 ``--crf``: refine each probability map with a fully connected CRF
-(:func:`dbdseg.utils.crf.dense_crf` on the RGB image, A2S reference settings) before it is saved
-(ARCHITECTURE.md Section 5).
+(:func:`dbdseg.utils.crf.dense_crf` on the RGB image, A2S reference settings) before it is saved.
 
 ``--unsafe-load-trusted-checkpoint``: allow CHECKPOINT to be loaded with ``weights_only=False``
 (arbitrary unpickling, runs code from the file): only for a file whose source you trust, that
@@ -34,7 +34,6 @@ Usage::
         [--unsafe-load-trusted-checkpoint] [--cfg-options k=v ...]
 """
 import argparse
-import importlib.util
 import os
 import os.path as osp
 import sys
@@ -45,23 +44,31 @@ import cv2
 import numpy as np
 from mmengine.config import DictAction
 
-if importlib.util.find_spec('dbdseg') is None:  # not installed: use this checkout
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-import dbdseg  # noqa: E402,F401  (registers dbdseg modules into mmseg's registries)
-from dbdseg.apis import IMG_EXTENSIONS, inference_model, init_model, list_images, read_image  # noqa
-from dbdseg.utils.checkpoint import UnsafeCheckpointError, trust_checkpoint  # noqa: E402
-from dbdseg.utils.visualization import (heat_overlay, imwrite_atomic, prob_to_uint8,  # noqa: E402
-                                        to_numpy_prob)
+from dbdseg.apis import inference_model, init_model, read_image
+from dbdseg.apis.inference_jobs import collect_images, infer_output_paths
+from dbdseg.utils import register_all_modules
+from dbdseg.utils.checkpoint import (UnsafeCheckpointError, install_checkpoint_guard,
+                                     trust_checkpoint)
+from dbdseg.utils.fileio import IMG_EXTENSIONS, imwrite_atomic, prob_to_uint8
+from dbdseg.utils.visualization import heat_overlay, to_numpy_prob
+
+# The repository root, for the `projects.*` packages that configs import through custom_imports
+# (as tools/test.py).
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if REPO_ROOT not in sys.path:
+    sys.path.insert(0, REPO_ROOT)
 
 PROG = 'tools/infer.py'
 
 
 def _unit_interval(name):
+
     def parse(text):
         value = float(text)
         if not 0.0 <= value <= 1.0:
             raise argparse.ArgumentTypeError(f'{name} must be in [0, 1], got {text}')
         return value
+
     return parse
 
 
@@ -70,69 +77,49 @@ def parse_args(argv=None):
         prog=PROG, description='Predict in-focus / salient probability maps for images')
     parser.add_argument('config', help='model config file')
     parser.add_argument('checkpoint', help='checkpoint file, or "none" to load no weights')
-    parser.add_argument('inputs', nargs='+', metavar='INPUT',
-                        help=f'image files or folders (folders: {" ".join(IMG_EXTENSIONS)})')
-    parser.add_argument('--out-dir', required=True, help='output folder (created if missing)')
-    parser.add_argument('--device', default='cpu',
-                        help='cpu, cuda or cuda:N (default: cpu)')
-    parser.add_argument('--threshold', type=_unit_interval('--threshold'), default=0.5,
-                        help='probability threshold outlined in the overlay (default: 0.5)')
-    parser.add_argument('--overlay-alpha', type=_unit_interval('--overlay-alpha'), default=0.5,
-                        help='weight of the heat map in the overlay (default: 0.5)')
-    parser.add_argument('--jpeg-quality', type=int, default=90,
-                        help='JPEG quality of the overlays (default: 90)')
-    parser.add_argument('--crf', action='store_true',
-                        help='refine each probability map with a dense CRF (dbdseg.utils.crf)')
-    parser.add_argument('--skip-bad', action='store_true',
-                        help='skip images that cannot be read or predicted (listed at the end) '
-                        'instead of stopping')
-    parser.add_argument('--unsafe-load-trusted-checkpoint', action='store_true',
-                        help='load CHECKPOINT with weights_only=False (arbitrary unpickling); '
-                        'only for a file whose source you trust')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        'inputs',
+        nargs='+',
+        metavar='INPUT',
+        help=f'image files or folders (folders: {" ".join(IMG_EXTENSIONS)})')
+    parser.add_argument('--out-dir', required=True, help='output folder (created if missing)')
+    parser.add_argument('--device', default='cpu', help='cpu, cuda or cuda:N (default: cpu)')
+    parser.add_argument(
+        '--threshold',
+        type=_unit_interval('--threshold'),
+        default=0.5,
+        help='probability threshold outlined in the overlay (default: 0.5)')
+    parser.add_argument(
+        '--overlay-alpha',
+        type=_unit_interval('--overlay-alpha'),
+        default=0.5,
+        help='weight of the heat map in the overlay (default: 0.5)')
+    parser.add_argument(
+        '--jpeg-quality', type=int, default=90, help='JPEG quality of the overlays (default: 90)')
+    parser.add_argument(
+        '--crf',
+        action='store_true',
+        help='refine each probability map with a dense CRF (dbdseg.utils.crf)')
+    parser.add_argument(
+        '--skip-bad',
+        action='store_true',
+        help='skip images that cannot be read or predicted (listed at the end) '
+        'instead of stopping')
+    parser.add_argument(
+        '--unsafe-load-trusted-checkpoint',
+        action='store_true',
+        help='load CHECKPOINT with weights_only=False (arbitrary unpickling); '
+        'only for a file whose source you trust')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
         help='override some settings in the used config (key=value pairs)')
     return parser.parse_args(argv)
 
 
 def _fail(msg: str):
     raise SystemExit(f'{PROG}: error: {msg}')
-
-
-def collect_images(inputs, out_dir):
-    """Images to process, with a check for stem collisions and for outputs overwriting inputs.
-
-    Returns:
-        list[tuple[str, str]]: (image path, stem) pairs.
-    """
-    try:
-        images = list_images(inputs)
-    except FileNotFoundError as e:
-        _fail(str(e))
-    named = {osp.realpath(str(p)) for p in inputs if osp.isfile(str(p))}
-    images = [p for p in images  # macOS metadata files found in folders are not images
-              if not osp.basename(p).startswith('._') or osp.realpath(p) in named]
-    if not images:
-        _fail(f'no images found in {" ".join(inputs)} (suffixes: {" ".join(IMG_EXTENSIONS)})')
-    by_stem = {}
-    for path in images:
-        stem = osp.splitext(osp.basename(path))[0]
-        if stem in by_stem:
-            _fail(f'two inputs have the same name "{stem}" and would write the same outputs: '
-                  f'{by_stem[stem]} and {path}')
-        by_stem[stem] = path
-    inputs_real = {osp.realpath(p) for p in images}
-    for stem, path in by_stem.items():
-        for out in output_paths(out_dir, stem):
-            if osp.realpath(out) in inputs_real:
-                _fail(f'output {out} would overwrite the input image {path}; '
-                      'choose another --out-dir')
-    return [(p, s) for s, p in by_stem.items()]
-
-
-def output_paths(out_dir, stem):
-    """(probability map, overlay) paths for an image stem."""
-    return osp.join(out_dir, f'{stem}.png'), osp.join(out_dir, f'{stem}_overlay.jpg')
 
 
 def prepare_out_dir(out_dir):
@@ -188,6 +175,8 @@ def main(argv=None):
     args = parse_args(argv)
     if not osp.isfile(args.config):
         _fail(f'config file not found: {args.config}')
+    register_all_modules()
+    install_checkpoint_guard()
     checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
     if checkpoint is not None and '://' not in checkpoint and not osp.isfile(checkpoint):
         _fail(f'checkpoint file not found: {checkpoint}')
@@ -195,13 +184,16 @@ def main(argv=None):
         if checkpoint is None or '://' in checkpoint:
             _fail('--unsafe-load-trusted-checkpoint needs a local CHECKPOINT file')
         trust_checkpoint(checkpoint)
-    jobs = collect_images(args.inputs, args.out_dir)
+    try:
+        jobs = collect_images(args.inputs, args.out_dir)
+    except (FileNotFoundError, ValueError) as e:
+        _fail(str(e))
     prepare_out_dir(args.out_dir)
     crf = load_crf() if args.crf else None
 
     try:
-        model = init_model(args.config, checkpoint, device=args.device,
-                           cfg_options=args.cfg_options)
+        model = init_model(
+            args.config, checkpoint, device=args.device, cfg_options=args.cfg_options)
     except (FileNotFoundError, RuntimeError, UnsafeCheckpointError) as e:
         _fail(str(e))
 
@@ -216,20 +208,23 @@ def main(argv=None):
                 _fail(f'{e} (use --skip-bad to skip such files)')
             skipped.append((path, str(e)))
             continue
-        prob_path, overlay_path = output_paths(args.out_dir, stem)
+        prob_path, overlay_path = infer_output_paths(args.out_dir, stem)
         try:
-            imwrite_atomic(prob_path, prob_to_uint8(prob))
+            imwrite_atomic(prob_path, prob_to_uint8(to_numpy_prob(prob)))
             overlay = heat_overlay(img, prob, alpha=args.overlay_alpha, threshold=args.threshold)
-            imwrite_atomic(overlay_path, overlay,
-                           params=[cv2.IMWRITE_JPEG_QUALITY, int(args.jpeg_quality)])
+            imwrite_atomic(
+                overlay_path, overlay, params=[cv2.IMWRITE_JPEG_QUALITY,
+                                               int(args.jpeg_quality)])
         except OSError as e:
             _fail(str(e))
         written += [prob_path, overlay_path]
     elapsed = time.perf_counter() - t0
     done = len(jobs) - len(skipped)
-    print(f'{done} image(s) -> {args.out_dir} ({len(written)} files: <stem>.png probability x '
-          f'255, <stem>_overlay.jpg{", CRF-refined" if crf else ""}); '
-          f'{elapsed / max(done, 1):.3f} s/image on {args.device}', flush=True)
+    print(
+        f'{done} image(s) -> {args.out_dir} ({len(written)} files: <stem>.png probability x '
+        f'255, <stem>_overlay.jpg{", CRF-refined" if crf else ""}); '
+        f'{elapsed / max(done, 1):.3f} s/image on {args.device}',
+        flush=True)
     if skipped:
         lines = [f'{PROG}: skipped {len(skipped)} of {len(jobs)} input(s) (--skip-bad):']
         lines += [f'  {path}: {reason}' for path, reason in skipped]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install dbdseg and its pinned stack (ARCHITECTURE.md Section 1) into the active virtualenv, or into
+# Install dbdseg and its pinned stack into the active virtualenv, or into
 # `.venv` in the repository root when no virtualenv is active. Idempotent: a second run only checks.
 #
 #   bash tools/install.sh            # install / check
@@ -11,7 +11,7 @@
 #                --no-build-isolation, setuptools<70, ninja. ~13 min on 2 cores the first time; pip
 #                caches the built wheel, so later installs take seconds.
 #   mmengine 0.10.7, mmsegmentation 1.2.2 (+ ftfy, regex), pysodmetrics 1.6.2, pydensecrf2 1.1,
-#   scikit-image, scikit-learn, matplotlib, pytest
+#   scikit-image, scikit-learn, matplotlib, pytest, and the linters flake8, isort, yapf (tools/lint.sh)
 #   opencv: only opencv-python-headless. mmcv/mmengine declare opencv-python, pysodmetrics the headless
 #                build; two copies of cv2 fight, and opencv-python needs libGL, which servers lack. So
 #                mmcv, mmengine and pysodmetrics are installed with --no-deps and their needs are
@@ -29,10 +29,13 @@ MMSEG_VERSION=1.2.2
 PYSODMETRICS_VERSION=1.6.2
 # numpy < 2.3.5 and scikit-image < 0.26: pysodmetrics 1.6.2's own bounds.
 DEPS=(
-    "numpy>=2,<2.3.5" "scipy" "Pillow" "packaging" "addict" "pyyaml" "rich" "termcolor" "yapf"
+    "numpy>=2,<2.3.5" "scipy" "Pillow" "packaging" "addict" "pyyaml" "rich" "termcolor"
     "opencv-python-headless>=4.7,<5" "matplotlib" "prettytable" "ftfy" "regex"
     "scikit-image>=0.19,<0.26" "scikit-learn>=1.0" "tqdm" "pytest"
     "mmsegmentation==${MMSEG_VERSION}" "pydensecrf2==1.1"
+    # the linters .ci/run (tools/lint.sh) runs before the tests, pinned so that every machine
+    # formats alike (yapf is also mmengine's config formatter)
+    "flake8==7.5.0" "isort==9.0.2" "yapf==0.43.0"
 )
 
 if [ ! -x "$DBDSEG_PY" ]; then

@@ -1,9 +1,11 @@
 """Test (and evaluate) a dbdseg / mmseg segmentor.
 
-Same behaviour as mmsegmentation 1.2.2 ``tools/test.py`` (Apache-2.0), plus (ARCHITECTURE.md
-Section 5):
+Same behaviour as mmsegmentation 1.2.2 ``tools/test.py`` (Apache-2.0), plus:
 
-* ``import dbdseg`` first;
+* registers mmseg's and dbdseg's modules (:func:`dbdseg.utils.register_all_modules`) and
+  installs the checkpoint guard (:func:`dbdseg.utils.checkpoint.install_checkpoint_guard`);
+  the config preparation is :mod:`dbdseg.apis.test_setup`, the printed summary
+  :mod:`dbdseg.evaluation.metric_tables`;
 * CHECKPOINT may be ``none``: no weights are loaded (models without learned weights); a checkpoint
   file that does not exist is an error naming it;
 * ``--out DIR`` sets ``output_dir`` of every test metric that takes one (``SODMetric`` writes each
@@ -34,29 +36,30 @@ Usage::
         [--launcher none|pytorch|slurm|mpi] [--unsafe-load-trusted-checkpoint]
 """
 import argparse
-import copy
-import importlib.util
-import inspect
-import json
 import logging
-import numbers
 import os
 import os.path as osp
 import sys
-import tempfile
 
-import numpy as np
-import torch
 from mmengine.config import Config, DictAction
-from mmengine.evaluator import Evaluator
 from mmengine.logging import print_log
 
-if importlib.util.find_spec('dbdseg') is None:  # not installed: use this checkout
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-import dbdseg  # noqa: E402,F401  (registers dbdseg modules into mmseg's registries)
-from dbdseg.utils.checkpoint import UnsafeCheckpointError, trust_checkpoint  # noqa: E402
-from dbdseg.utils.runtime import UnsupportedLauncherError, shutdown_distributed  # noqa: E402
-from dbdseg.utils.runtime import setup_cpu_runtime as _setup_cpu_runtime  # noqa: E402
+from dbdseg.apis.test_setup import (configure_evaluator, protect_config_file, set_test_pipeline,
+                                    trigger_visualization_hook)
+from dbdseg.evaluation.metric_tables import flatten_metrics, format_metric_blocks, metric_blocks
+from dbdseg.utils import register_all_modules
+from dbdseg.utils.checkpoint import (UnsafeCheckpointError, install_checkpoint_guard,
+                                     trust_checkpoint)
+from dbdseg.utils.fileio import atomic_write_json
+from dbdseg.utils.runtime import UnsupportedLauncherError
+from dbdseg.utils.runtime import setup_cpu_runtime as _setup_cpu_runtime
+from dbdseg.utils.runtime import shutdown_distributed
+
+# The repository root, for the `projects.*` packages that configs import through custom_imports
+# (mmseg's tools get it from PYTHONPATH, which tools/dist_test.sh sets).
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if REPO_ROOT not in sys.path:
+    sys.path.insert(0, REPO_ROOT)
 
 PROG = 'tools/test.py'
 
@@ -69,14 +72,17 @@ def parse_args(argv=None):
         '--work-dir',
         help='the dir for logs, the evaluation results (json) and, by default, the curves')
     parser.add_argument(
-        '--out', type=str,
+        '--out',
+        type=str,
         help='save each prediction as OUT/<stem>.png (8-bit probability x 255, original size); '
         'OUT/<set>/<stem>.png when the config tests several sets (MultiSetDataset)')
     parser.add_argument(
-        '--metrics-out', type=str,
+        '--metrics-out',
+        type=str,
         help='write the final metrics to this file as one flat JSON object of floats')
     parser.add_argument(
-        '--curve-dir', type=str,
+        '--curve-dir',
+        type=str,
         help='where the metric writes curves.json / curves.png (default: the work dir)')
     parser.add_argument('--show', action='store_true', help='show prediction results')
     parser.add_argument(
@@ -100,7 +106,8 @@ def parse_args(argv=None):
         help='job launcher')
     parser.add_argument('--tta', action='store_true', help='Test time augmentation')
     parser.add_argument(
-        '--unsafe-load-trusted-checkpoint', action='store_true',
+        '--unsafe-load-trusted-checkpoint',
+        action='store_true',
         help='load CHECKPOINT with weights_only=False (arbitrary unpickling); only for a file '
         'whose source you trust')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -127,239 +134,14 @@ def setup_cpu_runtime(cfg: Config, launcher: str) -> None:
         _fail(str(e))
 
 
-# --- evaluator handling --------------------------------------------------------------------------
-def evaluator_metric_cfgs(cfg: Config) -> list:
-    """The metric config dicts of ``cfg.test_evaluator`` (references, editable in place).
-
-    Accepts a metric dict, a list of metric dicts, or ``dict(type='Evaluator', metrics=...)``.
-    """
-    ev = cfg.get('test_evaluator', None)
-    if ev is None:
-        _fail('the config has no test_evaluator')
-    if isinstance(ev, dict) and 'metrics' in ev and ev.get('type', 'Evaluator') in ('Evaluator',
-                                                                                    Evaluator):
-        ev = ev['metrics']
-    if isinstance(ev, dict):
-        return [ev]
-    if isinstance(ev, (list, tuple)):
-        return [m for m in ev if isinstance(m, dict)]
-    _fail(f'unsupported test_evaluator: {ev!r}')
-
-
-def metric_init_params(metric_cfg: dict, scope: str) -> set:
-    """Names of the explicit ``__init__`` parameters of a metric config's class (empty when the
-    class is unknown)."""
-    from mmengine.registry import DefaultScope
-    from mmseg.registry import METRICS
-    mtype = metric_cfg.get('type')
-    if inspect.isclass(mtype):
-        cls = mtype
-    else:
-        with DefaultScope.overwrite_default_scope(scope):
-            cls = METRICS.get(mtype)
-    if cls is None:
-        return set()
-    params = inspect.signature(cls.__init__).parameters.values()
-    return {p.name for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
-
-
-def _metric_subdir(metric: dict, index: int) -> str:
-    """Sub-folder name for one of several metrics: its ``prefix``, else ``<type>_<index>``."""
-    if metric.get('prefix'):
-        return str(metric['prefix']).replace('/', '_')
-    mtype = metric.get('type')
-    name = mtype if isinstance(mtype, str) else getattr(mtype, '__name__', 'metric')
-    return f'{name.split(".")[-1]}_{index}'
-
-
-def protect_config_file(work_dir: str, config: str) -> str:
-    """The work dir a test run may use without overwriting ``config`` itself.
-
-    The runner dumps the (test-modified) config to ``<work_dir>/<config file name>``. For a config
-    that lives in its own work dir (``work_dirs/demo/config.py``, whose ``work_dir`` is
-    ``work_dirs/demo``) that would replace the training config with the test one, so the test run
-    moves to ``<work_dir>/test`` instead.
-
-    Returns:
-        str: ``work_dir``, or ``<work_dir>/test`` when the dump would overwrite ``config``.
-    """
-    dump = osp.join(work_dir, osp.basename(config))
-    if osp.abspath(dump) == osp.abspath(config):
-        new = osp.join(work_dir, 'test')
-        print_log(f'{config} lives in its work dir: this test run uses {new} so the config is not '
-                  'overwritten', logger='current')
-        return new
-    return work_dir
-
-
-def configure_evaluator(cfg: Config, out_dir=None, curve_dir=None, work_dir_from_cli=False) -> None:
-    """Set ``output_dir`` (from ``--out``) and ``curve_dir`` on the metrics that take them.
-
-    ``curve_dir``: ``--curve-dir``, else the work dir when ``--work-dir`` was given
-    (``work_dir_from_cli``), else the metric config's own value, else the work dir. (A config dumped
-    by an earlier test run carries that run's ``curve_dir``; an explicit ``--work-dir`` must not
-    write into the earlier run's folder.) When
-    several metrics take ``output_dir`` (or ``curve_dir``), each gets a sub-folder named by its
-    ``prefix`` (else ``<type>_<index>``) so that their files do not overwrite each other.
-    """
-    scope = cfg.get('default_scope', 'mmseg')
-    metrics = evaluator_metric_cfgs(cfg)
-    params = [metric_init_params(m, scope) for m in metrics]
-    n_out = sum('output_dir' in p for p in params)
-    n_curve = sum('curve_dir' in p for p in params)
-    for i, (metric, names) in enumerate(zip(metrics, params)):
-        if out_dir is not None and 'output_dir' in names:
-            metric['output_dir'] = (out_dir if n_out == 1 else
-                                    osp.join(out_dir, _metric_subdir(metric, i)))
-            if 'keep_results' in names:
-                metric['keep_results'] = True
-        if 'curve_dir' in names:
-            if curve_dir is not None:
-                base = curve_dir
-            elif work_dir_from_cli:
-                base = cfg.work_dir
-            elif metric.get('curve_dir', None) is not None:
-                continue
-            else:
-                base = cfg.work_dir
-            metric['curve_dir'] = base if n_curve == 1 else osp.join(base,
-                                                                    _metric_subdir(metric, i))
-    if out_dir is not None and n_out == 0:
-        _fail('--out needs a test metric that saves predictions (an output_dir argument, e.g. '
-              'SODMetric); the config\'s test_evaluator has none')
-
-
-def set_test_pipeline(dataset_cfg: dict, pipeline: list) -> int:
-    """Put ``pipeline`` into a test dataset config and every dataset it wraps.
-
-    Dataset wrappers (``MultiSetDataset``, mmengine's ``ConcatDataset`` with ``datasets=[...]``,
-    ``RepeatDataset`` / ``ClassBalancedDataset`` with ``dataset=...``) carry no pipeline of their
-    own: their member datasets get it.
-
-    Returns:
-        int: the number of datasets whose pipeline was set.
+def write_metrics_json(path: str, flat: dict) -> None:
+    """Write the flat metrics atomically (:func:`dbdseg.utils.fileio.atomic_write_json`).
 
     Raises:
-        SystemExit: no dataset config was found.
+        SystemExit: the file cannot be written (the message names it).
     """
-    def visit(ds) -> int:
-        if not isinstance(ds, dict):
-            return 0
-        if isinstance(ds.get('datasets'), (list, tuple)):
-            return sum(visit(d) for d in ds['datasets'])
-        if isinstance(ds.get('dataset'), dict):
-            return visit(ds['dataset'])
-        ds['pipeline'] = copy.deepcopy(pipeline)
-        return 1
-
-    n = visit(dataset_cfg)
-    if n == 0:
-        _fail(f'cannot set the TTA pipeline: test_dataloader.dataset is not a dataset config '
-              f'({dataset_cfg!r})')
-    return n
-
-
-def trigger_visualization_hook(cfg: Config, args) -> Config:
-    """Turn on mmseg's SegVisualizationHook for every test image (the hook is added to
-    ``default_hooks`` when missing); ``--show-dir`` sets the visualizer's ``save_dir`` (images land
-    in ``<show-dir>/vis_data/vis_image/``). The visualizer is dbdseg's
-    ``BinarySegLocalVisualizer`` (added when missing, and in place of mmseg's
-    ``SegLocalVisualizer``, to which it falls back for multi-class predictions)."""
-    if cfg.get('default_hooks', None) is None:
-        cfg.default_hooks = dict()
-    if cfg.default_hooks.get('visualization', None) is None:
-        cfg.default_hooks.visualization = dict(type='SegVisualizationHook')
-    hook = cfg.default_hooks.visualization
-    hook['draw'] = True
-    hook['interval'] = 1  # paint every test image (the hook's default is every 50th)
-    if args.show:
-        hook['show'] = True
-        hook['wait_time'] = args.wait_time
-    if cfg.get('visualizer', None) is None:
-        cfg.visualizer = dict(type='BinarySegLocalVisualizer',
-                              vis_backends=[dict(type='LocalVisBackend')], name='visualizer')
-    elif cfg.visualizer.get('type') in ('SegLocalVisualizer', 'mmseg.SegLocalVisualizer'):
-        # mmseg's visualizer paints a 1-channel probability map as a class map; dbdseg's draws
-        # image | ground truth | heat map | prediction and hands multi-class maps to mmseg's
-        print_log('--show/--show-dir: using BinarySegLocalVisualizer (probability heat maps) in '
-                  'place of the config\'s SegLocalVisualizer', logger='current')
-        cfg.visualizer.type = 'BinarySegLocalVisualizer'
-    if args.show_dir:
-        cfg.visualizer.save_dir = args.show_dir
-    return cfg
-
-
-# --- metrics output ------------------------------------------------------------------------------
-def flatten_metrics(metrics: dict, prefix: str = ''):
-    """Flatten a metrics dict into ``{key: float}``.
-
-    Nested dicts are joined with ``/``; numbers, numpy scalars and one-element arrays/tensors become
-    floats; everything else (curves, strings) is left out.
-
-    Returns:
-        tuple[dict, list]: the flat dict and the keys left out.
-    """
-    flat, skipped = {}, []
-    for key, value in metrics.items():
-        name = f'{prefix}{key}'
-        if isinstance(value, dict):
-            sub, sub_skipped = flatten_metrics(value, prefix=f'{name}/')
-            flat.update(sub)
-            skipped.extend(sub_skipped)
-        elif isinstance(value, numbers.Number):
-            flat[name] = float(value)
-        elif isinstance(value, torch.Tensor) and value.numel() == 1:
-            flat[name] = float(value.item())
-        elif isinstance(value, (np.ndarray, np.generic)) and np.size(value) == 1:
-            flat[name] = float(np.asarray(value).reshape(-1)[0])
-        else:
-            skipped.append(name)
-    return flat, skipped
-
-
-def metric_blocks(flat: dict) -> dict:
-    """Group flat metrics by test set: ``{'CUHK/maxF': x}`` -> ``{'CUHK': {'maxF': x}}``.
-
-    Keys without ``/`` (a single test set) go to the block named ``''``. Order is kept.
-    """
-    blocks = {}
-    for key, value in flat.items():
-        set_name, _, name = key.rpartition('/')
-        blocks.setdefault(set_name, {})[name] = value
-    return blocks
-
-
-def format_metric_blocks(flat: dict) -> list:
-    """Lines that report the metrics: one line for a single test set, else a table with one row
-    per set (sets with different keys each get their own header)."""
-    blocks = metric_blocks(flat)
-    if not blocks:
-        return ['test metrics: (none)']
-    if list(blocks) == ['']:
-        return ['test metrics: ' + ', '.join(f'{k}={v:.4f}' for k, v in blocks[''].items())]
-    width = max(len(name) for name in blocks) + 2
-    lines = [f'test metrics, {len(blocks)} test sets:']
-    header = None
-    for set_name, values in blocks.items():
-        keys = list(values)
-        if keys != header:
-            header = keys
-            lines.append(' ' * width + ''.join(f'{k:>9}' for k in keys))
-        row = ''.join(f'{v:>9.4f}' for v in values.values())
-        lines.append(f'{set_name or "-":<{width}}{row}')
-    return lines
-
-
-def write_json_atomic(path: str, obj) -> None:
-    """Write ``obj`` as JSON to ``path`` through a temporary file and ``os.replace``."""
-    folder = osp.dirname(osp.abspath(path))
     try:
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix='.tmp_', suffix='.json', dir=folder)
-        with os.fdopen(fd, 'w') as f:
-            json.dump(obj, f, indent=2)
-            f.write('\n')
-        os.replace(tmp, path)
+        atomic_write_json(path, flat)
     except OSError as e:
         _fail(f'cannot write metrics file {path}: {e}')
 
@@ -367,8 +149,11 @@ def write_json_atomic(path: str, obj) -> None:
 def check_checkpoint(checkpoint: str):
     """Return the checkpoint to load (None for ``none``); a missing local file is an error."""
     if checkpoint.lower() == 'none':
-        print_log('CHECKPOINT is "none": no weights are loaded; the model is tested with the '
-                  'weights it is built with', logger='current', level=logging.WARNING)
+        print_log(
+            'CHECKPOINT is "none": no weights are loaded; the model is tested with the '
+            'weights it is built with',
+            logger='current',
+            level=logging.WARNING)
         return None
     if '://' not in checkpoint and not osp.isfile(checkpoint):
         _fail(f'checkpoint file not found: {checkpoint}')
@@ -380,6 +165,8 @@ def main(argv=None):
     args = parse_args(argv)
     if not osp.isfile(args.config):
         _fail(f'config file not found: {args.config}')
+    register_all_modules()
+    install_checkpoint_guard()  # before the runner loads CHECKPOINT (or init_cfg weights)
     checkpoint = check_checkpoint(args.checkpoint)
     if args.unsafe_load_trusted_checkpoint:
         if checkpoint is None or '://' in checkpoint:
@@ -402,17 +189,22 @@ def main(argv=None):
     cfg.resume = False
 
     if args.show or args.show_dir:
-        cfg = trigger_visualization_hook(cfg, args)
-
-    if args.tta:
-        if 'tta_pipeline' not in cfg or 'tta_model' not in cfg:
-            _fail('--tta needs tta_pipeline and tta_model in the config')
-        set_test_pipeline(cfg.test_dataloader.dataset, cfg.tta_pipeline)
-        cfg.tta_model.module = cfg.model
-        cfg.model = cfg.tta_model
-
-    configure_evaluator(cfg, out_dir=args.out, curve_dir=args.curve_dir,
-                        work_dir_from_cli=args.work_dir is not None)
+        cfg = trigger_visualization_hook(
+            cfg, show=args.show, show_dir=args.show_dir, wait_time=args.wait_time)
+    try:
+        if args.tta:
+            if 'tta_pipeline' not in cfg or 'tta_model' not in cfg:
+                _fail('--tta needs tta_pipeline and tta_model in the config')
+            set_test_pipeline(cfg.test_dataloader.dataset, cfg.tta_pipeline)
+            cfg.tta_model.module = cfg.model
+            cfg.model = cfg.tta_model
+        configure_evaluator(
+            cfg,
+            out_dir=args.out,
+            curve_dir=args.curve_dir,
+            work_dir_from_cli=args.work_dir is not None)
+    except ValueError as e:
+        _fail(str(e))
     setup_cpu_runtime(cfg, args.launcher)
 
     from mmengine.runner import Runner
@@ -431,10 +223,12 @@ def main(argv=None):
     from mmengine.dist import is_main_process
     if is_main_process():
         if skipped:
-            print_log(f'non-scalar metrics left out of the summary: {skipped}', logger='current',
-                      level=logging.WARNING)
+            print_log(
+                f'non-scalar metrics left out of the summary: {skipped}',
+                logger='current',
+                level=logging.WARNING)
         if args.metrics_out:
-            write_json_atomic(args.metrics_out, flat)
+            write_metrics_json(args.metrics_out, flat)
         lines = format_metric_blocks(flat)
         if args.out:
             sets = [name for name in metric_blocks(flat) if name]

@@ -2,7 +2,9 @@
 
 Same behaviour as mmsegmentation 1.2.2 ``tools/train.py`` (Apache-2.0), plus:
 
-* ``import dbdseg`` first, so dbdseg configs work without ``custom_imports``;
+* registers mmseg's and dbdseg's modules (:func:`dbdseg.utils.register_all_modules`), so dbdseg
+  configs work without ``custom_imports``, and installs the checkpoint guard
+  (:func:`dbdseg.utils.checkpoint.install_checkpoint_guard`) before anything is loaded;
 * ``--resume`` takes an optional checkpoint: no value = the latest checkpoint of the work dir (a
   fresh start, with the config's ``load_from``, when there is none); a path = resume from that file;
 * without CUDA, ``env_cfg.dist_cfg.backend`` becomes ``'gloo'`` and ``--launcher pytorch`` runs CPU
@@ -22,7 +24,6 @@ The work dir is ``--work-dir`` > the config's ``work_dir`` > ``./work_dirs/<conf
 """
 import argparse
 import glob
-import importlib.util
 import logging
 import os
 import os.path as osp
@@ -31,13 +32,18 @@ import sys
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 
-if importlib.util.find_spec('dbdseg') is None:  # not installed: use this checkout
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-import dbdseg  # noqa: E402,F401  (registers dbdseg modules into mmseg's registries)
-from dbdseg.utils.checkpoint import UnsafeCheckpointError, trust_checkpoint  # noqa: E402
-from dbdseg.utils.runtime import UnsupportedLauncherError, shutdown_distributed  # noqa: E402
-from dbdseg.utils.runtime import setup_cpu_runtime as _setup_cpu_runtime  # noqa: E402
-from dbdseg.utils.runtime import replace_sync_bn as _replace_sync_bn  # noqa: E402,F401 (old name)
+from dbdseg.utils import register_all_modules
+from dbdseg.utils.checkpoint import (UnsafeCheckpointError, install_checkpoint_guard,
+                                     trust_checkpoint)
+from dbdseg.utils.runtime import UnsupportedLauncherError
+from dbdseg.utils.runtime import setup_cpu_runtime as _setup_cpu_runtime
+from dbdseg.utils.runtime import shutdown_distributed
+
+# The repository root, for the `projects.*` packages that configs import through custom_imports
+# (mmseg's tools get it from PYTHONPATH, which tools/dist_train.sh sets).
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if REPO_ROOT not in sys.path:
+    sys.path.insert(0, REPO_ROOT)
 
 PROG = 'tools/train.py'
 
@@ -55,10 +61,13 @@ def parse_args(argv=None):
         help='resume training: without a value, from the latest checkpoint in the work dir '
         '(fresh start when there is none); with a path, from that checkpoint')
     parser.add_argument(
-        '--amp', action='store_true', default=False,
+        '--amp',
+        action='store_true',
+        default=False,
         help='enable automatic-mixed-precision training (needs a GPU)')
     parser.add_argument(
-        '--unsafe-load-trusted-checkpoint', action='store_true',
+        '--unsafe-load-trusted-checkpoint',
+        action='store_true',
         help='load the resumed / load_from checkpoint with weights_only=False (arbitrary '
         'unpickling); only for a file whose source you trust')
     parser.add_argument(
@@ -94,8 +103,7 @@ def _accelerator_available() -> bool:
     """True when mmengine's AmpOptimWrapper can run (CUDA, NPU, MLU or MUSA device)."""
     from mmengine.device import (is_cuda_available, is_mlu_available, is_musa_available,
                                  is_npu_available)
-    return (is_cuda_available() or is_npu_available() or is_mlu_available()
-            or is_musa_available())
+    return (is_cuda_available() or is_npu_available() or is_mlu_available() or is_musa_available())
 
 
 def setup_cpu_runtime(cfg: Config, launcher: str) -> None:
@@ -141,8 +149,11 @@ def apply_resume(cfg: Config, resume) -> None:
     if resume == 'auto':
         latest = _latest_checkpoint(cfg.work_dir)
         if latest is None:
-            print_log(f'--resume: no checkpoint recorded in {cfg.work_dir}/last_checkpoint; '
-                      'starting a fresh run', logger='current', level=logging.WARNING)
+            print_log(
+                f'--resume: no checkpoint recorded in {cfg.work_dir}/last_checkpoint; '
+                'starting a fresh run',
+                logger='current',
+                level=logging.WARNING)
             cfg.resume = False
             return
         resume = latest
@@ -157,8 +168,10 @@ def apply_amp(cfg: Config) -> None:
     """Switch ``OptimWrapper`` to ``AmpOptimWrapper`` with a dynamic loss scale (as mmseg)."""
     optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
     if optim_wrapper == 'AmpOptimWrapper':
-        print_log('AMP training is already enabled in your config.', logger='current',
-                  level=logging.WARNING)
+        print_log(
+            'AMP training is already enabled in your config.',
+            logger='current',
+            level=logging.WARNING)
     elif optim_wrapper != 'OptimWrapper':
         _fail(f'--amp is only supported when the optimizer wrapper type is OptimWrapper, '
               f'got {optim_wrapper}')
@@ -196,6 +209,8 @@ def main(argv=None):
     args = parse_args(argv)
     if not osp.isfile(args.config):
         _fail(f'config file not found: {args.config}')
+    register_all_modules()
+    install_checkpoint_guard()  # before --resume / load_from / init_cfg weights are loaded
 
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher

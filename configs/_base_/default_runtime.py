@@ -1,6 +1,13 @@
 # Runtime shared by every dbdseg config (mmengine runner, mmseg scope).
 default_scope = 'mmseg'
-custom_imports = dict(imports=['dbdseg'], allow_failed_imports=False)
+# Importing these subpackages registers dbdseg's components into mmseg's registries (the same list
+# as dbdseg.utils.set_env.REGISTERING_MODULES); `import dbdseg` alone registers nothing.
+custom_imports = dict(
+    imports=[
+        'dbdseg.datasets', 'dbdseg.engine', 'dbdseg.evaluation', 'dbdseg.models',
+        'dbdseg.visualization'
+    ],
+    allow_failed_imports=False)
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
@@ -18,7 +25,7 @@ resume = False
 # configs provide tta_pipeline.
 tta_model = dict(type='BinarySegTTAModel')
 # Exact resume after a kill (dbdseg.engine.hooks.RNGStateHook): random-number and sampler states in
-# every checkpoint, restored by `tools/train.py --resume`; it also makes the CheckpointHook write
-# checkpoints and `last_checkpoint` atomically (AtomicCheckpointHook). Configs that set their own
-# custom_hooks should keep this entry.
+# every checkpoint, restored by `tools/train.py --resume`. Configs that set their own custom_hooks
+# should keep this entry. Checkpoints and `last_checkpoint` are written atomically by the
+# AtomicCheckpointHook that the schedules name in default_hooks.checkpoint.
 custom_hooks = [dict(type='RNGStateHook')]

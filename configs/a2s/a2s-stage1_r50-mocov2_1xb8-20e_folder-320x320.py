@@ -17,6 +17,5 @@ train_dataloader = dict(
         type='BinarySegDataset',
         data_root='data/unlabeled',
         data_prefix=dict(img_path='', seg_map_path=None),  # unlabeled
-        img_suffix='.jpg',
         set_name='unlabeled',
         pipeline=train_pipeline))

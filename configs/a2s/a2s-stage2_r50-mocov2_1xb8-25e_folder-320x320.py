@@ -19,8 +19,6 @@ train_dataloader = dict(
         _delete_=True,
         type='BinarySegDataset',
         data_root='data/unlabeled',
-        data_prefix=dict(
-            img_path='images', seg_map_path=None, pseudo_label_path='pseudo_labels'),
-        img_suffix='.jpg',
+        data_prefix=dict(img_path='images', seg_map_path=None, pseudo_label_path='pseudo_labels'),
         set_name='unlabeled',
         pipeline=train_pipeline))

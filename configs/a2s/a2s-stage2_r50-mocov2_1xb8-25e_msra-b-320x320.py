@@ -44,8 +44,7 @@ train_dataloader = dict(
                 type='MSRABDataset',
                 data_root='data/msra_b',
                 data_prefix=dict(
-                    img_path='val/images', seg_map_path=None,
-                    pseudo_label_path=pseudo_label_path),
+                    img_path='val/images', seg_map_path=None, pseudo_label_path=pseudo_label_path),
                 set_name='MSRA-B-val',
                 pipeline=train_pipeline),
         ]))
@@ -54,8 +53,13 @@ train_dataloader = dict(
 # default_runtime.py (exact resume).
 custom_hooks = [
     dict(type='RNGStateHook'),
-    dict(type='OLRHook', warmup_epochs=2, lam=0.4, warmup_lam=1.0, checkpoint_mode='snapshot',
-         max_keep_snapshots=2),
+    dict(
+        type='OLRHook',
+        warmup_epochs=2,
+        lam=0.4,
+        warmup_lam=1.0,
+        checkpoint_mode='snapshot',
+        max_keep_snapshots=2),
 ]
 # Unsupervised: no labelled validation set (MSRA-B val is part of the training set).
 val_dataloader = None

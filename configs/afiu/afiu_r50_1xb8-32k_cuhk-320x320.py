@@ -7,13 +7,10 @@
 _base_ = './afiu_r50_1xb8-198k_duts-320x320.py'
 train_cfg = dict(max_iters=32000, val_interval=1000)
 default_hooks = dict(checkpoint=dict(interval=1000))
-# CUHK masks: white = blurred, so invert=True makes label 1 = in-focus (ARCHITECTURE.md Section 4)
+# CUHK masks: white = blurred; CUHKDBDDataset inverts them by default (label 1 = in-focus). DUT
+# masks: white = in-focus, .bmp (DUTDBDDataset's defaults).
 cuhk = dict(
-    type='CUHKDBDDataset',
-    data_root='data/cuhk_dbd',
-    img_suffix='.jpg',
-    seg_map_suffix='.png',
-    invert=True,
+    type='CUHKDBDDataset', data_root='data/cuhk_dbd',
     set_name=None)  # CUHKDBDDataset.SET_NAME = 'CUHK'
 train_dataloader = dict(dataset=cuhk)
 val_dataloader = dict(dataset=cuhk)  # the CUHK test split (data_prefix test/images, test/masks)
@@ -27,8 +24,5 @@ test_dataloader = dict(
                 type='DUTDBDDataset',
                 data_root='data/dut_dbd',
                 data_prefix=test_prefix,
-                img_suffix='.jpg',
-                seg_map_suffix='.bmp',
-                invert=False,  # DUT masks: white = in-focus
                 pipeline={{_base_.test_pipeline}}),
         ]))

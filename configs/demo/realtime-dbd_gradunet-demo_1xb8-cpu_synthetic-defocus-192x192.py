@@ -20,8 +20,7 @@ val_interval = 300
 
 model = dict(
     data_preprocessor=dict(size=crop_size),
-    backbone=dict(
-        widths=(8, 16, 32, 64, 128), decoder_widths=(64, 32, 16, 8), fuse_channels=128),
+    backbone=dict(widths=(8, 16, 32, 64, 128), decoder_widths=(64, 32, 16, 8), fuse_channels=128),
     decode_head=dict(in_channels=8, channels=32, num_convs=1, kernel_size=3))
 
 train_pipeline = [

@@ -4,5 +4,4 @@
 _base_ = './dd_resnext101-32x4d_1xb6-10k_cuhk-320x320.py'
 model = dict(
     decode_head=dict(
-        block_cfg=dict(_delete_=True, type='UpsampleConvBlock', reduction=4),
-        use_sab=False))
+        block_cfg=dict(_delete_=True, type='UpsampleConvBlock', reduction=4), use_sab=False))

@@ -10,5 +10,5 @@ model = dict(
         use_sab=False,
         loss_depth=None))
 train_dataloader = dict(
-    dataset=dict(data_prefix=dict(_delete_=True, img_path='train/images',
-                                  seg_map_path='train/masks')))
+    dataset=dict(
+        data_prefix=dict(_delete_=True, img_path='train/images', seg_map_path='train/masks')))

@@ -12,53 +12,27 @@
 # which writes 16-bit PNGs plus data/cuhk_dbd/train/depth/teacher.json naming the teacher that made
 # them (see README.md, "Depth targets"). Test sets need no depth.
 _base_ = [
-    '../_base_/models/depth_distillation.py', '../_base_/datasets/cuhk_dbd.py',
+    '../_base_/models/depth_distillation.py', '../_base_/datasets/dbd_benchmarks.py',
     '../_base_/default_runtime.py', '../_base_/schedules/schedule_depth_distillation_10k.py'
 ]
 crop_size = (320, 320)
 data_preprocessor = dict(size=crop_size)
 model = dict(data_preprocessor=data_preprocessor)
+# Data: the DBD benchmark base (test on CUHK100 and DUT500 in one run, MultiSetDataset, one metric
+# block per set), trained on CUHK instead of DUT and validated during training on CUHK100 only
+# (checkpoint 'best' by its maxF). CUHKDBDDataset inverts the original masks (white = blurred).
+dataset_type = 'CUHKDBDDataset'
+data_root = 'data/cuhk_dbd'
 # batch 6 on one device = the paper's batch (one GTX 1080). Augmentation: resize to 320x320 and
 # horizontal flip (the dataset base); the paper names no other.
 train_dataloader = dict(
     batch_size=6,
     dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
         data_prefix=dict(
             img_path='train/images', seg_map_path='train/masks', depth_map_path='train/depth')))
-# Test: CUHK100 and DUT500 in one run (MultiSetDataset, one metric block per set); validation
-# during training on CUHK100 only (checkpoint 'best' by its maxF).
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=crop_size, keep_ratio=False),
-    dict(type='LoadBinaryAnnotations'),
-    dict(type='PackBinarySegInputs'),
-]
-test_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        _delete_=True,
-        type='MultiSetDataset',
-        datasets=[
-            dict(
-                type='CUHKDBDDataset',
-                data_root='data/cuhk_dbd',
-                data_prefix=dict(img_path='test/images', seg_map_path='test/masks'),
-                img_suffix='.jpg',
-                seg_map_suffix='.png',
-                invert=True,  # original CUHK masks: white = blurred
-                pipeline=test_pipeline),
-            dict(
-                type='DUTDBDDataset',
-                data_root='data/dut_dbd',
-                data_prefix=dict(img_path='test/images', seg_map_path='test/masks'),
-                img_suffix='.jpg',
-                seg_map_suffix='.bmp',
-                invert=False,  # DUT: white = in-focus
-                pipeline=test_pipeline),
-        ]))
+val_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root))
 # maxF etc. (SOD protocol) beside DD's adaptive-threshold F: 'dd' = per-image mean at 1.5 x mean
 # (the paper's text), 'dd_pooled' = pixels pooled over the set (DD's eval notebook).
 val_evaluator = dict(type='SODMetric', dbd_protocols=['dd', 'dd_pooled'])

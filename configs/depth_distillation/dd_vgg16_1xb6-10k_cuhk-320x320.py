@@ -1,6 +1,7 @@
 # Full DD model on a VGG16 encoder ("OursFull VGG" of Table 2, paper: CUHK F .919 / MAE .048, DUT
-# F .844 / MAE .113). The paper's Table 2 names VGG19; the released code (vggskspp, MODELS.md B.3.1)
-# uses VGG16, which this config follows (model.backbone.depth=19 and
+# F .844 / MAE .113). The paper's Table 2 names VGG19; the released code (vggskspp of
+# github.com/vinthony/depth-distillation, models/vgg.py) uses VGG16, which this config follows
+# (model.backbone.depth=19 and
 # init_cfg.checkpoint='torchvision://vgg19' give the paper's). Encoder: the five VGG stages, each
 # output after its max-pool (64, 128, 256, 512, 512 channels, strides 2..32). Decoder widths as
 # the reference: 512 -> 512 -> 256 -> 128 -> 64 -> 32 (4.72M parameters).

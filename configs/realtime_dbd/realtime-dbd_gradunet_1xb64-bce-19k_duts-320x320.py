@@ -14,17 +14,11 @@ train_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         data_prefix=dict(img_path='train/images', seg_map_path='train/masks'),
-        img_suffix='.jpg',
-        seg_map_suffix='.png',
-        invert=False,
         set_name='DUTS-TR'))
 val_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
         data_prefix=dict(img_path='test/images', seg_map_path='test/masks'),
-        img_suffix='.jpg',
-        seg_map_suffix='.png',
-        invert=False,
         set_name='DUTS-TE'))
 test_dataloader = val_dataloader

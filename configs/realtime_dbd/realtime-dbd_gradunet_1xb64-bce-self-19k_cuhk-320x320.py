@@ -5,8 +5,4 @@
 # Sec. 3.2 says 64x64 patches, Sec. 4.1 says 16: `patch_size` takes either. Inference is the plain
 # encoder-decoder (no test-time cost).
 _base_ = './realtime-dbd_gradunet_1xb64-bce-19k_cuhk-320x320.py'
-model = dict(
-    type='PatchSwapEncoderDecoder',
-    self_supervision=True,
-    patch_size=64,
-    lambda_self=0.2)
+model = dict(type='PatchSwapEncoderDecoder', self_supervision=True, patch_size=64, lambda_self=0.2)

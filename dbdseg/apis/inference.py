@@ -3,9 +3,13 @@
 ``init_model`` builds a segmentor from a config and loads a checkpoint; ``inference_model`` runs the
 config's test pipeline (without annotation loading) and the model on one image or a list of images.
 
+:class:`Teacher` runs a model in ``mode='tensor'`` and returns one raw output channel at the image's
+size: the per-image maps of a teacher network (e.g. the depth targets of depth distillation,
+:func:`dbdseg.apis.map_targets.generate_depth_targets`).
+
 Adapted from mmsegmentation 1.2.2 ``mmseg/apis/inference.py`` and ``mmseg/apis/utils.py``
-(Apache-2.0), with these differences (ARCHITECTURE.md Section 4, "Predictions leave the model as
-probabilities"):
+(Apache-2.0), with these differences (our choice: every dbdseg model is a binary one, so its
+predictions leave the model as probabilities of the positive class):
 
 * ``seg_logits`` is always a 1-channel probability map in [0, 1] at the original (EXIF-corrected)
   image size, and ``pred_sem_seg`` is that map thresholded (default 0.5) as int64 {0, 1}. A
@@ -33,10 +37,11 @@ from mmengine.structures import PixelData
 from mmseg.registry import DATASETS, MODELS
 from mmseg.structures import SegDataSample
 
-ImageInput = Union[str, Path, np.ndarray]
+from dbdseg.utils.checkpoint import install_checkpoint_guard
+from dbdseg.utils.fileio import IMG_EXTENSIONS, list_images  # noqa: F401 (re-exported)
+from dbdseg.utils.set_env import register_all_modules
 
-#: File suffixes (lower case) that :func:`list_images` treats as images.
-IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+ImageInput = Union[str, Path, np.ndarray]
 
 #: Metainfo used when neither the checkpoint nor the config's dataset class gives one.
 DEFAULT_DATASET_META = dict(
@@ -93,45 +98,6 @@ def read_image(path: Union[str, Path]) -> np.ndarray:
         raise ValueError(f'cannot read image {path}: the file is empty, truncated or not an image '
                          f'format OpenCV or Pillow can decode')
     return img
-
-
-def list_images(inputs: Sequence[Union[str, Path]],
-                suffixes: Sequence[str] = IMG_EXTENSIONS) -> List[str]:
-    """Expand files and folders into a list of image files.
-
-    A folder contributes its files (not sub-folders) whose lower-case suffix is in ``suffixes``,
-    sorted by name; a file is taken as given, whatever its suffix. Duplicates are kept once, in
-    first-seen order.
-
-    Args:
-        inputs (Sequence[str | Path]): Files and/or folders.
-        suffixes (Sequence[str]): Image suffixes with the dot, lower case.
-
-    Returns:
-        list[str]: Image file paths.
-
-    Raises:
-        FileNotFoundError: an input does not exist (the message names it).
-    """
-    suffixes = tuple(s.lower() for s in suffixes)
-    out, seen = [], set()
-    for item in inputs:
-        item = str(item)
-        if os.path.isdir(item):
-            names = sorted(n for n in os.listdir(item)
-                           if n.lower().endswith(suffixes)
-                           and os.path.isfile(os.path.join(item, n)))
-            files = [os.path.join(item, n) for n in names]
-        elif os.path.isfile(item):
-            files = [item]
-        else:
-            raise FileNotFoundError(f'input not found: {item}')
-        for f in files:
-            key = os.path.realpath(f)
-            if key not in seen:
-                seen.add(key)
-                out.append(f)
-    return out
 
 
 def _drop_pretrained_init(node) -> None:
@@ -219,11 +185,13 @@ def init_model(config: Union[str, Path, Config],
     if 'pretrained' in config.model:
         config.model.pretrained = None
     config.model.train_cfg = None
+    register_all_modules(init_default_scope=False)
     init_default_scope(config.get('default_scope', 'mmseg'))
 
     model = MODELS.build(config.model)
     dataset_meta = None
     if checkpoint is not None:
+        install_checkpoint_guard()
         ckpt = load_checkpoint(model, str(checkpoint), map_location='cpu')
         meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
         dataset_meta = meta.get('dataset_meta', None)
@@ -277,8 +245,10 @@ def build_inference_pipelines(cfg: Config) -> Dict[str, Compose]:
     array_loader = dict(type='LoadImageFromNDArray', to_float32=steps[0].get('to_float32', False))
     scope = cfg.get('default_scope', 'mmseg')
     with DefaultScope.overwrite_default_scope(scope):
-        return dict(load_file=Compose(steps[:1]), load_array=Compose([array_loader]),
-                    rest=Compose(steps[1:]))
+        return dict(
+            load_file=Compose(steps[:1]),
+            load_array=Compose([array_loader]),
+            rest=Compose(steps[1:]))
 
 
 def _pipelines(model: nn.Module) -> Dict[str, Compose]:
@@ -384,3 +354,117 @@ def inference_model(model: nn.Module,
         results = model.test_step(data)
     results = [_to_probability(r, threshold) for r in results]
     return results if is_batch else results[0]
+
+
+class TeacherError(RuntimeError):
+    """A :class:`Teacher` that cannot be built, or whose tensor output is not a usable map."""
+
+
+class Teacher:
+    """A dbdseg/mmseg model run in ``mode='tensor'`` on single images, for per-image map targets.
+
+    Depth distillation (Cun & Pun, ECCV 2020, Sec. 3.1) trains the student's depth side outputs
+    towards the map a pre-trained teacher predicts for each training image. The paper's teacher
+    (Chen et al. 2016, "Depth in the Wild") is Torch7 code, so dbdseg's teacher is any model in
+    mmseg's registry with a checkpoint the user supplies, and its maps are precomputed files.
+
+    Per image (:meth:`predict`): the config's test pipeline without annotation loaders (e.g. its
+    ``Resize``) prepares the image, the model's data preprocessor normalises it, and the raw
+    network output is taken in mmengine's ``mode='tensor'`` (for an ``EncoderDecoder``: the decode
+    head's forward in eval mode, no sigmoid, no threshold). Channel ``channel`` of that
+    (N, C, h, w) output is resized (bilinear, ``align_corners=False``) to the network input,
+    cropped to the un-padded image area (``img_shape``), resized (bilinear) to the image's own
+    size (``ori_shape``) and, with ``activation='sigmoid'``, passed through a sigmoid.
+
+    Args:
+        config (str): teacher config file.
+        checkpoint (str): checkpoint file (must exist: the teacher is a trained model).
+        device (str): torch device. Defaults to ``'cpu'``.
+        cfg_options (dict, optional): config overrides (``key.sub=value``). Defaults to None.
+        channel (int): output channel holding the map, >= 0. Defaults to 0.
+        activation (str): ``'none'`` or ``'sigmoid'`` (for a teacher whose output is a logit).
+            Defaults to ``'none'``.
+
+    Attributes:
+        model (nn.Module): the segmentor from :func:`init_model`.
+        model_types (dict): ``segmentor`` type and the ``backbone`` / ``neck`` / ``decode_head``
+            types the config names.
+
+    Raises:
+        FileNotFoundError: the config or the checkpoint file does not exist (named).
+        TeacherError: :func:`init_model` cannot build the model (missing file it refers to, CUDA
+            not available).
+    """
+
+    def __init__(self,
+                 config: str,
+                 checkpoint: str,
+                 device: str = 'cpu',
+                 cfg_options: Optional[dict] = None,
+                 channel: int = 0,
+                 activation: str = 'none') -> None:
+        if not os.path.isfile(config):
+            raise FileNotFoundError(f'teacher config {config!r} does not exist')
+        if not os.path.isfile(checkpoint):
+            raise FileNotFoundError(f'teacher checkpoint {checkpoint!r} does not exist (the '
+                                    'teacher must be a trained model; give its checkpoint file)')
+        if activation not in ('none', 'sigmoid'):
+            raise ValueError(f"activation must be 'none' or 'sigmoid', got {activation!r}")
+        try:
+            self.model = init_model(config, checkpoint, device=device, cfg_options=cfg_options)
+        except (FileNotFoundError, RuntimeError) as exc:
+            raise TeacherError(f'cannot build the teacher: {exc}') from exc
+        self.channel = channel
+        self.activation = activation
+        model_cfg = self.model.cfg.model
+        self.model_types = dict(segmentor=model_cfg.get('type'))
+        for part in ('backbone', 'neck', 'decode_head'):
+            if isinstance(model_cfg.get(part), dict):
+                self.model_types[part] = model_cfg[part].get('type')
+
+    def predict(self, path: str) -> np.ndarray:
+        """Raw teacher map of one image at the image's own size.
+
+        Args:
+            path (str): image file (decoded as :func:`inference_model` does; EXIF orientation
+                applied).
+
+        Returns:
+            np.ndarray: (H, W) float64 map, H x W the image's size; in [0, 1] with
+            ``activation='sigmoid'``, else unbounded.
+
+        Raises:
+            FileNotFoundError: ``path`` does not exist.
+            ValueError: ``path`` cannot be decoded (named, from :func:`read_image`).
+            TeacherError: the tensor output is not an (N, C, h, w) tensor.
+            IndexError: ``channel`` is out of range for the output (the message gives the number
+                of channels).
+        """
+        import torch.nn.functional as F
+        pipes = _pipelines(self.model)
+        packed = pipes['rest'](_load_file(pipes, path))
+        data = dict(inputs=[packed['inputs']], data_samples=[packed['data_samples']])
+        with torch.no_grad():
+            data = self.model.data_preprocessor(data, False)
+            out = self.model(data['inputs'], data['data_samples'], mode='tensor')
+        if isinstance(out, (list, tuple)):
+            out = out[0]
+        if isinstance(out, dict):
+            out = out.get('fused', None)
+        if not torch.is_tensor(out) or out.dim() != 4:
+            raise TeacherError(f'the teacher\'s tensor output must be (N, C, h, w), got '
+                               f'{type(out).__name__} {getattr(out, "shape", "")}')
+        if not 0 <= self.channel < out.shape[1]:
+            raise IndexError(f'channel {self.channel} is out of range: the teacher outputs '
+                             f'{out.shape[1]} channel(s)')
+        meta = data['data_samples'][0].metainfo
+        x = out[:, self.channel:self.channel + 1].float()
+        x = F.interpolate(
+            x, size=tuple(data['inputs'].shape[-2:]), mode='bilinear', align_corners=False)
+        h, w = meta.get('img_shape', data['inputs'].shape[-2:])[:2]
+        x = x[..., :h, :w]
+        ori_h, ori_w = meta['ori_shape'][:2]
+        x = F.interpolate(x, size=(ori_h, ori_w), mode='bilinear', align_corners=False)
+        if self.activation == 'sigmoid':
+            x = x.sigmoid()
+        return x[0, 0].cpu().double().numpy()

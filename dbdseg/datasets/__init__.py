@@ -1,4 +1,4 @@
-"""Datasets and data transforms of dbdseg (ARCHITECTURE.md Section 4)."""
+"""Datasets and data transforms of dbdseg (docs/en/conventions.md)."""
 from .binary_seg_dataset import BinarySegDataset
 from .cuhk_dbd_dataset import CUHKDBDDataset
 from .dut_dbd_dataset import DUTDBDDataset
@@ -10,11 +10,10 @@ from .msra_b_dataset import MSRABDataset
 from .multi_set_dataset import MultiSetDataset
 from .pascal_s_dataset import PASCALSDataset
 from .sod_dataset import SODDataset
-from .transforms import *  # noqa: F401,F403
-from .transforms import __all__ as _transforms_all
+from .transforms import LoadBinaryAnnotations, PackBinarySegInputs
 
 __all__ = [
     'BinarySegDataset', 'CUHKDBDDataset', 'DUTDBDDataset', 'DUTSDataset', 'ECSSDDataset',
     'HKUISDataset', 'PASCALSDataset', 'DUTOMRONDataset', 'SODDataset', 'MSRABDataset',
-    'MultiSetDataset'
-] + list(_transforms_all)
+    'MultiSetDataset', 'LoadBinaryAnnotations', 'PackBinarySegInputs'
+]

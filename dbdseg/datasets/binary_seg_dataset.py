@@ -1,8 +1,8 @@
 """Generic folder dataset for binary maps (defocus blur detection, salient object detection).
 
-Implements ARCHITECTURE.md Section 4 ("Data conventions"): images and masks paired by file stem, an
-optional split file of stems, a per-dataset ``invert`` flag for mask polarity, unlabeled datasets,
-and extra per-image maps (depth, saliency, pseudo labels) found through ``data_prefix``.
+dbdseg's data conventions: images and masks paired by file stem, an optional split file of stems,
+a per-dataset ``invert`` flag for mask polarity, unlabeled datasets, and extra per-image maps
+(depth, saliency, pseudo labels) found through ``data_prefix``.
 """
 import copy
 import os.path as osp
@@ -34,9 +34,16 @@ class BinarySegDataset(BaseSegDataset):
     recursively like mmseg's :class:`BaseSegDataset` (sorted by image path); with ``ann_file`` the
     stems are taken in file order (blank lines skipped; a line is a stem, without the suffix).
 
-    Labels (ARCHITECTURE.md Section 4): 1 = in-focus (DBD) / salient (SOD), 0 = blurred /
-    background; the masks themselves are read and binarised by
+    Labels (dbdseg's convention for every task, so that one binary head, loss and metric serve
+    both): 1 = in-focus (DBD) / salient (SOD), 0 = blurred / background, 255 = ignored; the masks
+    themselves are read and binarised by
     :class:`~dbdseg.datasets.transforms.LoadBinaryAnnotations`, which applies ``invert``.
+
+    Suffixes and polarity: each named dataset (e.g. :class:`~dbdseg.datasets.CUHKDBDDataset`)
+    states its release's image suffix, mask suffix and mask polarity in the class attributes
+    ``IMG_SUFFIX``, ``SEG_MAP_SUFFIX`` and ``INVERT``; they are the defaults of the arguments
+    below, so configs give ``img_suffix`` / ``seg_map_suffix`` / ``invert`` only to override
+    them (e.g. for a re-release with other suffixes).
 
     Each data info holds ``img_path``, ``seg_map_path`` (``None`` for an unlabeled dataset),
     ``invert``, ``set_name``, ``label_map`` (always None), ``reduce_zero_label`` (always False),
@@ -58,15 +65,15 @@ class BinarySegDataset(BaseSegDataset):
             ``seg_map_path`` (missing or ``None`` makes an unlabeled dataset), and optionally
             ``depth_map_path``, ``saliency_map_path``, ``pseudo_label_path``.
             Defaults to ``dict(img_path='', seg_map_path='')`` as mmseg.
-        img_suffix (str, optional): Image file suffix. None (default) takes the class attribute
+        img_suffix (str, optional): Image file suffix. Defaults to None: the class attribute
             ``IMG_SUFFIX`` (``'.jpg'`` here; each named dataset sets its release's).
-        seg_map_suffix (str, optional): Mask file suffix. None (default) takes ``SEG_MAP_SUFFIX``
-            (``'.png'`` here).
+        seg_map_suffix (str, optional): Mask file suffix. Defaults to None: the class attribute
+            ``SEG_MAP_SUFFIX`` (``'.png'`` here).
         ann_file (str, optional): Split file listing stems; ``None`` or ``''`` lists the image
             folder. Defaults to None.
-        invert (bool, optional): None (default) takes the class attribute ``INVERT`` (False
-            here; True for :class:`CUHKDBDDataset`). Flip mask polarity on load (masks where white = blurred, e.g. the CUHK
-            originals). Put into every data info. Defaults to False.
+        invert (bool, optional): Flip the mask polarity on load (for masks stored as white =
+            blurred, e.g. the CUHK originals); put into every data info. Defaults to None: the
+            class attribute ``INVERT`` (False here; True for :class:`CUHKDBDDataset`).
         set_name (str, optional): Name of this set in results and metric keys (see above);
             non-empty, without ``'/'`` or ``'\\'``. Defaults to None (derived).
         extra_map_suffix (str): Suffix of every extra map file. Defaults to ``'.png'``.
@@ -87,9 +94,7 @@ class BinarySegDataset(BaseSegDataset):
             message does not name the sample's files is re-raised naming them.
     """
 
-    METAINFO = dict(
-        classes=('background', 'foreground'),
-        palette=[[0, 0, 0], [255, 255, 255]])
+    METAINFO = dict(classes=('background', 'foreground'), palette=[[0, 0, 0], [255, 255, 255]])
     #: Default ``set_name`` of the named datasets; None here (derived from the folders).
     SET_NAME: Optional[str] = None
     #: Defaults of ``img_suffix``, ``seg_map_suffix`` and ``invert``: a named dataset states its
@@ -112,7 +117,7 @@ class BinarySegDataset(BaseSegDataset):
         if reduce_zero_label:
             raise ValueError(
                 f'{type(self).__name__}: reduce_zero_label must be False for binary maps '
-                '(labels are {0, 1}; 255 is the ignore index), see ARCHITECTURE.md Section 4')
+                '(labels are {0, 1}; 255 is the ignore index)')
         img_suffix = self.IMG_SUFFIX if img_suffix is None else img_suffix
         seg_map_suffix = self.SEG_MAP_SUFFIX if seg_map_suffix is None else seg_map_suffix
         self.invert = bool(self.INVERT if invert is None else invert)
@@ -214,8 +219,9 @@ class BinarySegDataset(BaseSegDataset):
     def _other_suffixes_hint(self, folder: str) -> str:
         """``'; it holds 12 files ending in .JPG, 3 in .png'`` (a hint for empty listings)."""
         try:
-            names = list(fileio.list_dir_or_file(folder, list_dir=False, recursive=True,
-                                                 backend_args=self.backend_args))
+            names = list(
+                fileio.list_dir_or_file(
+                    folder, list_dir=False, recursive=True, backend_args=self.backend_args))
         except Exception:  # noqa: BLE001 - only a hint
             return ''
         if not names:
@@ -232,10 +238,10 @@ class BinarySegDataset(BaseSegDataset):
         """Files in ``folder`` whose names start like ``stem`` (a hint for mismatched names)."""
         base = osp.basename(stem)
         try:
-            names = fileio.list_dir_or_file(osp.join(folder, osp.dirname(stem)), list_dir=False,
-                                            backend_args=self.backend_args)
-            close = sorted(n for n in names if n.startswith(base) or base.startswith(
-                osp.splitext(n)[0]))[:3]
+            names = fileio.list_dir_or_file(
+                osp.join(folder, osp.dirname(stem)), list_dir=False, backend_args=self.backend_args)
+            close = sorted(
+                n for n in names if n.startswith(base) or base.startswith(osp.splitext(n)[0]))[:3]
         except Exception:  # noqa: BLE001 - only a hint
             return ''
         if not close:
@@ -308,7 +314,8 @@ class BinarySegDataset(BaseSegDataset):
             msg = str(e)
             if any(f in msg or osp.basename(f) in msg for f in files):
                 raise
-            named = ', '.join(f'{k} {info[k]!r}' for k in ('img_path', 'seg_map_path',
-                                                           *EXTRA_MAP_FIELDS) if info.get(k))
+            named = ', '.join(f'{k} {info[k]!r}'
+                              for k in ('img_path', 'seg_map_path', *EXTRA_MAP_FIELDS)
+                              if info.get(k))
             raise ValueError(f'cannot load sample {idx} of {type(self).__name__} ({named}): '
                              f'{type(e).__name__}: {msg.strip()}') from e

@@ -22,7 +22,8 @@ class CUHKDBDDataset(BinarySegDataset):
     ``<split>`` is ``train`` (604 images) or ``test`` (100 images); stems keep the
     release names (``out_of_focus0001``).
 
-    Labels: label 1 = in-focus, 0 = blurred (ARCHITECTURE.md Section 4). In the
+    Labels: label 1 = in-focus, 0 = blurred (dbdseg's convention, see
+    :class:`~dbdseg.datasets.BinarySegDataset`). In the
     release white = BLURRED, so ``invert=True`` by default; set ``invert=False`` for a
     re-release already stored as white = in-focus.
 

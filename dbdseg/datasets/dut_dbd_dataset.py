@@ -19,7 +19,8 @@ class DUTDBDDataset(BinarySegDataset):
 
     ``<split>`` is ``train`` (600 images, dut600) or ``test`` (500 images, dut500).
 
-    Labels: label 1 = in-focus, 0 = blurred (ARCHITECTURE.md Section 4). The release
+    Labels: label 1 = in-focus, 0 = blurred (dbdseg's convention, see
+    :class:`~dbdseg.datasets.BinarySegDataset`). The release
     stores white = in-focus, which is label 1 as it is (``invert=False``).
 
     Not verified against a real download (none was reachable where dbdseg was written): the

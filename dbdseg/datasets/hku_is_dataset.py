@@ -21,7 +21,8 @@ class HKUISDataset(BinarySegDataset):
     dbdseg's configs use ``<split>`` = ``test`` (the 1447 test images, or all 4447
     when the user converts the whole release).
 
-    Labels: label 1 = salient, 0 = background (ARCHITECTURE.md Section 4). The release stores
+    Labels: label 1 = salient, 0 = background (dbdseg's convention, see
+    :class:`~dbdseg.datasets.BinarySegDataset`). The release stores
     white = salient, which is label 1 as it is (``invert=False``).
 
     Not verified against a real download (none was reachable where dbdseg was written): the

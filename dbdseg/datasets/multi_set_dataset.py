@@ -1,4 +1,4 @@
-"""Several test (or val) sets in one dataloader, reported set by set (ARCHITECTURE.md Section 5)."""
+"""Several test (or val) sets in one dataloader, reported set by set."""
 import copy
 from collections import Counter
 from typing import List, Optional, Sequence, Union

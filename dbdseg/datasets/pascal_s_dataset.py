@@ -22,7 +22,8 @@ class PASCALSDataset(BinarySegDataset):
 
     Test only: ``<split>`` is ``test`` (850 images).
 
-    Labels: label 1 = salient, 0 = background (ARCHITECTURE.md Section 4). The release stores
+    Labels: label 1 = salient, 0 = background (dbdseg's convention, see
+    :class:`~dbdseg.datasets.BinarySegDataset`). The release stores
     white = salient, which is label 1 as it is (``invert=False``).
 
     Not verified against a real download (none was reachable where dbdseg was written): the

@@ -20,7 +20,8 @@ class SODDataset(BinarySegDataset):
 
     Test only: ``<split>`` is ``test`` (300 images).
 
-    Labels: label 1 = salient, 0 = background (ARCHITECTURE.md Section 4). The release stores
+    Labels: label 1 = salient, 0 = background (dbdseg's convention, see
+    :class:`~dbdseg.datasets.BinarySegDataset`). The release stores
     white = salient, which is label 1 as it is (``invert=False``).
 
     Not verified against a real download (none was reachable where dbdseg was written): the

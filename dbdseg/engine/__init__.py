@@ -1,1 +1,4 @@
-from .hooks import *  # noqa: F401,F403
+from .hooks import AtomicCheckpointHook, OLRHook, RNGStateHook
+from .label_bank import OLRLabelBank
+
+__all__ = ['AtomicCheckpointHook', 'OLRHook', 'OLRLabelBank', 'RNGStateHook']

@@ -1,17 +1,18 @@
 """Checkpoint loading on torch >= 2.6 with ``weights_only`` kept on.
 
-torch >= 2.6 loads checkpoints with ``torch.load(..., weights_only=True)`` by default, which unpickles only
-tensors, containers and allow-listed types. mmengine 0.10.7 checkpoints also hold the runner's message hub
-(``mmengine.logging.HistoryBuffer`` objects whose state is numpy arrays) and numpy scalars in ``meta``, so
-``tools/train.py --resume`` and ``load_from`` fail there. dbdseg allow-lists exactly those types with
-``torch.serialization.add_safe_globals`` (ARCHITECTURE.md Section 1) instead of turning ``weights_only``
-off: a checkpoint that needs any other class is still refused by torch.
+torch >= 2.6 loads checkpoints with ``torch.load(..., weights_only=True)`` by default, which
+unpickles only tensors, containers and allow-listed types. mmengine 0.10.7 checkpoints also hold the
+runner's message hub (``mmengine.logging.HistoryBuffer`` objects whose state is numpy arrays) and
+numpy scalars in ``meta``, so ``tools/train.py --resume`` and ``load_from`` fail there. dbdseg
+allow-lists exactly those types with ``torch.serialization.add_safe_globals`` (the types are listed
+in :func:`mmengine_safe_globals`) instead of turning ``weights_only`` off: a checkpoint that needs
+any other class is still refused by torch.
 
-One detail: pickle protocol 2 (torch's default) stores the statistics methods a ``HistoryBuffer`` carries
-(``HistoryBuffer.min``, ``.max``, ``.current``, ``.mean``) as ``getattr(HistoryBuffer, 'min')``. Allowing the
-builtin ``getattr`` would let a crafted file reach any attribute of any allowed class, so the name
-``builtins.getattr`` is mapped to :func:`history_buffer_getattr`, which resolves exactly those methods and
-refuses everything else.
+One detail: pickle protocol 2 (torch's default) stores the statistics methods a ``HistoryBuffer``
+carries (``HistoryBuffer.min``, ``.max``, ``.current``, ``.mean``) as ``getattr(HistoryBuffer,
+'min')``. Allowing the builtin ``getattr`` would let a crafted file reach any attribute of any
+allowed class, so the name ``builtins.getattr`` is mapped to :func:`history_buffer_getattr`, which
+resolves exactly those methods and refuses everything else.
 
 Checkpoints are data, not code (dbdseg issue 9): every loader of mmengine's
 ``CheckpointLoader`` (local files, URLs, ``torchvision://`` ...) is wrapped by
@@ -22,25 +23,23 @@ calls it) or the environment variable ``DBDSEG_TRUSTED_CHECKPOINTS`` (local path
 ``os.pathsep``). Only trusted *local files* can be loaded with ``weights_only=False``; nothing
 ever turns it off for all files.
 
-Atomic writes: :func:`atomic_write_bytes` / :func:`atomic_write_text` / :func:`commit_file` write
-a temporary file in the target folder, flush it to disk and ``os.replace`` it over the target, so
-a process killed while writing leaves either the old file or the new one, never a partial file
-(``AtomicCheckpointHook`` uses them for checkpoints and ``last_checkpoint``).
+Entry points (the tools, :func:`dbdseg.apis.init_model`, ``RNGStateHook``) install both the
+allow-list and the guard with one call, :func:`install_checkpoint_guard`; ``import dbdseg`` patches
+nothing. Atomic file writes live in :mod:`dbdseg.utils.fileio`.
 """
 import functools
 import logging
 import os
 import os.path as osp
 import pickle
-import tempfile
-from typing import Optional, Union
+from typing import Union
 
 import numpy as np
 import torch
 
 __all__ = [
-    'TRUSTED_CHECKPOINTS_ENV', 'UnsafeCheckpointError', 'atomic_write_bytes', 'atomic_write_text',
-    'commit_file', 'guard_checkpoint_loaders', 'history_buffer_getattr', 'is_trusted_checkpoint',
+    'TRUSTED_CHECKPOINTS_ENV', 'UnsafeCheckpointError', 'guard_checkpoint_loaders',
+    'history_buffer_getattr', 'install_checkpoint_guard', 'is_trusted_checkpoint',
     'mmengine_safe_globals', 'register_safe_globals', 'trust_checkpoint'
 ]
 
@@ -50,8 +49,8 @@ TRUSTED_CHECKPOINTS_ENV = 'DBDSEG_TRUSTED_CHECKPOINTS'
 
 
 def _numpy_dtype_classes():
-    """The ``numpy.dtypes.*DType`` classes of numeric and bool dtypes (numpy >= 1.25 pickles a dtype as
-    its class plus arguments)."""
+    """The ``numpy.dtypes.*DType`` classes of numeric and bool dtypes (numpy >= 1.25 pickles a
+    dtype as its class plus arguments)."""
     names = ('BoolDType', 'Int8DType', 'UInt8DType', 'Int16DType', 'UInt16DType', 'Int32DType',
              'UInt32DType', 'Int64DType', 'UInt64DType', 'Float16DType', 'Float32DType',
              'Float64DType', 'LongDType', 'ULongDType', 'LongLongDType', 'ULongLongDType',
@@ -84,19 +83,20 @@ def history_buffer_getattr(obj, name):
         if callable(value):
             return value
     raise pickle.UnpicklingError(
-        f'refused getattr({obj!r}, {name!r}) while loading a checkpoint with weights_only=True: dbdseg '
-        'allows getattr only for the statistics methods of mmengine.logging.HistoryBuffer. Load the file '
-        'with torch.load(..., weights_only=False) only if you trust its source.')
+        f'refused getattr({obj!r}, {name!r}) while loading a checkpoint with weights_only=True: '
+        'dbdseg allows getattr only for the statistics methods of mmengine.logging.HistoryBuffer. '
+        'Load the file with torch.load(..., weights_only=False) only if you trust its source.')
 
 
 def mmengine_safe_globals():
     """The globals an mmengine 0.10.x checkpoint pickles besides tensors and containers.
 
     Returns:
-        list: classes/functions, and ``(callable, 'qualified.name')`` aliases so that checkpoints written
-        under numpy 1.x (``numpy.core.multiarray.*``) load under numpy 2.x (``numpy._core.multiarray.*``)
-        and the other way round. Only these are allowed: ``HistoryBuffer`` (message hub logs), numpy
-        arrays/dtypes/scalars (their state), nothing that runs arbitrary code.
+        list: classes/functions, and ``(callable, 'qualified.name')`` aliases so that checkpoints
+        written under numpy 1.x (``numpy.core.multiarray.*``) load under numpy 2.x
+        (``numpy._core.multiarray.*``) and the other way round. Only these are allowed:
+        ``HistoryBuffer`` (message hub logs), numpy arrays/dtypes/scalars (their state), nothing
+        that runs arbitrary code.
     """
     from mmengine.logging import HistoryBuffer
 
@@ -117,16 +117,29 @@ _REGISTERED = False
 def register_safe_globals():
     """Allow-list :func:`mmengine_safe_globals` for ``torch.load(weights_only=True)``.
 
-    Called once by ``import dbdseg``; idempotent. A no-op on torch builds without
-    ``torch.serialization.add_safe_globals`` (torch < 2.4, where ``weights_only`` is off by default).
-    Also installs :func:`guard_checkpoint_loaders` (idempotent too).
+    Idempotent. A no-op on torch builds without ``torch.serialization.add_safe_globals``
+    (torch < 2.4, where ``weights_only`` is off by default). Entry points call
+    :func:`install_checkpoint_guard`, which calls this.
     """
     global _REGISTERED
-    guard_checkpoint_loaders()
     if _REGISTERED or not hasattr(torch.serialization, 'add_safe_globals'):
         return
     torch.serialization.add_safe_globals(mmengine_safe_globals())
     _REGISTERED = True
+
+
+def install_checkpoint_guard() -> None:
+    """The one call an entry point makes before it loads a checkpoint.
+
+    Allow-lists the globals of mmengine checkpoints (:func:`register_safe_globals`, so
+    ``--resume`` and ``load_from`` work with ``weights_only=True``) and wraps mmengine's
+    checkpoint loaders with the refusal policy (:func:`guard_checkpoint_loaders`). Idempotent.
+    Called by ``tools/train.py``, ``tools/test.py``, ``tools/infer.py``,
+    :func:`dbdseg.apis.init_model` and ``RNGStateHook`` (so mmseg's own tools resume dbdseg
+    checkpoints too); ``import dbdseg`` patches nothing.
+    """
+    register_safe_globals()
+    guard_checkpoint_loaders()
 
 
 # --------------------------------------------------------------------------------------------
@@ -201,11 +214,12 @@ def _refusal_message(filename: str, error: Exception) -> str:
         how = ('Remote checkpoints are never loaded unsafely: download the file, check its source, '
                'then trust the local copy (--unsafe-load-trusted-checkpoint or '
                f'{TRUSTED_CHECKPOINTS_ENV}).')
-    return (f'refused to load checkpoint {filename}: it contains Python objects other than '
-            f'tensors and plain data ({reason}). Loading it would unpickle arbitrary objects, which '
-            f'can run code from the file, so dbdseg keeps torch.load(weights_only=True). {how} '
-            'Better: load it once in a trusted environment and re-save only the weights '
-            '(state_dict and meta of plain types).')
+    return (
+        f'refused to load checkpoint {filename}: it contains Python objects other than '
+        f'tensors and plain data ({reason}). Loading it would unpickle arbitrary objects, which '
+        f'can run code from the file, so dbdseg keeps torch.load(weights_only=True). {how} '
+        'Better: load it once in a trusted environment and re-save only the weights '
+        '(state_dict and meta of plain types).')
 
 
 class _ForceUnsafeLoad:
@@ -240,9 +254,11 @@ def _guard(loader):
                 raise
             if is_trusted_checkpoint(filename):
                 from mmengine.logging import print_log
-                print_log(f'loading the trusted checkpoint {filename} with weights_only=False '
-                          '(arbitrary unpickling) as explicitly allowed', logger='current',
-                          level=logging.WARNING)
+                print_log(
+                    f'loading the trusted checkpoint {filename} with weights_only=False '
+                    '(arbitrary unpickling) as explicitly allowed',
+                    logger='current',
+                    level=logging.WARNING)
                 with _ForceUnsafeLoad():
                     return loader(filename, map_location, *args, **kwargs)
             raise UnsafeCheckpointError(_refusal_message(str(filename), e)) from e
@@ -272,88 +288,3 @@ def guard_checkpoint_loaders() -> int:
             CheckpointLoader._schemes[prefix] = _guard(loader)
             n += 1
     return n
-
-
-# --------------------------------------------------------------------------------------------
-# Atomic writes (issue 9, item 2)
-# --------------------------------------------------------------------------------------------
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _fsync_dir(folder: str) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-
-
-def commit_file(tmp_path: str, path: str, fsync: bool = True) -> None:
-    """Move a fully written temporary file over ``path`` atomically (``os.replace``).
-
-    Args:
-        tmp_path (str): the finished temporary file, in the same folder (file system) as ``path``.
-        path (str): the destination; an existing file is replaced in one step.
-        fsync (bool): flush the file's data, then the folder entry, to disk (survives a power
-            loss, not only a killed process). Default: True.
-
-    Raises:
-        OSError: the move fails (the message names both files); ``tmp_path`` is removed then.
-    """
-    try:
-        if fsync:
-            with open(tmp_path, 'rb') as f:
-                os.fsync(f.fileno())
-        os.replace(tmp_path, path)
-    except OSError as e:
-        if osp.exists(tmp_path):
-            os.unlink(tmp_path)
-        raise OSError(f'cannot move {tmp_path} to {path}: {e}') from e
-    if fsync:
-        _fsync_dir(osp.dirname(osp.abspath(path)))
-
-
-def atomic_write_bytes(path: str, data: bytes, fsync: bool = True,
-                       mode: Optional[int] = None) -> None:
-    """Write ``data`` to ``path`` so that ``path`` never holds a partial file.
-
-    The bytes go to a temporary file ``.<name>.tmp_<random>`` in the same folder, which then
-    replaces ``path`` (:func:`commit_file`). A process killed at any point leaves the previous
-    ``path`` (or none) plus, at worst, a stray temporary file.
-
-    Args:
-        path (str): destination file; its folder is created if missing.
-        data (bytes): the content.
-        fsync (bool): see :func:`commit_file`. Default: True.
-        mode (int, optional): permission bits; default ``0o666`` minus the umask (what ``open``
-            would give).
-
-    Raises:
-        OSError: the folder or file cannot be written (the message names ``path``).
-    """
-    folder = osp.dirname(osp.abspath(path))
-    tmp = None
-    try:
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.tmp_', dir=folder)
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-        os.chmod(tmp, (0o666 & ~_umask()) if mode is None else mode)
-    except OSError as e:
-        if tmp is not None and osp.exists(tmp):
-            os.unlink(tmp)
-        raise OSError(f'cannot write {path}: {e}') from e
-    commit_file(tmp, path, fsync=fsync)
-
-
-def atomic_write_text(path: str, text: str, encoding: str = 'utf-8', fsync: bool = True) -> None:
-    """:func:`atomic_write_bytes` for text (e.g. mmengine's ``last_checkpoint`` record)."""
-    atomic_write_bytes(path, text.encode(encoding), fsync=fsync)

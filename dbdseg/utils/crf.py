@@ -1,7 +1,8 @@
 """Fully connected CRF refinement of a foreground probability map (A2S pseudo labels, Eq. 6).
 
-Source: Zhou et al. (A2S, TCSVT 2023) Eq. 6, ``G = MF(CRF(sigmoid(sign * Theta)))``; settings from
-the reference code (MODELS.md B.5.5): pydensecrf ``DenseCRF2D`` with 2 labels, Gaussian pairwise
+Source: Zhou et al. (A2S, TCSVT 2023) Eq. 6, ``G = MF(CRF(sigmoid(sign * Theta)))``; the paper
+gives no CRF settings, so they follow the authors' released code (github.com/moothes/A2S-USOD,
+``test.py --crf`` and ``util.py``): pydensecrf ``DenseCRF2D`` with 2 labels, Gaussian pairwise
 term sxy 3 / compat 3, bilateral term sxy 50 / srgb 5 / compat 10, 10 mean-field iterations, then a
 median filter of size 7. The CRF is Kraehenbuehl & Koltun, "Efficient Inference in Fully Connected
 CRFs with Gaussian Edge Potentials" (NIPS 2011), through the ``pydensecrf`` module (pip package
@@ -15,7 +16,9 @@ import numbers
 import cv2
 import numpy as np
 
-__all__ = ['dense_crf', 'crf_pseudo_label', 'median_binary']
+__all__ = [
+    'crf_job', 'crf_pseudo_label', 'crf_worker_init', 'dense_crf', 'make_crf_pool', 'median_binary'
+]
 
 #: Lower clip of the probabilities before ``-log`` (pydensecrf's ``unary_from_softmax`` default).
 PROB_CLIP = 1e-5
@@ -73,7 +76,7 @@ def dense_crf(image: np.ndarray,
     (``gauss_sxy`` pixels, weight ``gauss_compat``) and a bilateral appearance kernel on positions
     and RGB colours (``bilateral_sxy`` pixels, ``bilateral_srgb`` colour levels, weight
     ``bilateral_compat``). Mean-field inference for ``iterations`` steps. Defaults are the A2S
-    reference settings (MODELS.md B.5.5).
+    reference settings (the authors' released code).
 
     The A2S reference feeds a hard unary instead (its min-max-normalised map thresholded at 0.5,
     ``unary_from_labels`` with ``gt_prob=0.7``). That is this function with ``prob`` set to 0.7
@@ -83,12 +86,12 @@ def dense_crf(image: np.ndarray,
         image (np.ndarray): (H, W, 3) uint8 RGB image (colour order does not change the result:
             the bilateral kernel uses Euclidean colour distances).
         prob (np.ndarray): (H, W) float foreground probabilities in [0, 1].
-        iterations (int): Mean-field iterations, >= 1. Default 10.
-        gauss_sxy (float): Gaussian kernel spatial std in pixels. Default 3.
-        gauss_compat (float): Gaussian kernel weight. Default 3.
-        bilateral_sxy (float): Bilateral kernel spatial std in pixels. Default 50.
-        bilateral_srgb (float): Bilateral kernel colour std (0..255 units). Default 5.
-        bilateral_compat (float): Bilateral kernel weight. Default 10.
+        iterations (int): Mean-field iterations, >= 1. Defaults to 10.
+        gauss_sxy (float): Gaussian kernel spatial std in pixels. Defaults to 3.
+        gauss_compat (float): Gaussian kernel weight. Defaults to 3.
+        bilateral_sxy (float): Bilateral kernel spatial std in pixels. Defaults to 50.
+        bilateral_srgb (float): Bilateral kernel colour std (0..255 units). Defaults to 5.
+        bilateral_compat (float): Bilateral kernel weight. Defaults to 10.
 
     Returns:
         np.ndarray: (H, W) float32 in [0, 1], the CRF's foreground marginal.
@@ -139,7 +142,7 @@ def crf_pseudo_label(image: np.ndarray,
         image (np.ndarray): (H, W, 3) uint8 RGB image.
         prob (np.ndarray): (H, W) float foreground probabilities in [0, 1].
         median_size (int): Odd median-filter aperture (OpenCV ``medianBlur``); 1 disables the
-            filter. Default 7 (MODELS.md B.5.5).
+            filter. Defaults to 7 (the released code's value).
         **crf_kwargs: Keyword arguments of :func:`dense_crf` (``iterations``, ``gauss_sxy``,
             ...).
 
@@ -171,7 +174,7 @@ def median_binary(mask: np.ndarray, median_size: int = 7) -> np.ndarray:
 
     Args:
         mask (np.ndarray): (H, W) boolean (or 0/1) foreground mask.
-        median_size (int): Odd aperture; 1 = no filtering.
+        median_size (int): Odd aperture; 1 = no filtering. Defaults to 7.
 
     Returns:
         np.ndarray: (H, W) uint8 in {0, 255}.
@@ -180,3 +183,48 @@ def median_binary(mask: np.ndarray, median_size: int = 7) -> np.ndarray:
     if median_size > 1:
         label = cv2.medianBlur(label, int(median_size))
     return label
+
+
+def crf_job(payload: tuple) -> np.ndarray:
+    """One CRF pseudo label in a worker process: :func:`crf_pseudo_label` of a payload tuple.
+
+    Args:
+        payload (tuple): ``(rgb image (H, W, 3) uint8, unary probability (H, W) float in [0, 1],
+            median size (int), dict of keyword arguments of :func:`dense_crf`)``.
+
+    Returns:
+        np.ndarray: (H, W) uint8 label, 0 or 255.
+    """
+    rgb, prob, median_size, crf_kwargs = payload
+    return crf_pseudo_label(rgb, prob, median_size=median_size, **crf_kwargs)
+
+
+def crf_worker_init() -> None:
+    """Initialiser of a CRF worker process: one OpenCV thread (the pool gives the parallelism)."""
+    cv2.setNumThreads(1)
+
+
+def make_crf_pool(workers: int):
+    """A process pool of ``workers`` CRF workers running :func:`crf_job`, or None for 0.
+
+    On Linux the workers fork from mmengine-free ``forkserver`` processes that have imported only
+    this module (numpy, OpenCV, pydensecrf): forking the caller itself can deadlock once it has
+    started threads (torch's or OpenCV's thread pools, as any process that has run a model has).
+    Elsewhere they are spawned.
+
+    Args:
+        workers (int): number of processes; <= 0 gives None.
+
+    Returns:
+        multiprocessing.pool.Pool | None: the pool; the caller terminates it.
+    """
+    if workers <= 0:
+        return None
+    import multiprocessing
+    import sys
+    if sys.platform.startswith('linux'):
+        ctx = multiprocessing.get_context('forkserver')
+        ctx.set_forkserver_preload([__name__])
+    else:  # pragma: no cover - macOS / Windows
+        ctx = multiprocessing.get_context('spawn')
+    return ctx.Pool(processes=workers, initializer=crf_worker_init)

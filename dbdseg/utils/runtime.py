@@ -14,8 +14,9 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 
-__all__ = ['UnsupportedLauncherError', 'replace_sync_bn', 'setup_cpu_runtime',
-           'shutdown_distributed']
+__all__ = [
+    'UnsupportedLauncherError', 'replace_sync_bn', 'setup_cpu_runtime', 'shutdown_distributed'
+]
 
 
 class UnsupportedLauncherError(ValueError):
@@ -56,8 +57,7 @@ def replace_sync_bn(node) -> int:
     return n
 
 
-def setup_cpu_runtime(cfg: Config, launcher: str,
-                      dist_script: str = 'tools/dist_train.sh') -> None:
+def setup_cpu_runtime(cfg: Config, launcher: str, dist_script: str = 'tools/dist_train.sh') -> None:
     """Adapt the runtime of ``cfg`` to a machine without CUDA (no-op when CUDA is available).
 
     * ``env_cfg.dist_cfg.backend`` 'nccl' (or unset) -> 'gloo';
@@ -109,8 +109,10 @@ def setup_cpu_runtime(cfg: Config, launcher: str,
     cfg.sync_bn = None
     n = replace_sync_bn(cfg.get('model', {}))
     if n:
-        print_log(f'CPU distributed run: {n} SyncBN norm_cfg(s) replaced by BN (SyncBN needs CUDA)',
-                  logger='current', level=logging.WARNING)
+        print_log(
+            f'CPU distributed run: {n} SyncBN norm_cfg(s) replaced by BN (SyncBN needs CUDA)',
+            logger='current',
+            level=logging.WARNING)
 
 
 def shutdown_distributed() -> None:

@@ -10,17 +10,20 @@ SOD models (they find "colourful / distinct" regions, not objects).
   Region Detection", CVPR 2009.
 * :func:`spectral_residual_saliency`: Hou & Zhang, "Saliency Detection: A Spectral Residual
   Approach", CVPR 2007.
+* :func:`centre_prior`: the centre-bias Gaussian, a classical image-independent prior (used as a
+  cue for A2S pseudo labels and as a reference row when evaluating saved maps).
 
-Both take an OpenCV / mmcv BGR uint8 image and return an (H, W) float32 map in [0, 1] at the
-image's size. This module imports only numpy, OpenCV and scikit-image (not mmseg), so the tools in
-``tools/dataset_converters/`` can load it by path without importing dbdseg.
+The detectors take an OpenCV / mmcv BGR uint8 image and return an (H, W) float32 map in [0, 1] at
+the image's size. This module imports only numpy and OpenCV at load time (scikit-image when
+:func:`frequency_tuned_saliency` runs; not torch or mmseg), so worker processes and tools can use it
+cheaply.
 """
-from typing import Optional
+from typing import Optional, Union
 
 import cv2
 import numpy as np
 
-__all__ = ['frequency_tuned_saliency', 'spectral_residual_saliency', 'BINOMIAL_5']
+__all__ = ['frequency_tuned_saliency', 'spectral_residual_saliency', 'centre_prior', 'BINOMIAL_5']
 
 #: The 5-tap binomial kernel (1 4 6 4 1) / 16 of Achanta et al. 2009, applied separably (5 x 5).
 BINOMIAL_5 = np.array([1., 4., 6., 4., 1.], dtype=np.float64) / 16.0
@@ -145,3 +148,53 @@ def spectral_residual_saliency(img_bgr: np.ndarray,
         sal = cv2.GaussianBlur(sal, (0, 0), float(blur_sigma))
     sal = cv2.resize(sal, (w, h), interpolation=cv2.INTER_LINEAR)
     return _min_max(sal)
+
+
+def centre_prior(height: int,
+                 width: int,
+                 sigma: float = 0.25,
+                 compute_dtype: Union[str, type, np.dtype] = np.float64) -> np.ndarray:
+    """Centre-prior Gaussian map ``exp(-(x^2 + y^2) / (2 sigma^2))``.
+
+    ``x = (col + 0.5) / width - 0.5`` and ``y = (row + 0.5) / height - 0.5`` are pixel-centre
+    coordinates normalised by the image size (both in [-0.5, 0.5]), so the blob stretches with the
+    aspect ratio: the standard deviation is ``sigma * width`` pixels along x and ``sigma * height``
+    along y. With the default 0.25 about 27 % of the image lies above 0.5. A classical,
+    image-independent saliency prior (objects tend to be near the centre); not part of any paper
+    implemented here, and ``sigma`` is our choice.
+
+    Args:
+        height (int): Map height in pixels, >= 1.
+        width (int): Map width in pixels, >= 1.
+        sigma (float): Standard deviation as a fraction of the width / height, > 0.
+            Defaults to 0.25.
+        compute_dtype (str | type | np.dtype): Arithmetic precision; the result is float32 either
+            way. ``float64`` computes as written above and rounds once. ``float32`` computes
+            ``exp(-0.5 * (((row + 0.5 - height / 2) / (sigma * height))^2 + ...))`` in single
+            precision, the values the former ``centre_prior_map`` of
+            ``tools/analysis_tools/eval_pred_folder.py`` gave (they differ from ``float64`` by at
+            most about 2e-7). Defaults to ``np.float64``.
+
+    Returns:
+        np.ndarray: (height, width) float32 in (0, 1]; exactly 1 at the centre pixel when both
+        sides are odd.
+
+    Raises:
+        ValueError: a size below 1, a ``sigma`` that is not > 0 (also NaN), or a
+            ``compute_dtype`` other than float64 / float32.
+    """
+    if height < 1 or width < 1 or not sigma > 0:
+        raise ValueError(f'centre_prior: need height, width >= 1 and sigma > 0, got '
+                         f'{height}, {width}, {sigma}')
+    height, width, sigma = int(height), int(width), float(sigma)
+    dtype = np.dtype(compute_dtype)
+    if dtype == np.float64:
+        y = (np.arange(height, dtype=np.float64) + 0.5) / height - 0.5
+        x = (np.arange(width, dtype=np.float64) + 0.5) / width - 0.5
+        dist2 = y[:, None]**2 + x[None, :]**2
+        return np.exp(-dist2 / (2.0 * sigma * sigma)).astype(np.float32)
+    if dtype == np.float32:
+        y = (np.arange(height, dtype=np.float32) + 0.5 - height / 2) / (sigma * height)
+        x = (np.arange(width, dtype=np.float32) + 0.5 - width / 2) / (sigma * width)
+        return np.exp(-0.5 * (y[:, None]**2 + x[None, :]**2)).astype(np.float32)
+    raise ValueError(f'centre_prior: compute_dtype must be float64 or float32, got {dtype}')

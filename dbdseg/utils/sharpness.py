@@ -9,11 +9,13 @@ def gradient_energy_map(image, window=15, sigma=None):
     """Local mean of the squared Laplacian, stretched to [0, 1] per image (high = sharp = in-focus).
 
     The classical focus measure ("energy of Laplacian", Subbarao et al. 1993; the "gradient energy"
-    rows of DBD tables). Choices ours, kept as arguments: the window is a box of ``window`` pixels, the
-    map is min-max stretched per image, and an optional Gaussian pre-blur ``sigma`` suppresses noise.
+    rows of DBD tables). Choices ours, kept as arguments: the window is a box of ``window`` pixels,
+    the map is min-max stretched per image, and an optional Gaussian pre-blur ``sigma`` suppresses
+    noise.
 
     Args:
-        image (np.ndarray): ``(H, W, 3)`` BGR or ``(H, W)`` grey image, uint8 (0-255) or float in [0, 1].
+        image (np.ndarray): ``(H, W, 3)`` BGR or ``(H, W)`` grey image, uint8 (0-255) or float
+            in [0, 1].
         window (int): side of the box filter in pixels, >= 1.
         sigma (float, optional): Gaussian pre-blur (pixels) before the Laplacian; ``None`` = none.
 

@@ -1,12 +1,11 @@
-"""Drawing and saving helpers for probability maps (``tools/infer.py``, demos).
+"""Drawing helpers for probability maps (``tools/infer.py``, the visualizers, demos).
 
-Conventions (ARCHITECTURE.md Section 4): a probability map holds the in-focus (DBD) / salient (SOD)
-probability in [0, 1]; saved 8-bit maps are ``round(prob * 255)`` (255 = in-focus/salient); images
-are OpenCV/mmcv BGR uint8 arrays.
+Conventions of dbdseg: a probability map holds the in-focus (DBD) / salient (SOD) probability in
+[0, 1]; saved 8-bit maps are :func:`dbdseg.utils.fileio.prob_to_uint8` of it (255 = in-focus /
+salient; ``prob_to_uint8(to_numpy_prob(tensor))`` for a model output); images are OpenCV/mmcv BGR
+uint8 arrays.
 """
-import os
-import tempfile
-from typing import Optional, Sequence, Tuple, Union
+from typing import Optional, Tuple, Union
 
 import cv2
 import numpy as np
@@ -39,18 +38,6 @@ def to_numpy_prob(prob: ArrayLike) -> np.ndarray:
     if prob.ndim != 2:
         raise ValueError(f'expected a (H, W) or (1, H, W) probability map, got shape {prob.shape}')
     return np.clip(np.nan_to_num(prob, nan=0.0), 0.0, 1.0)
-
-
-def prob_to_uint8(prob: ArrayLike) -> np.ndarray:
-    """8-bit probability map: ``round(prob * 255)``.
-
-    Args:
-        prob (np.ndarray | torch.Tensor): (H, W) or (1, H, W) probabilities in [0, 1].
-
-    Returns:
-        np.ndarray: uint8 (H, W) in [0, 255] (255 = in-focus/salient).
-    """
-    return np.round(to_numpy_prob(prob) * 255.0).astype(np.uint8)
 
 
 def heat_overlay(img: np.ndarray,
@@ -103,45 +90,3 @@ def heat_overlay(img: np.ndarray,
         thickness = contour_thickness or max(1, min(h, w) // 200)
         cv2.drawContours(out, contours, -1, contour_color, thickness)
     return out
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def imwrite_atomic(path: str, img: np.ndarray, params: Optional[Sequence[int]] = None) -> None:
-    """Write an image so that ``path`` never holds a partial file.
-
-    The image is encoded in memory (format from the suffix of ``path``), written to a temporary file
-    in the same folder and moved into place with ``os.replace``.
-
-    Args:
-        path (str): Output file; its folder must exist.
-        img (np.ndarray): uint8 (H, W) or (H, W, 3) BGR image.
-        params (Sequence[int], optional): ``cv2.imencode`` parameters (e.g. JPEG quality).
-
-    Raises:
-        ValueError: OpenCV cannot encode the image in the format of ``path``.
-        OSError: the file cannot be written (the message names it).
-    """
-    ext = os.path.splitext(path)[1] or '.png'
-    try:
-        ok, buf = cv2.imencode(ext, img, list(params or []))
-    except cv2.error:
-        ok = False
-    if not ok:
-        raise ValueError(f'cannot encode an image of shape {img.shape} as {ext} for {path}')
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix='.tmp_', suffix=ext, dir=folder)
-        with os.fdopen(fd, 'wb') as f:
-            f.write(buf.tobytes())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
-        os.replace(tmp, path)
-    except OSError as e:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-        raise OSError(f'cannot write {path}: {e}') from e

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from dbdseg.apis import inference_model, init_model, list_images, read_image
-from dbdseg.apis.inference import _to_probability
+from dbdseg.apis.inference import Teacher, TeacherError, _to_probability
 
 
 @pytest.fixture(scope='module')
@@ -163,8 +163,8 @@ def test_inference_exif_rotated_jpeg(model, tmp_path):
     assert res.seg_logits.shape == (30, 18)  # display orientation
     # same as running on the (orientation-corrected) array
     arr = read_image(path)
-    assert torch.allclose(res.seg_logits.data, inference_model(model, arr).seg_logits.data,
-                          atol=1e-6)
+    assert torch.allclose(
+        res.seg_logits.data, inference_model(model, arr).seg_logits.data, atol=1e-6)
 
 
 def test_read_image_pillow_fallback_and_errors(tmp_path):
@@ -229,3 +229,50 @@ def test_demo_config_builds_and_predicts():
     assert m.cfg.train_cfg.max_iters == 1200
     res = inference_model(m, np.random.default_rng(6).integers(0, 256, (50, 70, 3), np.uint8))
     assert res.seg_logits.shape == (50, 70)
+
+
+# ---------------------------------------------------------------------------- Teacher
+def test_teacher_sigmoid_map_equals_inference_probability(model, tiny_model_files, tmp_path):
+    """With ``activation='sigmoid'`` a teacher map is the probability inference_model computes
+    (logits resized to the image size, then sigmoid); without it, the logit (sigmoid^-1)."""
+    teacher = Teacher(
+        tiny_model_files['config'], tiny_model_files['checkpoint'], activation='sigmoid')
+    raw_teacher = Teacher(tiny_model_files['config'], tiny_model_files['checkpoint'])
+    assert teacher.model_types == dict(
+        segmentor='EncoderDecoder', backbone='UNet', decode_head='FCNHead')
+    for i, (h, w) in enumerate([(20, 28), (26, 16)]):
+        path = str(tmp_path / f'img{i}.png')
+        cv2.imwrite(path, np.random.default_rng(i).integers(0, 256, (h, w, 3), dtype=np.uint8))
+        got = teacher.predict(path)
+        assert got.shape == (h, w) and got.dtype == np.float64
+        prob = inference_model(model, path).seg_logits.data[0].double().numpy()
+        np.testing.assert_allclose(got, prob, atol=1e-6)
+        logit = raw_teacher.predict(path)
+        np.testing.assert_allclose(1.0 / (1.0 + np.exp(-logit)), prob, atol=1e-6)
+
+
+def test_teacher_errors(tiny_model_files, tmp_path):
+    with pytest.raises(FileNotFoundError, match='teacher checkpoint .*missing.pth'):
+        Teacher(tiny_model_files['config'], str(tmp_path / 'missing.pth'))
+    with pytest.raises(FileNotFoundError, match='teacher config .*nope.py'):
+        Teacher(str(tmp_path / 'nope.py'), tiny_model_files['checkpoint'])
+    with pytest.raises(ValueError, match='activation'):
+        Teacher(tiny_model_files['config'], tiny_model_files['checkpoint'], activation='relu')
+    teacher = Teacher(tiny_model_files['config'], tiny_model_files['checkpoint'], channel=1)
+    path = str(tmp_path / 'img.png')
+    cv2.imwrite(path, np.zeros((8, 10, 3), np.uint8))
+    with pytest.raises(IndexError, match=r'^channel 1 is out of range: the teacher outputs 1 '):
+        teacher.predict(path)
+    bad = tmp_path / 'broken.png'
+    bad.write_bytes(b'not a png')
+    with pytest.raises(ValueError, match='broken.png'):
+        teacher.predict(str(bad))
+    with pytest.raises(FileNotFoundError, match='absent.png'):
+        teacher.predict(str(tmp_path / 'absent.png'))
+    assert issubclass(TeacherError, RuntimeError) and not issubclass(TeacherError, ValueError)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the no-CUDA error')
+def test_teacher_cannot_be_built(tiny_model_files):
+    with pytest.raises(TeacherError, match='cannot build the teacher: .*CUDA is not available'):
+        Teacher(tiny_model_files['config'], tiny_model_files['checkpoint'], device='cuda')

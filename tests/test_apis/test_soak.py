@@ -51,8 +51,8 @@ def test_inference_memory_stays_flat(tiny_model_files, tmp_path):
         files = []
         for i in range(16):
             path = str(tmp_path / f'img_{i:02d}.png')
-            cv2.imwrite(path, tiny.make_image(int(rng.integers(12, 40)), int(rng.integers(12, 40)),
-                                              seed=i))
+            cv2.imwrite(
+                path, tiny.make_image(int(rng.integers(12, 40)), int(rng.integers(12, 40)), seed=i))
             files.append(path)
         samples, t0, n = [], time.perf_counter(), 0
         for n in range(1, N_IMAGES + 1):
@@ -81,11 +81,15 @@ def test_inference_memory_stays_flat(tiny_model_files, tmp_path):
     growth = max(mb for _, mb in samples) - base
     tail_slope = (samples[-1][1] - samples[len(samples) // 2][1]) / max(
         samples[-1][0] - samples[len(samples) // 2][0], 1) * 1024  # KiB per image, second half
-    figures = dict(images=n, seconds=round(elapsed, 2), rss_after_warmup_mb=round(base, 2),
-                   rss_max_mb=round(max(mb for _, mb in samples), 2),
-                   growth_mb=round(growth, 3), bound_mb=BOUND_MB,
-                   second_half_kib_per_image=round(tail_slope, 3),
-                   samples=[(i, round(mb, 2)) for i, mb in samples])
+    figures = dict(
+        images=n,
+        seconds=round(elapsed, 2),
+        rss_after_warmup_mb=round(base, 2),
+        rss_max_mb=round(max(mb for _, mb in samples), 2),
+        growth_mb=round(growth, 3),
+        bound_mb=BOUND_MB,
+        second_half_kib_per_image=round(tail_slope, 3),
+        samples=[(i, round(mb, 2)) for i, mb in samples])
     if os.environ.get('DBDSEG_H9_REPORT_DIR'):
         with open(osp.join(os.environ['DBDSEG_H9_REPORT_DIR'], 'soak.json'), 'w') as f:
             json.dump(figures, f, indent=2)

@@ -14,7 +14,6 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmseg.structures import SegDataSample
 
-import dbdseg  # noqa: F401  registers dbdseg's modules
 from dbdseg.registry import DATASETS, MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

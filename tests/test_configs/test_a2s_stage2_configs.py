@@ -14,8 +14,7 @@ from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
-import dbdseg  # noqa: F401  registers dbdseg's modules
-from dbdseg.engine.hooks import OLRLabelBank
+from dbdseg.engine.label_bank import OLRLabelBank
 from dbdseg.registry import DATASETS, MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -46,8 +45,8 @@ def _model(path):
 
 
 def test_the_configs_exist():
-    assert sorted(map(osp.basename, CONFIGS)) == sorted(map(osp.basename,
-                                                            (PRIMITIVE, FOLDER, SOD2DBD)))
+    assert sorted(map(osp.basename,
+                      CONFIGS)) == sorted(map(osp.basename, (PRIMITIVE, FOLDER, SOD2DBD)))
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
@@ -57,8 +56,8 @@ def test_common_fields(path):
     assert bb.type == 'ResNetWithStem' and bb.depth == 50 and bb.out_indices == (0, 1, 2, 3, 4)
     assert bb.norm_eval is False and bb.frozen_stages == -1  # stage 2 fine-tunes the encoder
     assert head.type == 'RAMHead' and head.channels == 64 and head.out_channels == 1
-    assert [loss['type'] for loss in head.loss_decode] == ['CrossEntropyLoss', 'SSIMLoss',
-                                                           'IoULoss']
+    assert [loss['type']
+            for loss in head.loss_decode] == ['CrossEntropyLoss', 'SSIMLoss', 'IoULoss']
     assert head.loss_decode[0]['use_sigmoid'] and head.loss_decode[0]['avg_non_ignore']
     assert cfg.model.data_preprocessor.size == (320, 320)
     # Sec. IV-A: SGD lr 0.005, 25 epochs, x0.1 at the 15th and 20th (0-based 14, 19), batch 8
@@ -69,8 +68,9 @@ def test_common_fields(path):
     assert cfg.train_cfg.type == 'EpochBasedTrainLoop' and cfg.train_cfg.max_epochs == 25
     assert cfg.train_dataloader.batch_size == 8
     assert cfg.train_dataloader.sampler.type == 'DefaultSampler'
-    pipeline = (cfg.train_dataloader.dataset.get('pipeline')
-                or cfg.train_dataloader.dataset.datasets[0].pipeline)
+    pipeline = (
+        cfg.train_dataloader.dataset.get('pipeline')
+        or cfg.train_dataloader.dataset.datasets[0].pipeline)
     resize = next(t for t in pipeline if t['type'] == 'Resize')
     flip = next(t for t in pipeline if t['type'] == 'RandomFlip')
     assert resize['scale'] == (320, 320) and resize['keep_ratio'] is False
@@ -102,22 +102,6 @@ def test_sod2dbd_fields():
     assert cfg.default_hooks.checkpoint.save_best == 'maxF'
 
 
-@pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
-def test_builds_and_predicts(path):
-    cfg, model = _model(path)
-    model.eval()
-    gen = torch.Generator().manual_seed(0)
-    data = dict(
-        inputs=[torch.randint(0, 256, (3, SIZE, SIZE), generator=gen, dtype=torch.uint8)],
-        data_samples=[SegDataSample(metainfo=dict(img_shape=(SIZE, SIZE),
-                                                  ori_shape=(48, 80)))])
-    with torch.no_grad():
-        (out, ) = model.test_step(data)
-    prob = out.seg_logits.data
-    assert prob.shape == (1, 48, 80) and prob.min() >= 0 and prob.max() <= 1
-    assert set(out.pred_sem_seg.data.unique().tolist()) <= {0, 1}
-
-
 def test_primitive_olr_loss_step(tmp_path):
     cfg, model = _model(PRIMITIVE)
     model.train()
@@ -128,13 +112,21 @@ def test_primitive_olr_loss_step(tmp_path):
     samples = []
     for p, flip in zip(paths[:2], (False, True)):
         label = (torch.rand(1, SIZE, SIZE, generator=gen) > 0.5).float()
-        samples.append(SegDataSample(
-            metainfo=dict(img_path=p, img_shape=(SIZE, SIZE), ori_shape=(SIZE, SIZE), flip=flip,
-                          flip_direction='horizontal'),
-            gt_pseudo_label=PixelData(data=label)))
-    data = dict(inputs=[torch.randint(0, 256, (3, SIZE, SIZE), generator=gen,
-                                      dtype=torch.uint8) for _ in samples],
-                data_samples=samples)
+        samples.append(
+            SegDataSample(
+                metainfo=dict(
+                    img_path=p,
+                    img_shape=(SIZE, SIZE),
+                    ori_shape=(SIZE, SIZE),
+                    flip=flip,
+                    flip_direction='horizontal'),
+                gt_pseudo_label=PixelData(data=label)))
+    data = dict(
+        inputs=[
+            torch.randint(0, 256, (3, SIZE, SIZE), generator=gen, dtype=torch.uint8)
+            for _ in samples
+        ],
+        data_samples=samples)
     data = model.data_preprocessor(data, True)
     losses = model(**data, mode='loss')
     assert {'decode.loss_bce', 'decode.loss_ssim', 'decode.loss_iou'} <= set(losses)
@@ -150,8 +142,7 @@ def _write_images(folder, stems, h=20, w=28):
     os.makedirs(folder, exist_ok=True)
     rng = np.random.default_rng(0)
     for s in stems:
-        cv2.imwrite(osp.join(folder, f'{s}.jpg'),
-                    rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
+        cv2.imwrite(osp.join(folder, f'{s}.jpg'), rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
 
 
 def _write_labels(folder, stems, h=20, w=28):

@@ -9,9 +9,9 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-import dbdseg  # noqa: F401  registers dbdseg's modules
 import dbdseg_tests_tiny_project as tiny  # registered by tests/conftest.py
-from dbdseg.registry import MODELS
+from dbdseg.registry import DATASETS, MODELS
+from dbdseg.utils.set_env import REGISTERING_MODULES
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'afiu', '*.py')))
@@ -25,6 +25,13 @@ def _single_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def _resolved(dcfg, arg):
+    """``img_suffix`` / ``seg_map_suffix`` / ``invert`` of a dataset config: its value, else the
+    dataset class's default (``IMG_SUFFIX``, ``SEG_MAP_SUFFIX``, ``INVERT``)."""
+    attr = dict(img_suffix='IMG_SUFFIX', seg_map_suffix='SEG_MAP_SUFFIX', invert='INVERT')[arg]
+    return dcfg.get(arg, getattr(DATASETS.get(dcfg['type']), attr))
 
 
 def _reduce(model_cfg, width=8):
@@ -74,7 +81,7 @@ def test_config_holds_the_paper_settings(path):
     assert pipe[2].scale == (320, 320) and pipe[2].keep_ratio is False
     assert pipe[3].direction == 'vertical' and pipe[3].prob == 0.5
     assert cfg.default_hooks.checkpoint.save_best == 'maxF'
-    assert cfg.custom_imports.imports == ['dbdseg']
+    assert cfg.custom_imports.imports == list(REGISTERING_MODULES)
     train, val, test = cfg.train_dataloader.dataset, cfg.val_dataloader.dataset, \
         cfg.test_dataloader.dataset
     assert test.type == 'MultiSetDataset'
@@ -88,13 +95,14 @@ def test_config_holds_the_paper_settings(path):
         assert m.backbone.init_cfg == dict(type='Pretrained', checkpoint='torchvision://resnet50')
     else:
         assert train.type == val.type == 'CUHKDBDDataset'
-        assert train.invert is True and val.invert is True and train.set_name is None
+        assert _resolved(train, 'invert') is True and _resolved(val, 'invert') is True
+        assert train.set_name is None
         assert train.data_prefix.img_path == 'train/images'
         assert val.data_prefix.img_path == 'test/images'
-        assert [(d.type, d.invert, d.data_prefix.img_path)
+        assert [(d.type, _resolved(d, 'invert'), d.data_prefix.img_path)
                 for d in test.datasets] == [('CUHKDBDDataset', True, 'test/images'),
                                             ('DUTDBDDataset', False, 'test/images')]
-        assert test.datasets[1].seg_map_suffix == '.bmp'
+        assert _resolved(test.datasets[1], 'seg_map_suffix') == '.bmp'
         assert [t.type for t in test.datasets[0].pipeline] == [
             'LoadImageFromFile', 'Resize', 'LoadBinaryAnnotations', 'PackBinarySegInputs'
         ]
@@ -107,32 +115,10 @@ def test_config_holds_the_paper_settings(path):
             assert m.backbone.init_cfg.checkpoint == 'torchvision://resnet50'
 
 
-@pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
-def test_config_builds_and_predicts_probabilities(path):
-    cfg = Config.fromfile(path)
-    init_default_scope('mmseg')
-    model_cfg = _reduce(cfg.model)
-    model_cfg.data_preprocessor.size = (64, 64)
-    torch.manual_seed(0)
-    model = MODELS.build(model_cfg)
-    model.init_weights()
-    model.eval()
-    from mmseg.structures import SegDataSample
-    img = torch.randint(0, 256, (3, 64, 96), dtype=torch.uint8)
-    sample = SegDataSample(
-        metainfo=dict(img_shape=(64, 96), ori_shape=(48, 72), pad_shape=(64, 96)))
-    with torch.no_grad():
-        data = model.data_preprocessor(dict(inputs=[img], data_samples=[sample]), False)
-        out = model.predict(data['inputs'], data['data_samples'])[0]
-    prob = out.seg_logits.data
-    assert prob.shape == (1, 48, 72)
-    assert prob.min() >= 0 and prob.max() <= 1
-    assert out.pred_sem_seg.data.shape == (1, 48, 72)
-    assert torch.equal(out.pred_sem_seg.data, (prob > 0.5).long())
-
-
 def test_full_size_model_parameter_counts():
-    """ResNet-50 AFIU at the paper's widths (MODELS.md B.2.7), built on the meta device."""
+    """ResNet-50 AFIU at the paper's widths (configs/_base_/models/afiu.py: MINet's AIM / SIM and
+    U²-Net's RSU blocks, whose released models give the reference counts), built on the meta
+    device."""
     cfg = Config.fromfile(osp.join(ROOT, 'configs/_base_/models/afiu.py'))
     init_default_scope('mmseg')
     with torch.device('meta'):
@@ -220,35 +206,16 @@ randomness = dict(seed=0)
     assert 0 <= max_f <= 1
     # tools/test.py: one run over the test sets, one metric block per set
     test = tiny.load_tool('test')
-    metrics = test.main([str(config), str(work_dir / 'iter_2.pth'), '--work-dir',
-                         str(tmp_path / 'test'), '--metrics-out', str(tmp_path / 'm.json'),
-                         '--cfg-options', f'experiment_name={tiny.unique_name("afiu_test")}'])
+    metrics = test.main([
+        str(config),
+        str(work_dir / 'iter_2.pth'), '--work-dir',
+        str(tmp_path / 'test'), '--metrics-out',
+        str(tmp_path / 'm.json'), '--cfg-options',
+        f'experiment_name={tiny.unique_name("afiu_test")}'
+    ])
     assert {'SetA/maxF', 'SetB/maxF', 'SetA/MAE', 'SetB/MAE'} <= set(metrics)
     assert metrics['SetA/maxF'] == pytest.approx(metrics['SetB/maxF'])  # the same images
     assert json.loads((tmp_path / 'm.json').read_text()) == pytest.approx(metrics)
-
-
-def test_param_table_tool(tmp_path):
-    tool = tiny.load_tool('analysis_tools/afiu_param_table')
-    res = tool.main(['--no-forward', '--json', str(tmp_path / 't.json')])
-    refs = [r for r in res['rows'] if r['reference'] is not None]
-    assert len(refs) == 11  # backbone, 5 AIMs, 5 SIMs have MINet counterparts
-    assert all(r['params'] == r['reference'] for r in refs)
-    assert all(r['params'] == r['reference'] for r in res['rsu_check']) and \
-        len(res['rsu_check']) == 22
-    assert res['total_params'] == 164072161
-    assert json.loads((tmp_path / 't.json').read_text())['total_params'] == 164072161
-    small = tool.main([
-        '--size', '64', '96', '--runs', '1', '--threads', '1', '--cfg-options',
-        'model.backbone.depth=18', f'model.neck.in_channels={list(R18)}',
-        'model.neck.aim_mid_channels=8'
-    ])
-    assert [r['reference'] for r in small['rows'][:6]] == [None] * 6  # not MINet's widths
-    fwd = small['forward']
-    assert fwd['neck'] == [[1, 64, 32, 48], [1, 64, 16, 24], [1, 64, 8, 12], [1, 64, 4, 6],
-                           [1, 64, 2, 3]]
-    assert fwd['logits'] == [1, 1, 32, 48] and fwd['output'] == [1, 1, 64, 96]
-    assert fwd['latency_ms_min'] > 0 and all(v > 0 for v in fwd['conv_gmacs'].values())
 
 
 def test_metafile_lists_every_config():

@@ -1,37 +1,35 @@
-"""The CPU experiment configs (``configs/*/cpu_transfer``, ``configs/*/cpu_experiment``) load, build and run.
+"""The CPU experiment configs (``configs/*/cpu_experiment/``) hold what their READMEs say.
 
-These configs produced the numbers in the folders' READMEs; the test pins what the READMEs say about them
-(seed, input size, schedule length, which arm loads which checkpoint, gamma) and runs one tiny forward.
+These configs produced the numbers in the folders' READMEs; the test pins what the READMEs say about
+them (seed, input size, schedule length, which arm loads which checkpoint, gamma). Building their
+models and datasets is checked with every other config in ``tests/test_config.py``.
 """
 import glob
-import re
 import os.path as osp
+import re
 
 import pytest
-import torch
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
-
-import dbdseg  # noqa: F401
-from mmseg.registry import MODELS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIGS = sorted(
-    glob.glob(osp.join(REPO, 'configs', '*', 'cpu_transfer', '*.py')) +
-    glob.glob(osp.join(REPO, 'configs', '*', 'cpu_experiment', '*.py')))
+CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', '*', 'cpu_experiment', '*.py')))
 
 
-def test_experiment_configs_present():
+def test_one_folder_name_for_cpu_experiments():
+    folders = {osp.basename(p) for p in glob.glob(osp.join(REPO, 'configs', '*', 'cpu*'))}
+    assert folders == {'cpu_experiment'}
     names = {osp.basename(p) for p in CONFIGS}
     assert 'afiu_r18_1xb8-200it_sod2dbd_synthetic-defocus-160x160.py' in names
     assert 'dd-gamma0_r18_1xb8-300it_synthetic-defocus-160x160.py' in names
     assert 'a2s-stage2_r18-randinit_1xb8-4e_pascal-s-224x224.py' in names
-    assert len(CONFIGS) == 10
+    assert ('realtime-dbd_gradunet-half_1xb8-bce-self-hard-400it_synthetic-defocus-192x192.py'
+            in names)
+    # afiu 3, a2s 2, depth_distillation 2, realtime_dbd 3 (SOD -> DBD) + 4 (Table 1 ablation)
+    assert len(CONFIGS) == 14
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
-def test_experiment_config_builds_and_runs(path):
-    init_default_scope('mmseg')
+def test_experiment_config_values(path):
     cfg = Config.fromfile(path)
     name = osp.basename(path)
     assert cfg.randomness.seed == 0
@@ -53,9 +51,3 @@ def test_experiment_config_builds_and_runs(path):
         gamma = cfg.model.decode_head.loss_depth.loss_weight
         assert gamma == (0.0 if 'gamma0' in name else 0.1)
         assert cfg.train_dataloader.dataset.data_prefix.depth_map_path == 'depth'
-    model = MODELS.build(cfg.model)
-    model.eval()
-    with torch.no_grad():
-        out = model(torch.rand(1, 3, 64, 64), mode='tensor')
-    out = out[0] if isinstance(out, (list, tuple)) else out
-    assert out.shape[:2] == (1, 1) and torch.isfinite(out).all()

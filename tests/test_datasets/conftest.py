@@ -40,7 +40,7 @@ def make_folder_dataset(tmp_path):
         for i, stem in enumerate(stems):
             img = np.full((h, w, 3), 40 + i, np.uint8)
             mask = np.zeros((h, w), np.uint8)
-            mask[:, : w // 2] = 255
+            mask[:, :w // 2] = 255
             write(root / 'images' / f'{stem}{img_suffix}', img)
             write(root / 'masks' / f'{stem}{mask_suffix}', mask)
         return root

@@ -64,11 +64,12 @@ def _palette_png(indices, palette):
 H, W = 12, 20
 BASE = tiny.make_image(H, W, seed=3)
 
-
 #: smooth ramps (JPEG keeps them nearly exact): checks the orientation of a rotated JPEG
-SMOOTH = np.dstack([np.tile(np.linspace(0, 250, W), (H, 1)),
-                    np.tile(np.linspace(0, 250, H)[:, None], (1, W)),
-                    np.full((H, W), 128.0)]).astype(np.uint8)
+SMOOTH = np.dstack([
+    np.tile(np.linspace(0, 250, W), (H, 1)),
+    np.tile(np.linspace(0, 250, H)[:, None], (1, W)),
+    np.full((H, W), 128.0)
+]).astype(np.uint8)
 
 
 def _exif_rotated_jpeg(img=BASE):
@@ -80,17 +81,17 @@ def _exif_rotated_jpeg(img=BASE):
 
 #: name -> (bytes, expected (h, w) after loading, what it is)
 ODD_VALID_IMAGES = {
-    'rgba.png': (_png_bytes(np.dstack([BASE, np.full((H, W), 77, np.uint8)])), (H, W),
-                 'RGBA: alpha dropped (not composited)'),
+    'rgba.png': (_png_bytes(np.dstack([BASE, np.full(
+        (H, W), 77, np.uint8)])), (H, W), 'RGBA: alpha dropped (not composited)'),
     'deep16.png': (_png_bytes(BASE.astype(np.uint16) * 257), (H, W), '16-bit: scaled to 8 bit'),
-    'palette.png': (_pil_bytes(Image.fromarray(BASE[:, :, ::-1]).convert('P'), 'PNG'), (H, W),
-                    'palette: expanded to colours'),
+    'palette.png': (_pil_bytes(Image.fromarray(BASE[:, :, ::-1]).convert('P'),
+                               'PNG'), (H, W), 'palette: expanded to colours'),
     'grey.png': (_png_bytes(BASE[:, :, 0]), (H, W), 'grey: replicated to 3 channels'),
-    'grey16.png': (_png_bytes(BASE[:, :, 0].astype(np.uint16) * 257), (H, W),
-                   '16-bit grey: 8 bit, 3 channels'),
+    'grey16.png':
+    (_png_bytes(BASE[:, :, 0].astype(np.uint16) * 257), (H, W), '16-bit grey: 8 bit, 3 channels'),
     'rotated.jpg': (_exif_rotated_jpeg(), (W, H), 'EXIF orientation 6: rotated for display'),
-    'cmyk.jpg': (_pil_bytes(Image.fromarray(BASE[:, :, ::-1]).convert('CMYK'), 'JPEG'), (H, W),
-                 'CMYK JPEG: converted to BGR'),
+    'cmyk.jpg': (_pil_bytes(Image.fromarray(BASE[:, :, ::-1]).convert('CMYK'),
+                            'JPEG'), (H, W), 'CMYK JPEG: converted to BGR'),
     'tiny.png': (_png_bytes(BASE[:1, :1]), (1, 1), '1x1 pixel'),
     'pic.bmp': (cv2.imencode('.bmp', BASE)[1].tobytes(), (H, W), 'BMP'),
 }
@@ -176,10 +177,17 @@ def test_broken_images_are_errors_naming_the_file(tmp_path, name):
 
 def _dataset(root, **kwargs):
     return BinarySegDataset(
-        data_root=str(root), data_prefix=dict(img_path='images', seg_map_path='masks'),
-        img_suffix='.png', seg_map_suffix='.png', test_mode=True,
-        pipeline=[dict(type='LoadImageFromFile'), dict(type='LoadBinaryAnnotations'),
-                  dict(type='PackBinarySegInputs')], **kwargs)
+        data_root=str(root),
+        data_prefix=dict(img_path='images', seg_map_path='masks'),
+        img_suffix='.png',
+        seg_map_suffix='.png',
+        test_mode=True,
+        pipeline=[
+            dict(type='LoadImageFromFile'),
+            dict(type='LoadBinaryAnnotations'),
+            dict(type='PackBinarySegInputs')
+        ],
+        **kwargs)
 
 
 # ------------------------------------------------------------------------------ masks
@@ -199,21 +207,21 @@ MASK_CASES = {
     'all_background.png': (_png_bytes(np.zeros((4, 6), np.uint8)), M * 0, None),
     'deep16.png': (_png_bytes(M.astype(np.uint16) * 65535), M, None),
     'rgb_white.png': (_png_bytes(np.dstack([M * 255] * 3)), M, None),
-    'rgba_cutout.png': (_png_bytes(np.dstack([np.full((4, 6, 3), 200, np.uint8), M * 255])), M,
-                        None),
-    'rgba_opaque.png': (_png_bytes(np.dstack([M * 255] * 3 + [np.full((4, 6), 255, np.uint8)])),
-                        M, None),
+    'rgba_cutout.png': (_png_bytes(np.dstack([np.full((4, 6, 3), 200, np.uint8),
+                                              M * 255])), M, None),
+    'rgba_opaque.png':
+    (_png_bytes(np.dstack([M * 255] * 3 + [np.full((4, 6), 255, np.uint8)])), M, None),
     'palette_grey.png': (_palette_png(M, [[0, 0, 0], [255, 255, 255]]), M, None),
     'palette_voc.png': (_palette_png(M, [[0, 0, 0], [128, 0, 0]]), M, None),
-    'palette_multiclass.png': (_palette_png(M * 2 + np.eye(4, 6, dtype=np.uint8),
-                                            [[0, 0, 0], [128, 0, 0], [0, 128, 0]]), None,
-                               'colour-palette'),
-    'class_index_012.png': (_png_bytes(M * 2 + np.eye(4, 6, dtype=np.uint8)), None,
-                            'none above the threshold'),
-    'dark_red.png': (_png_bytes(np.dstack([M * 0, M * 0, M * 255])), None,
-                     'none above the threshold'),
-    'index_with_255.png': (_png_bytes(np.where(np.eye(4, 6) > 0, 255, M).astype(np.uint8)), None,
-                           '0, 1 and 255'),
+    'palette_multiclass.png':
+    (_palette_png(M * 2 + np.eye(4, 6, dtype=np.uint8),
+                  [[0, 0, 0], [128, 0, 0], [0, 128, 0]]), None, 'colour-palette'),
+    'class_index_012.png':
+    (_png_bytes(M * 2 + np.eye(4, 6, dtype=np.uint8)), None, 'none above the threshold'),
+    'dark_red.png': (_png_bytes(np.dstack([M * 0, M * 0,
+                                           M * 255])), None, 'none above the threshold'),
+    'index_with_255.png': (_png_bytes(np.where(np.eye(4, 6) > 0, 255,
+                                               M).astype(np.uint8)), None, '0, 1 and 255'),
     'wrong_size.png': (_png_bytes(np.zeros((5, 6), np.uint8)), None, 'has size (h, w) = (5, 6)'),
     'transposed.png': (_png_bytes(np.zeros((6, 4), np.uint8)), None, 'EXIF orientation'),
     'empty.png': (b'', None, 'the file is empty'),
@@ -233,8 +241,9 @@ def test_masks(tmp_path, name):
     else:
         assert status == 'ok', value
         np.testing.assert_array_equal(value, expected)
-        REPORT.setdefault('LoadBinaryAnnotations (mask)', {})[name] = (
-            f'ok: labels {sorted(np.unique(value).tolist())}, as intended')
+        REPORT.setdefault(
+            'LoadBinaryAnnotations (mask)',
+            {})[name] = (f'ok: labels {sorted(np.unique(value).tolist())}, as intended')
 
 
 def test_soft_mask_below_threshold_warns_and_is_background(tmp_path):
@@ -243,8 +252,8 @@ def test_soft_mask_below_threshold_warns_and_is_background(tmp_path):
     soft[0, 0], soft[1, 0] = 43, 85
     path = _write(tmp_path, 'soft.png', _png_bytes(soft))
     with pytest.warns(UserWarning, match=r'soft\.png.*all background'):
-        out = LoadBinaryAnnotations()(dict(seg_map_path=path, img_path='photo.jpg',
-                                           ori_shape=(4, 6), seg_fields=[]))['gt_seg_map']
+        out = LoadBinaryAnnotations()(dict(
+            seg_map_path=path, img_path='photo.jpg', ori_shape=(4, 6), seg_fields=[]))['gt_seg_map']
     assert out.max() == 0 and out.shape == (4, 6)
 
 
@@ -288,8 +297,8 @@ def test_empty_image_folder_names_folder(tmp_path):
     (tmp_path / 'masks').mkdir()
     with pytest.raises(FileNotFoundError, match='the folder is empty'):
         _dataset(tmp_path)
-    REPORT.setdefault('BinarySegDataset', {})['empty folder'] = (
-        'FileNotFoundError naming the folder')
+    REPORT.setdefault('BinarySegDataset',
+                      {})['empty folder'] = ('FileNotFoundError naming the folder')
 
 
 def test_wrong_suffix_lists_what_is_there(tmp_path):
@@ -352,8 +361,11 @@ def test_fuzz_every_loader_names_the_file_or_returns_valid_output(tmp_path, tiny
         counts['LoadImageFromFile'][status] += 1
         # 2. the mask loader and 3. an extra-map loader: valid labels / map, or an error naming
         for key in ('seg_map_path', 'saliency_map_path'):
-            status, value = _outcome(lambda: LoadBinaryAnnotations(check_size=False)(
-                {key: path, 'seg_fields': []}))
+            status, value = _outcome(lambda: LoadBinaryAnnotations(check_size=False)
+                                     ({
+                                         key: path,
+                                         'seg_fields': []
+                                     }))
             if status == 'error':
                 assert path in value, value
             elif key == 'seg_map_path':

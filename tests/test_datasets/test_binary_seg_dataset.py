@@ -1,17 +1,12 @@
-"""BinarySegDataset (ARCHITECTURE.md Section 4) and the base dataset configs."""
+"""BinarySegDataset: listing and pairing by stem, split files, errors, set names, loading.
+
+The base dataset configs are built in tests/test_config.py."""
 import os.path as osp
 
 import numpy as np
 import pytest
-import torch
-from mmengine.config import Config
 
-import dbdseg  # noqa: F401  (registers everything)
 from dbdseg.datasets import BinarySegDataset, PackBinarySegInputs
-from dbdseg.registry import DATASETS
-
-REPO = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
-BASE_DATASETS = osp.join(REPO, 'configs', '_base_', 'datasets')
 
 
 def _build(root, **kwargs):
@@ -43,8 +38,10 @@ def test_recursive_stems_with_subfolders(make_folder_dataset):
     root = make_folder_dataset(['a', 'sub/deeper/z'])
     ds = _build(root)
     paths = sorted(ds.get_data_info(i)['seg_map_path'] for i in range(len(ds)))
-    assert paths == [osp.join(str(root), 'masks', 'a.png'),
-                     osp.join(str(root), 'masks', 'sub', 'deeper', 'z.png')]
+    assert paths == [
+        osp.join(str(root), 'masks', 'a.png'),
+        osp.join(str(root), 'masks', 'sub', 'deeper', 'z.png')
+    ]
 
 
 def test_ann_file_selects_stems_in_file_order(make_folder_dataset):
@@ -69,8 +66,9 @@ def test_invert_goes_into_every_data_info(make_folder_dataset):
     assert [ds.get_data_info(i)['invert'] for i in range(2)] == [True, True]
 
 
-@pytest.mark.parametrize('prefix', [dict(img_path='images', seg_map_path=None),
-                                    dict(img_path='images')])
+@pytest.mark.parametrize('prefix',
+                         [dict(img_path='images', seg_map_path=None),
+                          dict(img_path='images')])
 def test_unlabeled_dataset(make_folder_dataset, prefix):
     root = make_folder_dataset(['a', 'b'])
     # masks are there but not asked for; an unlabeled dataset must not need them either
@@ -101,11 +99,12 @@ def test_test_mode_builds(make_folder_dataset):
 
 
 # ----------------------------------------------------------------------------- set_name
-def test_set_name_defaults_to_data_root_folder_and_goes_into_data_infos(tmp_path,
-                                                                       make_folder_dataset):
+def test_set_name_defaults_to_data_root_folder_and_goes_into_data_infos(
+        tmp_path, make_folder_dataset):
     root = make_folder_dataset(['a', 'b'], root=tmp_path / 'my_set')
-    ds = BinarySegDataset(data_root=str(root) + '/',  # trailing separator: normpath drops it
-                          data_prefix=dict(img_path='images', seg_map_path='masks'))
+    ds = BinarySegDataset(
+        data_root=str(root) + '/',  # trailing separator: normpath drops it
+        data_prefix=dict(img_path='images', seg_map_path='masks'))
     assert ds.set_name == 'my_set'
     assert [ds.get_data_info(i)['set_name'] for i in range(2)] == ['my_set', 'my_set']
     assert 'set_name' not in ds.metainfo  # sets of one task share their metainfo
@@ -113,8 +112,8 @@ def test_set_name_defaults_to_data_root_folder_and_goes_into_data_infos(tmp_path
 
 def test_set_name_without_data_root_is_the_image_folder(tmp_path, make_folder_dataset):
     root = make_folder_dataset(['a'], root=tmp_path / 'root')
-    ds = BinarySegDataset(data_prefix=dict(img_path=str(root / 'images'),
-                                           seg_map_path=str(root / 'masks')))
+    ds = BinarySegDataset(
+        data_prefix=dict(img_path=str(root / 'images'), seg_map_path=str(root / 'masks')))
     assert ds.set_name == 'images'
     assert ds.get_data_info(0)['set_name'] == 'images'
 
@@ -128,8 +127,10 @@ def test_set_name_explicit_and_class_attribute(tmp_path, make_folder_dataset):
 
     ds = _Named(data_root=str(root), data_prefix=dict(img_path='images', seg_map_path='masks'))
     assert ds.set_name == 'NAMED' and ds.get_data_info(0)['set_name'] == 'NAMED'
-    ds = _Named(data_root=str(root), data_prefix=dict(img_path='images', seg_map_path='masks'),
-                set_name='Other')
+    ds = _Named(
+        data_root=str(root),
+        data_prefix=dict(img_path='images', seg_map_path='masks'),
+        set_name='Other')
     assert ds.set_name == 'Other'
 
 
@@ -142,8 +143,11 @@ def test_invalid_set_name_is_refused(make_folder_dataset, bad):
 
 def test_set_name_is_packed_into_sample_metainfo(tmp_path, make_folder_dataset):
     root = make_folder_dataset(['a'], root=tmp_path / 'packed_set')
-    pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadBinaryAnnotations'),
-                dict(type='PackBinarySegInputs')]
+    pipeline = [
+        dict(type='LoadImageFromFile'),
+        dict(type='LoadBinaryAnnotations'),
+        dict(type='PackBinarySegInputs')
+    ]
     sample = _build(root, pipeline=pipeline)[0]['data_samples']
     assert sample.metainfo['set_name'] == 'packed_set'
     assert sample.set_name == 'packed_set'
@@ -159,9 +163,14 @@ def test_extra_map_paths_in_data_infos(make_folder_dataset, helpers):
     for folder in ('depth', 'sal', 'pseudo'):
         for stem in ('a', 'b'):
             helpers.write(root / folder / f'{stem}.png', np.zeros((6, 8), np.uint8))
-    ds = _build(root, data_prefix=dict(img_path='images', seg_map_path='masks',
-                                       depth_map_path='depth', saliency_map_path='sal',
-                                       pseudo_label_path='pseudo'))
+    ds = _build(
+        root,
+        data_prefix=dict(
+            img_path='images',
+            seg_map_path='masks',
+            depth_map_path='depth',
+            saliency_map_path='sal',
+            pseudo_label_path='pseudo'))
     info = ds.get_data_info(1)
     assert info['depth_map_path'] == osp.join(str(root), 'depth', 'b.png')
     assert info['saliency_map_path'] == osp.join(str(root), 'sal', 'b.png')
@@ -174,8 +183,10 @@ def test_extra_map_paths_in_data_infos(make_folder_dataset, helpers):
 def test_extra_map_suffix(make_folder_dataset, helpers):
     root = make_folder_dataset(['a'])
     helpers.write(root / 'sal' / 'a.bmp', np.zeros((6, 8), np.uint8))
-    ds = _build(root, extra_map_suffix='.bmp',
-                data_prefix=dict(img_path='images', seg_map_path='masks', saliency_map_path='sal'))
+    ds = _build(
+        root,
+        extra_map_suffix='.bmp',
+        data_prefix=dict(img_path='images', seg_map_path='masks', saliency_map_path='sal'))
     assert ds.get_data_info(0)['saliency_map_path'] == osp.join(str(root), 'sal', 'a.bmp')
 
 
@@ -193,8 +204,8 @@ def test_missing_extra_map_names_file(make_folder_dataset, helpers):
     root = make_folder_dataset(['a', 'b'])
     helpers.write(root / 'depth' / 'a.png', np.zeros((6, 8), np.uint8))
     with pytest.raises(FileNotFoundError) as e:
-        _build(root, data_prefix=dict(img_path='images', seg_map_path='masks',
-                                      depth_map_path='depth'))
+        _build(
+            root, data_prefix=dict(img_path='images', seg_map_path='masks', depth_map_path='depth'))
     assert osp.join(str(root), 'depth', 'b.png') in str(e.value)
     assert 'depth_map_path' in str(e.value)
 
@@ -202,8 +213,9 @@ def test_missing_extra_map_names_file(make_folder_dataset, helpers):
 def test_missing_extra_map_folder_names_folder(make_folder_dataset):
     root = make_folder_dataset(['a'])
     with pytest.raises(FileNotFoundError) as e:
-        _build(root, data_prefix=dict(img_path='images', seg_map_path='masks',
-                                      pseudo_label_path='nope'))
+        _build(
+            root,
+            data_prefix=dict(img_path='images', seg_map_path='masks', pseudo_label_path='nope'))
     assert osp.join(str(root), 'nope') in str(e.value)
 
 
@@ -248,74 +260,3 @@ def test_empty_or_missing_ann_file(make_folder_dataset):
     with pytest.raises(FileNotFoundError) as e:
         _build(root, ann_file='missing.txt')
     assert osp.join(str(root), 'missing.txt') in str(e.value)
-
-
-# ----------------------------------------------------------------------------- configs end to end
-def _write_synthetic_layout(root, helpers, stems, h=12, w=16):
-    for stem in stems:
-        img = helpers.coord_image(h, w)
-        mask = np.zeros((h, w), np.uint8)
-        mask[:, w // 4:] = 255  # 255 = in-focus in the renderer's layout
-        depth = np.tile(np.linspace(0, 65535, w).astype(np.uint16)[None], (h, 1))
-        helpers.write(root / 'images' / f'{stem}.png', img)  # lossless for exact checks
-        helpers.write(root / 'masks' / f'{stem}.png', mask)
-        helpers.write(root / 'depth' / f'{stem}.png', depth)
-    (root / 'train.txt').write_text('\n'.join(stems) + '\n')
-    (root / 'val.txt').write_text(stems[0] + '\n')
-
-
-def test_synthetic_config_train_and_val_through_pipeline(tmp_path, helpers):
-    root = tmp_path / 'synthetic_defocus'
-    _write_synthetic_layout(root, helpers, ['s0', 's1'])
-    cfg = Config.fromfile(osp.join(BASE_DATASETS, 'synthetic_defocus.py'))
-    assert cfg.crop_size == (320, 320)
-    assert cfg.train_dataloader.sampler.type == 'InfiniteSampler'
-    assert cfg.val_evaluator.type == 'SODMetric'
-
-    train_cfg = cfg.train_dataloader.dataset.copy()
-    train_cfg.update(data_root=str(root), img_suffix='.png')
-    train_cfg.pipeline[3] = dict(type='RandomFlip', prob=0.0)  # deterministic
-    ds = DATASETS.build(train_cfg)
-    assert len(ds) == 2
-    out = ds[0]
-    assert out['inputs'].shape == (3, 320, 320) and out['inputs'].dtype == torch.uint8
-    sample = out['data_samples']
-    gt = sample.gt_sem_seg.data
-    assert gt.shape == (1, 320, 320) and gt.dtype == torch.int64
-    assert gt[0, :, :80].eq(0).all() and gt[0, :, 80:].eq(1).all()  # w//4 of 16 -> 80 of 320
-    depth = sample.gt_depth_map.data
-    assert depth.shape == (1, 320, 320) and depth.dtype == torch.float32
-    assert depth[0, 0, 0] == 0.0 and depth[0, 0, -1] == 1.0
-    assert sample.img_path.endswith('s0.png')
-
-    val_cfg = cfg.val_dataloader.dataset.copy()
-    val_cfg.update(data_root=str(root), img_suffix='.png')
-    vds = DATASETS.build(val_cfg)
-    assert len(vds) == 1
-    out = vds[0]
-    assert out['inputs'].shape == (3, 320, 320)
-    gt = out['data_samples'].gt_sem_seg.data
-    assert gt.shape == (1, 12, 16)  # ground truth kept at the original size
-    assert gt[0, :, :4].eq(0).all() and gt[0, :, 4:].eq(1).all()
-    assert out['data_samples'].ori_shape == (12, 16)
-
-
-@pytest.mark.parametrize('name,mask_suffix,white_is_label',
-                         [('cuhk_dbd.py', '.png', 0), ('dut_dbd.py', '.bmp', 1)])
-def test_public_dataset_configs_polarity(tmp_path, helpers, name, mask_suffix, white_is_label):
-    root = tmp_path / 'data'
-    h, w = 8, 10
-    for split in ('train', 'test'):
-        img = helpers.coord_image(h, w)
-        mask = np.zeros((h, w), np.uint8)
-        mask[: h // 2] = 255
-        helpers.write(root / split / 'images' / 'im1.jpg', img)
-        helpers.write(root / split / 'masks' / f'im1{mask_suffix}', mask)
-    cfg = Config.fromfile(osp.join(BASE_DATASETS, name))
-    for loader in (cfg.train_dataloader, cfg.test_dataloader):
-        dcfg = loader.dataset.copy()
-        dcfg.update(data_root=str(root))
-        out = DATASETS.build(dcfg)[0]
-        gt = out['data_samples'].gt_sem_seg.data[0]
-        top, bottom = gt[: gt.shape[0] // 2], gt[gt.shape[0] // 2:]
-        assert top.eq(white_is_label).all() and bottom.eq(1 - white_is_label).all()

@@ -1,13 +1,11 @@
-"""MultiSetDataset: several named test sets in one dataloader (ARCHITECTURE.md Section 5)."""
+"""MultiSetDataset: several named test sets in one dataloader, reported set by set."""
 import os.path as osp
 
 import numpy as np
 import pytest
 from mmengine.dataset import BaseDataset
 
-import dbdseg  # noqa: F401  (registers everything)
-from dbdseg.datasets import (BinarySegDataset, CUHKDBDDataset, ECSSDDataset,
-                             MultiSetDataset)
+from dbdseg.datasets import BinarySegDataset, CUHKDBDDataset, ECSSDDataset, MultiSetDataset
 from dbdseg.registry import DATASETS
 
 PIPELINE = [
@@ -20,8 +18,11 @@ PREFIX = dict(img_path='images', seg_map_path='masks')
 
 
 def _cfg(root, **kwargs):
-    cfg = dict(type='BinarySegDataset', data_root=str(root), data_prefix=dict(PREFIX),
-               pipeline=list(PIPELINE))
+    cfg = dict(
+        type='BinarySegDataset',
+        data_root=str(root),
+        data_prefix=dict(PREFIX),
+        pipeline=list(PIPELINE))
     cfg.update(kwargs)
     return cfg
 
@@ -54,7 +55,7 @@ def test_concatenates_in_order_with_set_names(two_sets):
         assert out['inputs'].shape == (3, 16, 16)
         gt = sample.gt_sem_seg.data[0]
         assert tuple(gt.shape) == hw  # ground truth at the original size
-        assert gt[:, : hw[1] // 2].eq(1).all() and gt[:, hw[1] // 2:].eq(0).all()
+        assert gt[:, :hw[1] // 2].eq(1).all() and gt[:, hw[1] // 2:].eq(0).all()
     # negative indices run from the end, as ConcatDataset
     assert ds[-1]['data_samples'].img_path.endswith('b2.jpg')
     # metainfo is a copy: editing it does not change the dataset
@@ -64,8 +65,8 @@ def test_concatenates_in_order_with_set_names(two_sets):
 
 def test_set_names_argument_renames_configs(two_sets):
     root_a, root_b = two_sets
-    ds = MultiSetDataset([_cfg(root_a, set_name='ignored'), _cfg(root_b)],
-                         set_names=['First', 'Second'])
+    ds = MultiSetDataset(
+        [_cfg(root_a, set_name='ignored'), _cfg(root_b)], set_names=['First', 'Second'])
     assert ds.set_names == ['First', 'Second']
     assert ds.metainfo['set_names'] == ['First', 'Second']
     assert [ds[i]['data_samples'].metainfo['set_name'] for i in range(len(ds))] == \
@@ -142,17 +143,21 @@ def test_dbd_and_sod_sets_cannot_be_mixed(tmp_path, make_folder_dataset):
     assert ds.metainfo['classes'] == ('blurred', 'in-focus')
     # built instances are checked the same way
     with pytest.raises(ValueError, match='same task'):
-        MultiSetDataset([ECSSDDataset(data_root=str(root_e), data_prefix=dict(PREFIX)),
-                         CUHKDBDDataset(data_root=str(root_c), data_prefix=dict(PREFIX))])
+        MultiSetDataset([
+            ECSSDDataset(data_root=str(root_e), data_prefix=dict(PREFIX)),
+            CUHKDBDDataset(data_root=str(root_c), data_prefix=dict(PREFIX))
+        ])
 
 
 def test_ignore_keys_and_lazy_init(tmp_path, make_folder_dataset):
     root_c = make_folder_dataset(['c0', 'c1'], root=tmp_path / 'cuhk')
     root_e = make_folder_dataset(['e'], root=tmp_path / 'ecssd')
-    ds = MultiSetDataset(
-        [dict(type='CUHKDBDDataset', data_root=str(root_c), data_prefix=dict(PREFIX)),
-         dict(type='ECSSDDataset', data_root=str(root_e), data_prefix=dict(PREFIX))],
-        ignore_keys=['classes'], lazy_init=True)
+    ds = MultiSetDataset([
+        dict(type='CUHKDBDDataset', data_root=str(root_c), data_prefix=dict(PREFIX)),
+        dict(type='ECSSDDataset', data_root=str(root_e), data_prefix=dict(PREFIX))
+    ],
+                         ignore_keys=['classes'],
+                         lazy_init=True)
     assert ds.metainfo['classes'] == ('blurred', 'in-focus')  # the first set's
     assert ds.metainfo['set_names'] == ['CUHK', 'ECSSD']
     assert not ds._fully_initialized

@@ -2,11 +2,12 @@
 
 Every image is generated here (tiny, textured); nothing is read from shared data folders.
 """
-import importlib.util
 import json
 import os
 import os.path as osp
+import runpy
 import socket
+import types
 
 import cv2
 import numpy as np
@@ -515,11 +516,9 @@ def test_bundled_scenes_offline(monkeypatch):
 
 
 def _load_cli():
+    """The CLI script's globals (``main``...), run as a module, not as ``__main__``."""
     path = osp.join(REPO, 'tools', 'dataset_converters', 'synthesize_defocus.py')
-    spec = importlib.util.spec_from_file_location('synthesize_defocus_cli', path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return types.SimpleNamespace(**runpy.run_path(path))
 
 
 def test_cli(photo_folder, tmp_path, capsys):

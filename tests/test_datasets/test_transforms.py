@@ -1,4 +1,4 @@
-"""LoadBinaryAnnotations and PackBinarySegInputs (ARCHITECTURE.md Section 4)."""
+"""LoadBinaryAnnotations and PackBinarySegInputs (docs/en/conventions.md)."""
 import numpy as np
 import pytest
 import torch
@@ -49,8 +49,9 @@ def test_threshold_is_an_argument(helpers, tmp_path):
     np.testing.assert_array_equal(out['gt_seg_map'], [[0, 1, 1, 1]])
 
 
-@pytest.mark.parametrize('mask', [np.array([[0, 255], [255, 255]], np.uint8),
-                                  np.array([[0, 1], [1, 1]], np.uint8)])
+@pytest.mark.parametrize(
+    'mask', [np.array([[0, 255], [255, 255]], np.uint8),
+             np.array([[0, 1], [1, 1]], np.uint8)])
 def test_invert_flips_polarity(helpers, tmp_path, mask):
     out = _load(_mask_results(helpers, tmp_path, mask, invert=True))
     np.testing.assert_array_equal(out['gt_seg_map'], [[1, 0], [0, 0]])
@@ -108,9 +109,10 @@ def test_8bit_and_colour_extra_maps(helpers, tmp_path):
     sal = np.array([[0, 51, 255]], np.uint8)
     pseudo = np.zeros((1, 3, 3), np.uint8)
     pseudo[0, 1] = 255
-    out = _load(dict(
-        saliency_map_path=helpers.write(tmp_path / 's.png', sal),
-        pseudo_label_path=helpers.write(tmp_path / 'p.png', pseudo)))
+    out = _load(
+        dict(
+            saliency_map_path=helpers.write(tmp_path / 's.png', sal),
+            pseudo_label_path=helpers.write(tmp_path / 'p.png', pseudo)))
     np.testing.assert_allclose(out['gt_saliency_map'], [[0.0, 0.2, 1.0]], atol=1e-7)
     np.testing.assert_array_equal(out['gt_pseudo_label'], [[0.0, 1.0, 0.0]])
     assert out['gt_pseudo_label'].dtype == np.float32
@@ -130,8 +132,8 @@ def test_map_to_float_rejects_out_of_range_float():
 
 # ----------------------------------------------------------------------------- errors
 def test_mask_size_mismatch_names_file_and_sizes(helpers, tmp_path):
-    results = _mask_results(helpers, tmp_path, np.zeros((4, 5), np.uint8),
-                            ori_shape=(6, 8), img_path='img.jpg')
+    results = _mask_results(
+        helpers, tmp_path, np.zeros((4, 5), np.uint8), ori_shape=(6, 8), img_path='img.jpg')
     with pytest.raises(ValueError) as e:
         _load(results)
     msg = str(e.value)
@@ -149,8 +151,8 @@ def test_extra_map_size_mismatch_names_file(helpers, tmp_path):
 
 def test_check_size_compares_with_ori_shape_not_img_shape(helpers, tmp_path):
     # test pipeline: annotations are loaded after Resize, so img_shape differs from the mask
-    results = _mask_results(helpers, tmp_path, np.zeros((6, 8), np.uint8),
-                            ori_shape=(6, 8), img_shape=(320, 320))
+    results = _mask_results(
+        helpers, tmp_path, np.zeros((6, 8), np.uint8), ori_shape=(6, 8), img_shape=(320, 320))
     assert _load(results)['gt_seg_map'].shape == (6, 8)
 
 
@@ -220,7 +222,8 @@ def test_resize_and_flip_move_extra_maps_with_image(helpers, tmp_path):
     # nearest image resize so the image's coordinate code survives; upscale x2 then flip both ways
     out = _pipeline(*load,
                     dict(type='Resize', scale=(16, 12), keep_ratio=False, interpolation='nearest'),
-                    dict(type='RandomFlip', prob=1.0, direction='horizontal'))(dict(base))
+                    dict(type='RandomFlip', prob=1.0, direction='horizontal'))(
+                        dict(base))
     assert out['img'].shape[:2] == (12, 16) and out['flip'] is True
     for field in ('gt_seg_map', 'gt_saliency_map', 'gt_depth_map'):
         assert out[field].shape == (12, 16), field
@@ -230,12 +233,13 @@ def test_resize_and_flip_move_extra_maps_with_image(helpers, tmp_path):
 
     # exact values against numpy: x2 nearest = repeat, then horizontal flip
     raw = np.arange(48).reshape(6, 8) * 1000 / 65535.0
-    np.testing.assert_allclose(out['gt_depth_map'],
-                               np.repeat(np.repeat(raw, 2, 0), 2, 1)[:, ::-1], atol=1e-6)
+    np.testing.assert_allclose(
+        out['gt_depth_map'], np.repeat(np.repeat(raw, 2, 0), 2, 1)[:, ::-1], atol=1e-6)
 
     out = _pipeline(*load,
                     dict(type='Resize', scale=(4, 3), keep_ratio=False, interpolation='nearest'),
-                    dict(type='RandomFlip', prob=1.0, direction='vertical'))(dict(base))
+                    dict(type='RandomFlip', prob=1.0, direction='vertical'))(
+                        dict(base))
     assert out['gt_depth_map'].shape == (3, 4)
     np.testing.assert_allclose(out['gt_depth_map'], raw[::2, ::2][::-1], atol=1e-6)
     _check_maps_follow_image(out)
@@ -244,9 +248,11 @@ def test_resize_and_flip_move_extra_maps_with_image(helpers, tmp_path):
 def test_crop_and_rotate_move_extra_maps_with_image(helpers, tmp_path):
     base = _sample_with_maps(helpers, tmp_path)
     # square crop and a 90 degree turn about its centre: every pixel lands on a pixel, no border
-    out = _pipeline(dict(type='LoadImageFromFile'), dict(type='LoadBinaryAnnotations'),
-                    dict(type='RandomCrop', crop_size=(5, 5)),
-                    dict(type='RandomRotate', prob=1.0, degree=(90, 90)))(dict(base))
+    out = _pipeline(
+        dict(type='LoadImageFromFile'), dict(type='LoadBinaryAnnotations'),
+        dict(type='RandomCrop', crop_size=(5, 5)),
+        dict(type='RandomRotate', prob=1.0, degree=(90, 90)))(
+            dict(base))
     assert out['img'].shape[:2] == (5, 5)
     for field in ('gt_seg_map', 'gt_saliency_map', 'gt_depth_map'):
         assert out[field].shape == (5, 5), field
@@ -258,8 +264,8 @@ def test_crop_and_rotate_move_extra_maps_with_image(helpers, tmp_path):
 
 # ----------------------------------------------------------------------------- packing
 def test_pack_binary_seg_inputs_fields(helpers, tmp_path):
-    results = _pipeline(dict(type='LoadImageFromFile'),
-                        dict(type='LoadBinaryAnnotations'))(_sample_with_maps(helpers, tmp_path))
+    results = _pipeline(dict(type='LoadImageFromFile'), dict(type='LoadBinaryAnnotations'))(
+        _sample_with_maps(helpers, tmp_path))
     results['pseudo_label_path'] = results['saliency_map_path']
     LoadBinaryAnnotations()(results)  # adds gt_pseudo_label too
     packed = TRANSFORMS.build(dict(type='PackBinarySegInputs'))(results)
@@ -280,9 +286,10 @@ def test_pack_binary_seg_inputs_fields(helpers, tmp_path):
 
 def test_pack_unlabeled_sample(helpers, tmp_path):
     img_path = helpers.write(tmp_path / 'img.png', helpers.coord_image(5, 7))
-    results = _pipeline(dict(type='LoadImageFromFile'), dict(type='LoadBinaryAnnotations'),
-                        dict(type='PackBinarySegInputs'))(
-                            dict(img_path=img_path, seg_map_path=None, seg_fields=[]))
+    results = _pipeline(
+        dict(type='LoadImageFromFile'), dict(type='LoadBinaryAnnotations'),
+        dict(type='PackBinarySegInputs'))(
+            dict(img_path=img_path, seg_map_path=None, seg_fields=[]))
     sample = results['data_samples']
     assert results['inputs'].shape == (3, 5, 7)
     assert 'gt_sem_seg' not in sample

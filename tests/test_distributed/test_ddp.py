@@ -29,6 +29,7 @@ import pytest
 import torch
 
 import dbdseg_tests_tiny_project as tiny  # registered by tests/conftest.py
+from dbdseg.utils.set_env import REGISTERING_MODULES
 
 pytestmark = [
     pytest.mark.slow,
@@ -183,7 +184,7 @@ def project(tmp_path_factory):
     helper = f'dbdseg_ddp_helper_{uuid.uuid4().hex[:8]}'
     (root / f'{helper}.py').write_text(HELPER_SOURCE)
     data_root = tiny.write_dataset(root / 'data', stems=STEMS)
-    extra = (f"\ncustom_imports = dict(imports=['dbdseg', {helper!r}], "
+    extra = (f"\ncustom_imports = dict(imports=[*{list(REGISTERING_MODULES)!r}, {helper!r}], "
              "allow_failed_imports=False)\n"
              "default_hooks['visualization'] = dict(type='SegVisualizationHook', draw=False)\n"
              "default_hooks['logger'] = dict(type='LoggerHook', interval=1)\n")
@@ -191,9 +192,13 @@ def project(tmp_path_factory):
     if str(root) not in sys.path:  # the config imports the helper module
         sys.path.insert(0, str(root))
     ckpt = tiny.save_untrained_checkpoint(config, root / 'untrained.pth')
-    env = dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
-               PYTHONPATH=os.pathsep.join([str(root), tiny.REPO_ROOT,
-                                           os.environ.get('PYTHONPATH', '')]))
+    env = dict(
+        os.environ,
+        PYTHON=sys.executable,
+        OMP_NUM_THREADS='1',
+        MKL_NUM_THREADS='1',
+        PYTHONPATH=os.pathsep.join([str(root), tiny.REPO_ROOT,
+                                    os.environ.get('PYTHONPATH', '')]))
     return dict(root=root, config=config, checkpoint=ckpt, env=env, helper=helper)
 
 
@@ -206,8 +211,8 @@ def _child(project, name, text):
 def _run(cmd, project, timeout=600):
     env = dict(project['env'], PORT=str(_free_port()))
     t0 = time.time()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tiny.REPO_ROOT, env=env,
-                          timeout=timeout)
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, cwd=tiny.REPO_ROOT, env=env, timeout=timeout)
     return proc, time.time() - t0
 
 
@@ -218,14 +223,19 @@ def test_dist_test_equals_single_process_no_duplicates_or_drops(project, tmp_pat
     single_cfg = _child(project, 'single_test', evaluator.format(str(single_rec)))
     dist_cfg = _child(project, 'dist_test', evaluator.format(str(dist_rec)))
     test_tool = tiny.load_tool('test')
-    single = test_tool.main([single_cfg, project['checkpoint'], '--work-dir',
-                             str(tmp_path / 'w1'), '--cfg-options',
-                             f'experiment_name={tiny.unique_name("single")}'])
+    single = test_tool.main([
+        single_cfg, project['checkpoint'], '--work-dir',
+        str(tmp_path / 'w1'), '--cfg-options', f'experiment_name={tiny.unique_name("single")}'
+    ])
     metrics = tmp_path / 'metrics.json'
-    proc, seconds = _run(['bash', osp.join(tiny.REPO_ROOT, 'tools', 'dist_test.sh'), dist_cfg,
-                          project['checkpoint'], '2', '--work-dir', str(tmp_path / 'w2'),
-                          '--metrics-out', str(metrics), '--out', str(tmp_path / 'preds')],
-                         project)
+    proc, seconds = _run([
+        'bash',
+        osp.join(tiny.REPO_ROOT, 'tools', 'dist_test.sh'), dist_cfg, project['checkpoint'], '2',
+        '--work-dir',
+        str(tmp_path / 'w2'), '--metrics-out',
+        str(metrics), '--out',
+        str(tmp_path / 'preds')
+    ], project)
     assert proc.returncode == 0, proc.stderr[-3000:]
     dist = json.loads(metrics.read_text())
     assert dist == pytest.approx(single, abs=1e-9, rel=1e-9)
@@ -237,14 +247,21 @@ def test_dist_test_equals_single_process_no_duplicates_or_drops(project, tmp_pat
     assert len(set(paths)) == len(STEMS)
     assert dict(dist_samples) == pytest.approx(dict(single_samples), rel=1e-6)
     assert sorted(os.listdir(tmp_path / 'preds')) == [f'{s}.png' for s in STEMS]
-    _report('test', dict(n_images=len(STEMS), world_size=2, seconds=round(seconds, 1),
-                         single=single, dist=dist,
-                         max_abs_metric_diff=max(abs(dist[k] - single[k]) for k in single),
-                         gathered_paths=[osp.basename(p) for p in paths]))
+    _report(
+        'test',
+        dict(
+            n_images=len(STEMS),
+            world_size=2,
+            seconds=round(seconds, 1),
+            single=single,
+            dist=dist,
+            max_abs_metric_diff=max(abs(dist[k] - single[k]) for k in single),
+            gathered_paths=[osp.basename(p) for p in paths]))
 
 
 def test_dist_train_patch_swap_gradient_unet_checkpoint_loads_in_one_process(project, tmp_path):
-    cfg = _child(project, 'dist_train', '''
+    cfg = _child(
+        project, 'dist_train', '''
 model = dict(
     _delete_=True, type='PatchSwapEncoderDecoder',
     data_preprocessor=dict(type='SegDataPreProcessor', mean=[127.5] * 3, std=[64.0] * 3,
@@ -267,8 +284,11 @@ log_level = 'INFO'
 randomness = dict(seed=0, diff_rank_seed=True)  # each rank its own random stream
 ''')
     work = tmp_path / 'work'
-    proc, seconds = _run(['bash', osp.join(tiny.REPO_ROOT, 'tools', 'dist_train.sh'), cfg, '2',
-                          '--work-dir', str(work)], project)
+    proc, seconds = _run([
+        'bash',
+        osp.join(tiny.REPO_ROOT, 'tools', 'dist_train.sh'), cfg, '2', '--work-dir',
+        str(work)
+    ], project)
     assert proc.returncode == 0, proc.stderr[-3000:]
     logs = glob.glob(str(work / '*' / '*.log'))
     assert logs and 'Distributed training: True' in open(logs[0]).read()
@@ -288,19 +308,28 @@ randomness = dict(seed=0, diff_rank_seed=True)  # each rank its own random strea
     assert helper.param_digest(model, buffers=False) == digests[1]['params']
     result = inference_model(model, tiny.make_image(24, 36, seed=9))
     assert tuple(result.seg_logits.data.shape) == (1, 24, 36)
-    _report('train', dict(model='PatchSwapEncoderDecoder + GradientUNet (widths 4)',
-                          world_size=2, iters=3, seconds=round(seconds, 1),
-                          rank_param_digests_equal=True, checkpoint_digest_equal=True,
-                          rng_state_ranks=len(ckpt['rng_state']['ranks'])))
+    _report(
+        'train',
+        dict(
+            model='PatchSwapEncoderDecoder + GradientUNet (widths 4)',
+            world_size=2,
+            iters=3,
+            seconds=round(seconds, 1),
+            rank_param_digests_equal=True,
+            checkpoint_digest_equal=True,
+            rng_state_ranks=len(ckpt['rng_state']['ranks'])))
 
 
 def test_ddp_auxiliary_head_and_unused_parameters(project, tmp_path):
     driver = project['root'] / 'ddp_driver.py'
     driver.write_text(DRIVER_SOURCE)
     port = _free_port()
-    proc, seconds = _run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
-                          f'--master_port={port}', str(driver), project['config'],
-                          str(tmp_path)], project)
+    proc, seconds = _run([
+        sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
+        f'--master_port={port}',
+        str(driver), project['config'],
+        str(tmp_path)
+    ], project)
     assert proc.returncode == 0, proc.stderr[-3000:]
     ranks = [json.loads((tmp_path / f'driver_rank{r}.json').read_text()) for r in (0, 1)]
     for res in ranks:
@@ -314,5 +343,11 @@ def test_ddp_auxiliary_head_and_unused_parameters(project, tmp_path):
         d1 = json.loads((tmp_path / name / 'digest_rank1.json').read_text())
         assert d0['params'] == d1['params'], name
         assert (tmp_path / name / 'iter_3.pth').is_file()
-    _report('unused', dict(seconds=round(seconds, 1), cases={
-        k: dict(ok=v['ok'], error=v.get('error', '')[:300]) for k, v in ranks[0].items()}))
+    _report(
+        'unused',
+        dict(
+            seconds=round(seconds, 1),
+            cases={
+                k: dict(ok=v['ok'], error=v.get('error', '')[:300])
+                for k, v in ranks[0].items()
+            }))

@@ -1,11 +1,10 @@
-"""Atomic checkpoint writes: AtomicCheckpointHook, the RNGStateHook upgrade, atomic_write_*.
+"""Atomic checkpoint writes: AtomicCheckpointHook and dbdseg.utils.fileio's atomic_write_*.
 
 A "kill while saving" is simulated by a file backend that writes half of the checkpoint and then
 raises (``test_resume_after_kill.py`` does it with a real SIGKILL). With mmengine's plain
 CheckpointHook the same leaves a truncated checkpoint under its final name (the control case).
 """
 import os
-import stat
 import uuid
 
 import pytest
@@ -17,10 +16,13 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from torch.utils.data import Dataset
 
-import dbdseg  # noqa: F401
 from dbdseg.engine.hooks import AtomicCheckpointHook, RNGStateHook
 from dbdseg.registry import DATASETS, MODELS
-from dbdseg.utils import checkpoint as ckpt_utils
+from dbdseg.utils import fileio
+from dbdseg.utils.checkpoint import install_checkpoint_guard
+
+# as the entry points do before loading a checkpoint (the resumes and torch.load calls below)
+install_checkpoint_guard()
 
 
 class _Killed(BaseException):
@@ -37,7 +39,7 @@ class _AtomicToyModel(BaseModel):
     def forward(self, inputs, targets, mode='tensor'):
         out = self.linear(inputs)
         if mode == 'loss':
-            return dict(loss=((out - targets) ** 2).mean())
+            return dict(loss=((out - targets)**2).mean())
         return out
 
 
@@ -52,28 +54,27 @@ class _AtomicToyData(Dataset):
         return dict(inputs=torch.tensor([float(idx), 1.0]), targets=torch.tensor([float(idx)]))
 
 
-class _ExtraCheckpointHook(CheckpointHook):
-    """A user subclass: left alone by the upgrade."""
-
-
 def _runner(work_dir, checkpoint_type='CheckpointHook', custom_hooks=(), max_iters=2, **ckpt):
-    return Runner.from_cfg(dict(
-        default_scope='mmseg',
-        model=dict(type='_AtomicToyModel'),
-        work_dir=str(work_dir),
-        train_dataloader=dict(dataset=dict(type='_AtomicToyData'),
-                              sampler=dict(type='DefaultSampler', shuffle=False),
-                              collate_fn=dict(type='default_collate'), batch_size=2,
-                              num_workers=0),
-        train_cfg=dict(type='IterBasedTrainLoop', max_iters=max_iters),
-        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
-        default_hooks=dict(checkpoint=dict(type=checkpoint_type, by_epoch=False, interval=2,
-                                           **ckpt)),
-        custom_hooks=list(custom_hooks),
-        log_level='WARNING',
-        experiment_name=f'atomic_{uuid.uuid4().hex[:10]}',
-        randomness=dict(seed=0),
-        env_cfg=dict(dist_cfg=dict(backend='gloo'))))
+    return Runner.from_cfg(
+        dict(
+            default_scope='mmseg',
+            model=dict(type='_AtomicToyModel'),
+            work_dir=str(work_dir),
+            train_dataloader=dict(
+                dataset=dict(type='_AtomicToyData'),
+                sampler=dict(type='DefaultSampler', shuffle=False),
+                collate_fn=dict(type='default_collate'),
+                batch_size=2,
+                num_workers=0),
+            train_cfg=dict(type='IterBasedTrainLoop', max_iters=max_iters),
+            optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
+            default_hooks=dict(
+                checkpoint=dict(type=checkpoint_type, by_epoch=False, interval=2, **ckpt)),
+            custom_hooks=list(custom_hooks),
+            log_level='WARNING',
+            experiment_name=f'atomic_{uuid.uuid4().hex[:10]}',
+            randomness=dict(seed=0),
+            env_cfg=dict(dist_cfg=dict(backend='gloo'))))
 
 
 def _checkpoint_hook(runner):
@@ -81,6 +82,7 @@ def _checkpoint_hook(runner):
 
 
 def _half_write_then_die(monkeypatch):
+
     def put(backend, obj, filepath):
         with open(filepath, 'wb') as f:
             f.write(obj[:len(obj) // 2])
@@ -127,7 +129,7 @@ def test_kill_while_overwriting_the_last_checkpoint(tmp_path, monkeypatch, check
 
 def test_last_checkpoint_is_written_atomically(tmp_path, monkeypatch):
     calls = []
-    real = ckpt_utils.atomic_write_text
+    real = fileio.atomic_write_text
 
     def spy(path, text, **kwargs):
         calls.append((os.path.basename(path), text))
@@ -143,45 +145,18 @@ def test_last_checkpoint_is_written_atomically(tmp_path, monkeypatch):
     assert _checkpoint_hook(runner).fsync is False
 
 
-def test_rng_state_hook_upgrades_plain_checkpoint_hooks(tmp_path):
-    runner = _runner(tmp_path / 'a', custom_hooks=[dict(type='RNGStateHook')])
-    runner.call_hook('before_run')
-    hook = _checkpoint_hook(runner)
-    assert type(hook) is AtomicCheckpointHook and hook.interval == 2  # settings kept
-    off = _runner(tmp_path / 'b', custom_hooks=[dict(type='RNGStateHook',
-                                                     atomic_checkpoints=False)])
-    off.call_hook('before_run')
-    assert type(_checkpoint_hook(off)) is CheckpointHook
-    runner = _runner(tmp_path / 'c', custom_hooks=[dict(type='RNGStateHook')])
-    runner._hooks = [h for h in runner._hooks if not isinstance(h, CheckpointHook)]
-    runner.register_hook(_ExtraCheckpointHook(interval=2, by_epoch=False), 'VERY_LOW')
-    assert AtomicCheckpointHook.upgrade(runner) == 0
-    assert type(_checkpoint_hook(runner)) is _ExtraCheckpointHook
-    assert isinstance(RNGStateHook(), RNGStateHook)
-
-
-def test_atomic_write_bytes_keeps_old_file_on_failure(tmp_path, monkeypatch):
-    target = tmp_path / 'sub' / 'record.txt'
-    ckpt_utils.atomic_write_text(str(target), 'first')
-    assert target.read_text() == 'first'
-    mode = stat.S_IMODE(os.stat(target).st_mode)
-    umask = os.umask(0)
-    os.umask(umask)
-    assert mode == 0o666 & ~umask  # as open() would create it, not mkstemp's 0600
-
-    def boom(src, dst):
-        raise OSError('disk full')
-
-    monkeypatch.setattr(os, 'replace', boom)
-    with pytest.raises(OSError, match='record.txt'):
-        ckpt_utils.atomic_write_text(str(target), 'second')
-    monkeypatch.undo()
-    assert target.read_text() == 'first'
-    assert os.listdir(target.parent) == ['record.txt']  # the temporary file was removed
-
-
-def test_atomic_write_into_unwritable_place_names_it(tmp_path):
-    blocker = tmp_path / 'a_file'
-    blocker.write_text('x')
-    with pytest.raises(OSError, match='a_file'):
-        ckpt_utils.atomic_write_bytes(str(blocker / 'inside.bin'), b'data')
+def test_checkpoint_hook_class_is_the_configs_choice(tmp_path):
+    """RNGStateHook no longer swaps the class of the runner's CheckpointHook: a config gets atomic
+    writes by naming AtomicCheckpointHook in default_hooks.checkpoint (as dbdseg's schedules do)
+    and mmengine's plain behaviour by naming CheckpointHook."""
+    plain = _runner(tmp_path / 'a', custom_hooks=[dict(type='RNGStateHook')])
+    plain.call_hook('before_run')
+    assert type(_checkpoint_hook(plain)) is CheckpointHook
+    atomic = _runner(
+        tmp_path / 'b', 'AtomicCheckpointHook', custom_hooks=[dict(type='RNGStateHook')])
+    atomic.call_hook('before_run')
+    hook = _checkpoint_hook(atomic)
+    assert type(hook) is AtomicCheckpointHook and hook.interval == 2 and hook.fsync is True
+    assert not hasattr(AtomicCheckpointHook, 'upgrade')
+    with pytest.raises(TypeError, match='atomic_checkpoints'):
+        RNGStateHook(atomic_checkpoints=True)

@@ -1,5 +1,5 @@
-"""A2S Online Label Rectification: OLRLabelBank, OLREncoderDecoder's update (Eq. 14), OLRHook's
-lambda schedule, snapshots and resume, and a tiny end-to-end Runner training."""
+"""A2S Online Label Rectification: OLREncoderDecoder's update (Eq. 14), OLRHook's lambda schedule,
+snapshots and resume, and a tiny end-to-end Runner training (the bank: ``test_label_bank.py``)."""
 import os
 import os.path as osp
 import types
@@ -16,7 +16,8 @@ from mmengine.runner import EpochBasedTrainLoop, Runner
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
-from dbdseg.engine.hooks import OLRHook, OLRLabelBank
+from dbdseg.engine import OLRLabelBank
+from dbdseg.engine.hooks import OLRHook
 from dbdseg.models.segmentors import OLREncoderDecoder
 from dbdseg.models.segmentors.olr_encoder_decoder import flip_map
 from dbdseg.registry import HOOKS, MODELS
@@ -24,18 +25,28 @@ from dbdseg.registry import HOOKS, MODELS
 init_default_scope('mmseg')
 
 H = W = 32
-HEAD = dict(type='RAMHead', in_channels=(8, 8, 16, 32, 64), channels=8, global_channels=16,
-            norm_cfg=dict(type='GN', num_groups=4), global_norm_cfg=dict(type='GN', num_groups=8),
-            loss_decode=[
-                dict(type='CrossEntropyLoss', use_sigmoid=True, avg_non_ignore=True,
-                     loss_name='loss_bce'),
-                dict(type='SSIMLoss'),
-                dict(type='IoULoss')
-            ])
+HEAD = dict(
+    type='RAMHead',
+    in_channels=(8, 8, 16, 32, 64),
+    channels=8,
+    global_channels=16,
+    norm_cfg=dict(type='GN', num_groups=4),
+    global_norm_cfg=dict(type='GN', num_groups=8),
+    loss_decode=[
+        dict(type='CrossEntropyLoss', use_sigmoid=True, avg_non_ignore=True, loss_name='loss_bce'),
+        dict(type='SSIMLoss'),
+        dict(type='IoULoss')
+    ])
 MODEL = dict(
     type='OLREncoderDecoder',
-    data_preprocessor=dict(type='SegDataPreProcessor', mean=[127.5] * 3, std=[64.0] * 3,
-                           bgr_to_rgb=True, pad_val=0, seg_pad_val=255, size=(H, W)),
+    data_preprocessor=dict(
+        type='SegDataPreProcessor',
+        mean=[127.5] * 3,
+        std=[64.0] * 3,
+        bgr_to_rgb=True,
+        pad_val=0,
+        seg_pad_val=255,
+        size=(H, W)),
     backbone=dict(type='ResNetWithStem', depth=18, stem_channels=8, base_channels=8),
     decode_head=HEAD,
     train_cfg=dict(),
@@ -55,79 +66,17 @@ def _bank(tmp_path, name='bank', paths=PATHS):
 
 
 def _sample(path, label, flip=False, direction='horizontal'):
-    meta = dict(img_path=path, img_shape=(H, W), ori_shape=(H, W), flip=flip,
-                flip_direction=direction if flip else None)
+    meta = dict(
+        img_path=path,
+        img_shape=(H, W),
+        ori_shape=(H, W),
+        flip=flip,
+        flip_direction=direction if flip else None)
     return SegDataSample(metainfo=meta, gt_pseudo_label=PixelData(data=label[None].float()))
 
 
 def _rand(seed, shape=(H, W)):
     return torch.rand(*shape, generator=torch.Generator().manual_seed(seed))
-
-
-# ---------------------------------------------------------------------------------------- bank
-def test_bank_update_rows_and_mask(tmp_path):
-    bank = _bank(tmp_path)
-    g = np.stack([_rand(i).numpy() for i in range(4)])
-    bank.init_rows(np.arange(4), g)
-    assert bank.is_initialised(np.arange(4)).all()
-    y = np.stack([_rand(10), _rand(11)]).astype(np.float32)
-    mask = np.ones_like(y, dtype=bool)
-    mask[1, :5] = False
-    bank.update(np.array([2, 0]), y, 0.4, mask)
-    out = bank.read(np.arange(4))
-    np.testing.assert_array_equal(out[1], g[1])  # untouched rows
-    np.testing.assert_array_equal(out[3], g[3])
-    np.testing.assert_allclose(out[2], 0.4 * g[2] + 0.6 * y[0], atol=1e-7)
-    np.testing.assert_allclose(out[0, 5:], 0.4 * g[0, 5:] + 0.6 * y[1, 5:], atol=1e-7)
-    np.testing.assert_array_equal(out[0, :5], g[0, :5])  # masked pixels untouched
-    # the file holds it (memory-mapped .npy)
-    reopened = OLRLabelBank(str(tmp_path / 'bank'), PATHS, H, W, mode='open')
-    np.testing.assert_array_equal(reopened.read(np.arange(4)), out)
-    assert np.load(osp.join(str(tmp_path / 'bank'), 'labels.npy'), mmap_mode='r').shape == (4, H,
-                                                                                         W)
-
-
-def test_bank_errors(tmp_path):
-    bank = _bank(tmp_path)
-    with pytest.raises(ValueError, match='not in the label bank'):
-        bank.rows_of(['/data/other.jpg'])
-    with pytest.raises(ValueError, match='twice'):
-        OLRLabelBank(str(tmp_path / 'b2'), PATHS + PATHS[:1], H, W)
-    with pytest.raises(ValueError, match='lambda'):
-        bank.update(np.array([0]), np.zeros((1, H, W)), 1.5)
-    with pytest.raises(ValueError, match='expected'):
-        bank.update(np.array([0]), np.zeros((1, H, 3)), 0.5)
-    with pytest.raises(ValueError, match='expected'):
-        OLRLabelBank(str(tmp_path / 'bank'), PATHS, H, W + 1, mode='open')
-    with pytest.raises(FileNotFoundError):
-        OLRLabelBank(str(tmp_path / 'none'), PATHS, H, W, mode='open')
-
-
-def test_bank_snapshot_restore_and_checks(tmp_path):
-    bank = _bank(tmp_path)
-    g = np.stack([_rand(i).numpy() for i in range(4)])
-    bank.init_rows(np.arange(4), g)
-    info = bank.snapshot(str(tmp_path / 'snap'))
-    bank.update(np.arange(4), np.zeros((4, H, W), np.float32), 0.0)  # training goes on
-    assert bank.read([0]).max() == 0
-    bank.restore(str(tmp_path / 'snap'), info)
-    np.testing.assert_array_equal(bank.read(np.arange(4)), g)
-    # a changed snapshot is refused (CRC-32), a bank of other images too
-    arr = np.load(str(tmp_path / 'snap' / 'labels.npy'), mmap_mode='r+')
-    arr[0, 0, 0] += 0.5
-    arr.flush()
-    del arr
-    with pytest.raises(ValueError, match='CRC-32'):
-        bank.restore(str(tmp_path / 'snap'), info)
-    other = OLRLabelBank(str(tmp_path / 'other'), PATHS[::-1], H, W)
-    with pytest.raises(ValueError, match='different training set'):
-        other.restore(str(tmp_path / 'snap'), info, verify=False)
-    # embedded state round trip
-    state = bank.state()
-    assert isinstance(state['labels'], torch.Tensor) and state['labels'].shape == (4, H, W)
-    fresh = OLRLabelBank(str(tmp_path / 'fresh'), PATHS, H, W)
-    fresh.load_state(state)
-    np.testing.assert_array_equal(fresh.read(np.arange(4)), bank.read(np.arange(4)))
 
 
 # ----------------------------------------------------------------------------------- segmentor
@@ -158,8 +107,9 @@ def test_olr_writes_exactly_eq14_for_the_batch(tmp_path):
     model.olr_bank, model.olr_lambda = bank, 0.4
     inputs = torch.randn(2, 3, H, W, generator=torch.Generator().manual_seed(3))
     losses = model.loss(inputs, samples)
-    assert set(losses) == {'decode.loss_bce', 'decode.loss_ssim', 'decode.loss_iou',
-                           'decode.acc_seg'}
+    assert set(losses) == {
+        'decode.loss_bce', 'decode.loss_ssim', 'decode.loss_iou', 'decode.acc_seg'
+    }
     # targets: the bank rows (before the update) in the samples' orientation, 255 on padding
     t1 = samples[0].gt_sem_seg.data[0]
     t3 = samples[1].gt_sem_seg.data[0]
@@ -257,9 +207,13 @@ class _Dataset:
 def _fake_runner(tmp_path, model, epoch=0, it=0):
     logger = types.SimpleNamespace(info=lambda *a, **k: None, warning=lambda *a, **k: None)
     return types.SimpleNamespace(
-        model=model, train_loop=EpochBasedTrainLoop.__new__(EpochBasedTrainLoop),
+        model=model,
+        train_loop=EpochBasedTrainLoop.__new__(EpochBasedTrainLoop),
         train_dataloader=types.SimpleNamespace(dataset=_Dataset(PATHS)),
-        work_dir=str(tmp_path), epoch=epoch, iter=it, logger=logger)
+        work_dir=str(tmp_path),
+        epoch=epoch,
+        iter=it,
+        logger=logger)
 
 
 @pytest.mark.parametrize('mode', ['snapshot', 'embed'])
@@ -310,8 +264,8 @@ def test_hook_resume_errors_and_pruning(tmp_path):
         hook.before_save_checkpoint(runner, dict(meta=dict(epoch=e, iter=2 * e)))
     snaps = sorted(os.listdir(osp.join(str(tmp_path), 'olr_bank', 'snapshots')))
     assert snaps == ['epoch_2_iter_4', 'epoch_3_iter_6']
-    resumed = _fake_runner(tmp_path, types.SimpleNamespace(olr_bank=None, olr_lambda=1.0),
-                           epoch=1, it=2)
+    resumed = _fake_runner(
+        tmp_path, types.SimpleNamespace(olr_bank=None, olr_lambda=1.0), epoch=1, it=2)
     gone = dict(olr_bank=dict(mode='snapshot', name='epoch_1_iter_2', snapshot_dir='/nowhere'))
     hook2 = OLRHook()
     hook2.after_load_checkpoint(resumed, gone)
@@ -376,17 +330,21 @@ def _cfg(root, work_dir, **kw):
         work_dir=work_dir,
         model=MODEL,
         train_dataloader=dict(
-            batch_size=2, num_workers=0, persistent_workers=False,
+            batch_size=2,
+            num_workers=0,
+            persistent_workers=False,
             sampler=dict(type='DefaultSampler', shuffle=True),
-            dataset=dict(type='BinarySegDataset', data_root=root,
-                         data_prefix=dict(img_path='images', seg_map_path=None,
-                                          pseudo_label_path='pseudo'),
-                         img_suffix='.png', pipeline=pipeline)),
+            dataset=dict(
+                type='BinarySegDataset',
+                data_root=root,
+                data_prefix=dict(img_path='images', seg_map_path=None, pseudo_label_path='pseudo'),
+                img_suffix='.png',
+                pipeline=pipeline)),
         train_cfg=dict(type='EpochBasedTrainLoop', max_epochs=2),
-        optim_wrapper=dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.01,
-                                                               momentum=0.9)),
-        default_hooks=dict(checkpoint=dict(type='CheckpointHook', by_epoch=True, interval=1),
-                           logger=dict(type='LoggerHook', interval=1)),
+        optim_wrapper=dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.01, momentum=0.9)),
+        default_hooks=dict(
+            checkpoint=dict(type='CheckpointHook', by_epoch=True, interval=1),
+            logger=dict(type='LoggerHook', interval=1)),
         custom_hooks=[dict(type='OLRHook', warmup_epochs=1, lam=0.4),
                       dict(type='_BankProbeHook')],
         randomness=dict(seed=0),

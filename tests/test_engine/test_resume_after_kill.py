@@ -24,6 +24,7 @@ import pytest
 import torch
 
 import dbdseg_tests_tiny_project as tiny  # registered by tests/conftest.py
+from dbdseg.utils.checkpoint import install_checkpoint_guard
 
 _spec = importlib.util.spec_from_file_location(
     'dbdseg_tests_rng_helpers', osp.join(osp.dirname(__file__), 'test_rng_state_hook.py'))
@@ -34,19 +35,28 @@ pytestmark = pytest.mark.slow
 
 REPORT_ENV = 'DBDSEG_H9_REPORT_DIR'  # when set, the test writes its figures there as JSON
 
-
 #: checkpoints (and validation, best-score saves) every 4 iterations of 8
 SCHEDULE = ['--cfg-options', 'train_cfg.val_interval=4', 'default_hooks.checkpoint.interval=4']
 
 
 def _start(project, config, work_dir, *args):
-    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
-               PYTHONPATH=os.pathsep.join([project['helper_dir'], tiny.REPO_ROOT,
-                                           os.environ.get('PYTHONPATH', '')]))
-    return subprocess.Popen(
-        [sys.executable, osp.join(tiny.REPO_ROOT, 'tools', 'train.py'), config, '--work-dir',
-         str(work_dir), *args, *SCHEDULE], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, cwd=tiny.REPO_ROOT, env=env), time.time()
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS='1',
+        MKL_NUM_THREADS='1',
+        PYTHONPATH=os.pathsep.join(
+            [project['helper_dir'], tiny.REPO_ROOT,
+             os.environ.get('PYTHONPATH', '')]))
+    return subprocess.Popen([
+        sys.executable,
+        osp.join(tiny.REPO_ROOT, 'tools', 'train.py'), config, '--work-dir',
+        str(work_dir), *args, *SCHEDULE
+    ],
+                            stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE,
+                            text=True,
+                            cwd=tiny.REPO_ROOT,
+                            env=env), time.time()
 
 
 def _wait(started):
@@ -70,10 +80,12 @@ def _child_config(project, name, hooks):
 def test_sigkill_mid_run_and_mid_save_then_resume_is_exact(tmp_path):
     project = rng.rng_project_write(tmp_path, num_workers=2, persistent=True, max_iters=8)
     rng_hook = dict(type='RNGStateHook')
-    kill_a = _child_config(project, 'kill_a', [rng_hook, dict(type='KillAtIterHook', at_iter=5,
-                                                             how='sigkill')])
-    kill_b = _child_config(project, 'kill_b', [rng_hook, dict(type='KillWhileSavingHook',
-                                                             at_iter=8, how='sigkill')])
+    kill_a = _child_config(
+        project, 'kill_a',
+        [rng_hook, dict(type='KillAtIterHook', at_iter=5, how='sigkill')])
+    kill_b = _child_config(
+        project, 'kill_b',
+        [rng_hook, dict(type='KillWhileSavingHook', at_iter=8, how='sigkill')])
     figures = {}
 
     work = tmp_path / 'run'
@@ -98,6 +110,7 @@ def test_sigkill_mid_run_and_mid_save_then_resume_is_exact(tmp_path):
     assert proc.returncode == 0, proc.stderr_text[-3000:]
     assert not [n for n in os.listdir(work) if n.endswith('.part')]  # stale temp file removed
 
+    install_checkpoint_guard()  # as the entry points do before loading a checkpoint
     ref = torch.load(str(tmp_path / 'ref' / 'iter_8.pth'), map_location='cpu')
     res = torch.load(str(work / 'iter_8.pth'), map_location='cpu')
     assert ref['meta']['iter'] == res['meta']['iter'] == 8

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 import torch
 
-import dbdseg  # noqa: F401
 import dbdseg_tests_tiny_project as tiny  # registered by tests/conftest.py
 from dbdseg.engine.hooks import AtomicCheckpointHook, RNGStateHook
 from dbdseg.engine.hooks.rng_state_hook import capture_rng_state, restore_rng_state
+from dbdseg.utils.set_env import REGISTERING_MODULES
 
 # ------------------------------------------------------------------------------------ helpers
 #: Source of a module that registers a transform drawing from Python's ``random`` and hooks that
@@ -95,7 +95,7 @@ class KillWhileSavingHook(Hook):
 '''
 
 RNG_CONFIG_EXTRA = '''
-custom_imports = dict(imports=['dbdseg', {helper!r}], allow_failed_imports=False)
+custom_imports = dict(imports=[*{registering!r}, {helper!r}], allow_failed_imports=False)
 train_dataloader['dataset']['pipeline'] = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadBinaryAnnotations'),
@@ -109,7 +109,7 @@ train_dataloader['num_workers'] = {num_workers}
 train_dataloader['persistent_workers'] = {persistent}
 model['decode_head']['dropout_ratio'] = 0.3
 train_cfg = dict(type='IterBasedTrainLoop', max_iters={max_iters}, val_interval=2)
-default_hooks['checkpoint'] = dict(type='CheckpointHook', by_epoch=False, interval=2,
+default_hooks['checkpoint'] = dict(type='AtomicCheckpointHook', by_epoch=False, interval=2,
                                    save_best='maxF', rule='greater')
 default_hooks['visualization'] = dict(type='SegVisualizationHook', draw=False)
 custom_hooks = {custom_hooks!r}
@@ -126,9 +126,13 @@ def rng_project_write(root, num_workers=0, persistent=False, max_iters=6, rng_ho
         f.write(HELPER_SOURCE)
     data_root = tiny.write_dataset(osp.join(root, 'data'))
     hooks = [dict(type='RNGStateHook')] if rng_hook else []
-    extra = RNG_CONFIG_EXTRA.format(helper=helper, num_workers=num_workers,
-                                    persistent=persistent, max_iters=max_iters,
-                                    custom_hooks=hooks)
+    extra = RNG_CONFIG_EXTRA.format(
+        helper=helper,
+        registering=list(REGISTERING_MODULES),
+        num_workers=num_workers,
+        persistent=persistent,
+        max_iters=max_iters,
+        custom_hooks=hooks)
     config = tiny.write_config(osp.join(root, 'rng_cfg.py'), data_root, extra)
     return dict(config=config, helper_dir=root, helper=helper, data_root=data_root)
 
@@ -162,8 +166,9 @@ def final_weights(path_or_model):
 def max_abs_diff(a, b):
     """Largest absolute difference over all float tensors of two state dicts (same keys)."""
     assert a.keys() == b.keys()
-    return max(float((a[k].double() - b[k].double()).abs().max()) if a[k].is_floating_point()
-               else float((a[k] != b[k]).any()) for k in a)
+    return max(
+        float((a[k].double() - b[k].double()).abs().max()) if a[k].is_floating_point() else float((
+            a[k] != b[k]).any()) for k in a)
 
 
 def _interrupted_and_resumed(project, tmp_path, name, kill_hook, modify=None):
@@ -183,8 +188,8 @@ def _epoch_based(cfg):
     after every epoch."""
     cfg.train_dataloader.sampler = dict(type='DefaultSampler', shuffle=True)
     cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=3, val_interval=1)
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=True, interval=1,
-                                        save_best='maxF', rule='greater')
+    cfg.default_hooks.checkpoint = dict(
+        type='AtomicCheckpointHook', by_epoch=True, interval=1, save_best='maxF', rule='greater')
     cfg.log_processor = dict(by_epoch=True)
 
 
@@ -218,13 +223,16 @@ def test_capture_restore_round_trip():
     b = (random.random(), np.random.rand(3).tolist(), np.random.randn(), torch.rand(4).tolist())
     assert a == b
     # only tensors and plain types: survives weights_only loading of a file
-    assert all(isinstance(v, torch.Tensor) for v in (state['torch'], state['numpy']['keys'],
-                                                     state['python']['internal']))
+    assert all(
+        isinstance(v, torch.Tensor)
+        for v in (state['torch'], state['numpy']['keys'], state['python']['internal']))
 
 
 def test_checkpoint_holds_rng_and_sampler_state(project, reference, tmp_path):
-    runner = rng_project_runner(project, tmp_path / 'w', train_cfg=dict(
-        type='IterBasedTrainLoop', max_iters=2, val_interval=2))
+    runner = rng_project_runner(
+        project,
+        tmp_path / 'w',
+        train_cfg=dict(type='IterBasedTrainLoop', max_iters=2, val_interval=2))
     runner.train()
     ckpt = torch.load(str(tmp_path / 'w' / 'iter_2.pth'), map_location='cpu')  # weights_only
     state = ckpt['rng_state']
@@ -232,7 +240,7 @@ def test_checkpoint_holds_rng_and_sampler_state(project, reference, tmp_path):
     assert len(state['ranks']) == 1 and state['ranks'][0]['torch'].dtype == torch.uint8
     assert state['sampler']['type'] == 'InfiniteSampler' and state['sampler']['seed'] == 0
     assert state['sampler']['batch_size'] == 2 and state['sampler']['shuffle'] is True
-    # the runner's CheckpointHook was upgraded to the atomic one
+    # the config's AtomicCheckpointHook wrote it: no temporary file is left
     assert any(type(h) is AtomicCheckpointHook for h in runner.hooks)
     assert not glob.glob(str(tmp_path / 'w' / '.tmp_*'))
 
@@ -241,8 +249,8 @@ def test_resume_after_interruption_is_exact(project, reference, tmp_path):
     """Killed after iter_4.pth (batch 5 fetched, val at 4 done), resumed: same weights, bit for
     bit, as the uninterrupted run (random resize/crop/flip, Python random, dropout, val at every
     checkpoint, best-score re-saves)."""
-    resumed = _interrupted_and_resumed(project, tmp_path, 'run', dict(type='KillAtIterHook',
-                                                                      at_iter=5))
+    resumed = _interrupted_and_resumed(project, tmp_path, 'run',
+                                       dict(type='KillAtIterHook', at_iter=5))
     assert resumed.iter == 6
     assert max_abs_diff(final_weights(resumed.model), reference) == 0.0
 
@@ -252,9 +260,8 @@ def test_epoch_based_resume_is_exact(project, tmp_path):
     resumed: the same weights as 3 uninterrupted epochs (states restored at the epoch start)."""
     ref = rng_project_runner(project, tmp_path / 'ref_epoch', modify=_epoch_based)
     ref.train()
-    resumed = _interrupted_and_resumed(project, tmp_path, 'run_epoch',
-                                       dict(type='KillAtIterHook', at_iter=3),
-                                       modify=_epoch_based)
+    resumed = _interrupted_and_resumed(
+        project, tmp_path, 'run_epoch', dict(type='KillAtIterHook', at_iter=3), modify=_epoch_based)
     assert resumed.epoch == 3 and resumed.iter == 6
     assert max_abs_diff(final_weights(resumed.model), final_weights(ref.model)) == 0.0
 
@@ -266,8 +273,8 @@ def test_without_the_hook_resume_differs(project, reference, tmp_path):
     cfg = Config.fromfile(project['config'])
     assert cfg.custom_hooks == [dict(type='RNGStateHook')]
     work = tmp_path / 'nohook'
-    runner = rng_project_runner(project, work, custom_hooks=[dict(type='KillAtIterHook',
-                                                                  at_iter=5)])
+    runner = rng_project_runner(
+        project, work, custom_hooks=[dict(type='KillAtIterHook', at_iter=5)])
     with pytest.raises(sys.modules[project['helper']].SimulatedKill):
         runner.train()
     resumed = rng_project_runner(project, work, resume=True, custom_hooks=[])
@@ -277,8 +284,10 @@ def test_without_the_hook_resume_differs(project, reference, tmp_path):
 
 def test_validation_does_not_consume_training_randomness(project, tmp_path):
     hook = RNGStateHook()
-    runner = rng_project_runner(project, tmp_path / 'v', train_cfg=dict(
-        type='IterBasedTrainLoop', max_iters=2, val_interval=2))
+    runner = rng_project_runner(
+        project,
+        tmp_path / 'v',
+        train_cfg=dict(type='IterBasedTrainLoop', max_iters=2, val_interval=2))
     runner.train()
     before = capture_rng_state()
     hook.before_val(runner)  # the train loop is at iteration 2: validation during training
@@ -293,13 +302,16 @@ def test_validation_does_not_consume_training_randomness(project, tmp_path):
 
 def test_load_from_does_not_restore_rng(project, tmp_path):
     """Fine-tuning from a checkpoint (load_from, not resume) keeps the fresh run's streams."""
-    src = rng_project_runner(project, tmp_path / 'src', train_cfg=dict(
-        type='IterBasedTrainLoop', max_iters=2, val_interval=2))
+    src = rng_project_runner(
+        project,
+        tmp_path / 'src',
+        train_cfg=dict(type='IterBasedTrainLoop', max_iters=2, val_interval=2))
     src.train()
-    ft = rng_project_runner(project, tmp_path / 'ft', load_from=str(tmp_path / 'src' /
-                                                                     'iter_2.pth'),
-                            train_cfg=dict(type='IterBasedTrainLoop', max_iters=1,
-                                           val_interval=2))
+    ft = rng_project_runner(
+        project,
+        tmp_path / 'ft',
+        load_from=str(tmp_path / 'src' / 'iter_2.pth'),
+        train_cfg=dict(type='IterBasedTrainLoop', max_iters=1, val_interval=2))
     hook = next(h for h in ft.hooks if isinstance(h, RNGStateHook))
     ft.train()
     assert hook._pending is None and ft.iter == 1
@@ -309,26 +321,35 @@ def test_load_from_does_not_restore_rng(project, tmp_path):
 
 def test_resume_without_rng_state_warns_or_raises(project, tmp_path):
     """A checkpoint written without the hook: warning by default, RuntimeError with strict."""
-    src = rng_project_runner(project, tmp_path / 'old', custom_hooks=[], train_cfg=dict(
-        type='IterBasedTrainLoop', max_iters=2, val_interval=2))
+    src = rng_project_runner(
+        project,
+        tmp_path / 'old',
+        custom_hooks=[],
+        train_cfg=dict(type='IterBasedTrainLoop', max_iters=2, val_interval=2))
     src.train()
     assert 'rng_state' not in torch.load(str(tmp_path / 'old' / 'iter_2.pth'))
-    strict = rng_project_runner(project, tmp_path / 'old', resume=True,
-                                custom_hooks=[dict(type='RNGStateHook', strict=True)],
-                                train_cfg=dict(type='IterBasedTrainLoop', max_iters=3,
-                                               val_interval=2))
+    strict = rng_project_runner(
+        project,
+        tmp_path / 'old',
+        resume=True,
+        custom_hooks=[dict(type='RNGStateHook', strict=True)],
+        train_cfg=dict(type='IterBasedTrainLoop', max_iters=3, val_interval=2))
     with pytest.raises(RuntimeError, match="no 'rng_state'"):
         strict.train()
 
 
 def test_default_runtime_enables_the_hook():
-    """configs/_base_/default_runtime.py lists RNGStateHook; a real dbdseg config inherits it and
-    the hook builds from it."""
+    """configs/_base_/default_runtime.py lists RNGStateHook and the schedules name
+    AtomicCheckpointHook; a real dbdseg config inherits both and they build from it."""
     from mmengine.config import Config
     from mmseg.registry import HOOKS
-    cfg = Config.fromfile(osp.join(tiny.REPO_ROOT, 'configs', 'realtime_dbd',
-                                   'realtime-dbd_gradunet_1xb64-bce-19k_cuhk-320x320.py'))
+    cfg = Config.fromfile(
+        osp.join(tiny.REPO_ROOT, 'configs', 'realtime_dbd',
+                 'realtime-dbd_gradunet_1xb64-bce-19k_cuhk-320x320.py'))
     assert dict(type='RNGStateHook') in cfg.custom_hooks
     hook = HOOKS.build(cfg.custom_hooks[0])
     assert isinstance(hook, RNGStateHook) and hook.priority == 85
-    assert hook.atomic_checkpoints and hook.isolate_validation and not hook.strict
+    assert hook.isolate_validation and not hook.strict
+    assert cfg.default_hooks.checkpoint.type == 'AtomicCheckpointHook'
+    checkpoint = HOOKS.build(cfg.default_hooks.checkpoint)
+    assert type(checkpoint) is AtomicCheckpointHook and checkpoint.interval == 1000

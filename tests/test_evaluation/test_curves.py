@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from dbdseg.evaluation.functional import (atomic_write_bytes, image_sod_measures, load_curves_json,
-                                          mean_sod_curves, plot_curves, prob_to_uint8,
-                                          save_curves_json, save_prob_png, sod_thresholds)
+from dbdseg.evaluation.functional import (image_sod_measures, load_curves_json, mean_sod_curves,
+                                          plot_curves, save_curves_json, save_prob_png,
+                                          sod_thresholds)
 
 
 def curves_of(pred, gt):
@@ -94,15 +94,7 @@ def test_plot_curves_errors(tmp_path):
     assert not (tmp_path / 'x.png').exists()
 
 
-def test_prob_to_uint8_rounds():
-    # 0.999 * 255 = 254.7 -> 255 (truncation would give 254); 127.5 -> 128 (half to even);
-    # 1.5 / 255 * 255 = 1.5 -> 2, 2.5 / 255 * 255 = 2.5 -> 2; values outside [0, 1] are clipped
-    out = prob_to_uint8(np.array([0.999, 0.5, 1.5 / 255, 2.5 / 255, 0.0, 1.0, 1.2, -0.1]))
-    assert out.dtype == np.uint8
-    np.testing.assert_array_equal(out, [255, 128, 2, 2, 0, 255, 255, 0])
-
-
-def test_save_prob_png_and_atomic_write(tmp_path):
+def test_save_prob_png(tmp_path):
     path = tmp_path / 'a' / 'b' / 'x.png'
     save_prob_png(np.array([[0.0, 0.2], [0.6, 1.0], [0.5, 0.999]], np.float32), str(path))
     png = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
@@ -112,11 +104,3 @@ def test_save_prob_png_and_atomic_write(tmp_path):
     assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask  # like an ordinary file, not 0600
     with pytest.raises(ValueError, match='H, W'):
         save_prob_png(np.zeros((1, 2, 2)), str(tmp_path / 'y.png'))
-
-    # a failing write leaves neither the target nor a temporary file behind
-    target = tmp_path / 'c' / 'z.bin'
-    with pytest.raises(TypeError):
-        atomic_write_bytes(str(target), object())
-    assert os.listdir(target.parent) == []
-    atomic_write_bytes(str(target), b'abc')
-    assert target.read_bytes() == b'abc' and os.listdir(target.parent) == ['z.bin']

@@ -224,7 +224,7 @@ def test_functional_validation():
 # ----------------------------------------------------------------------------------------------
 def test_sodmetric_dbd_only_keys_values_and_records():
     items = [(Q_A / 255, GT_A), (Q_B / 255, GT_B)]
-    metric, res = run_metric(items, metrics=[], dbd_protocols=['dd_pooled', 'dd', 'fixed'])
+    metric, res = run_metric(items, sod_metrics=[], dbd_protocols=['dd_pooled', 'dd', 'fixed'])
     assert list(res) == ['ddpP', 'ddpR', 'ddpF', 'ddP', 'ddR', 'ddF', 'fixF', 'fixIoU']
     assert all(type(v) is float for v in res.values())
     assert res['ddpF'] == pytest.approx(39 / 62, abs=1e-12)
@@ -237,7 +237,7 @@ def test_sodmetric_dbd_only_keys_values_and_records():
 
 
 def test_sodmetric_records_stay_small():
-    metric = SODMetric(metrics=[], dbd_protocols=['dd', 'dd_pooled', 'fixed'])
+    metric = SODMetric(sod_metrics=[], dbd_protocols=['dd', 'dd_pooled', 'fixed'])
     metric.process(None, [sample_dict(Q_A / 255, GT_A, 'a.png')])
     record = metric.results[0]
     assert set(record) == {
@@ -248,10 +248,10 @@ def test_sodmetric_records_stay_small():
 
 def test_sodmetric_sod_keys_come_first_then_protocols_in_order():
     items = [(P_FIX, GT_FIX)]
-    _, res = run_metric(items, metrics=['MAE'], dbd_protocols=['fixed', 'dd'])
+    _, res = run_metric(items, sod_metrics=['MAE'], dbd_protocols=['fixed', 'dd'])
     assert list(res) == ['MAE', 'fixF', 'fixIoU', 'ddP', 'ddR', 'ddF']
     assert res['fixF'] == pytest.approx(39 / 55, abs=1e-7)  # float32 samples
-    _, blurred = run_metric(items, metrics=['MAE'], dbd_protocols=['fixed'], positive='blurred')
+    _, blurred = run_metric(items, sod_metrics=['MAE'], dbd_protocols=['fixed'], positive='blurred')
     assert blurred['fixF'] == pytest.approx(26 / 49, abs=1e-7)
     assert blurred['fixIoU'] == pytest.approx(0.4, abs=1e-12)
     assert blurred['MAE'] == res['MAE']  # positive only changes the fixed protocol
@@ -259,21 +259,24 @@ def test_sodmetric_sod_keys_come_first_then_protocols_in_order():
 
 def test_sodmetric_dd_options():
     gt = np.array([[1, 1, 1, 1], [1, 1, 0, 0]])  # 3/4 fg: see test_dd_binarize_gt_quirk
-    _, res = run_metric([(Q_A / 255, gt)], metrics=[], dbd_protocols=['dd'])
+    _, res = run_metric([(Q_A / 255, gt)], sod_metrics=[], dbd_protocols=['dd'])
     assert res['ddF'] == pytest.approx(13 / 19, abs=1e-12)
-    _, res = run_metric([(Q_A / 255, gt)], metrics=[], dbd_protocols=['dd'], dd_binarize_gt=True)
+    _, res = run_metric([(Q_A / 255, gt)],
+                        sod_metrics=[],
+                        dbd_protocols=['dd'],
+                        dd_binarize_gt=True)
     assert res == {'ddP': 0.0, 'ddR': 0.0, 'ddF': 0.0}
     q = np.array([[130, 30, 0, 0], [0, 0, 0, 0]])  # t = 30 at 1.5, 20 at 1.0
     gt = np.array([[1, 1, 0, 0], [0, 0, 0, 0]])
-    _, res = run_metric([(q / 255, gt)], metrics=[], dbd_protocols=['dd'], dd_factor=1.0)
+    _, res = run_metric([(q / 255, gt)], sod_metrics=[], dbd_protocols=['dd'], dd_factor=1.0)
     assert res['ddF'] == 1.0
 
 
 def test_sodmetric_argument_errors():
     with pytest.raises(ValueError, match='empty'):
-        SODMetric(metrics=[], dbd_protocols=[])
+        SODMetric(sod_metrics=[], dbd_protocols=[])
     with pytest.raises(ValueError, match='empty'):
-        SODMetric(metrics=[])
+        SODMetric(sod_metrics=[])
     with pytest.raises(ValueError, match="SODMetric.*'dd_mean'.*valid names.*'dd_pooled'"):
         SODMetric(dbd_protocols=['dd', 'dd_mean'])
     with pytest.raises(ValueError, match="SODMetric.*'sharp'.*valid names"):
@@ -291,7 +294,7 @@ def test_sodmetric_settings_logged_and_saved(tmp_path):
     log_file = tmp_path / 'eval.log'
     MMLogger.get_instance('dbd_protocol_settings_logger', log_file=str(log_file))
     kwargs = dict(
-        metrics=[],
+        sod_metrics=[],
         dbd_protocols=['dd', 'fixed'],
         positive='blurred',
         dd_binarize_gt=True,

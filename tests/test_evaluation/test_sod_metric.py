@@ -229,8 +229,8 @@ def test_set_results_differ_between_modes():
     # guards the parametrised test above against both modes silently doing the same thing
     items = random_set()
     samples = [make_sample(u / 255, gt, f'd/img{k}.png') for k, (u, gt) in enumerate(items)]
-    a = evaluate(samples, normalize_pred=True, metrics=['MAE'])
-    b = evaluate(samples, normalize_pred=False, metrics=['MAE'])
+    a = evaluate(samples, normalize_pred=True, sod_metrics=['MAE'])
+    b = evaluate(samples, normalize_pred=False, sod_metrics=['MAE'])
     assert a['MAE'] != pytest.approx(b['MAE'])
 
 
@@ -257,7 +257,7 @@ def test_split_results_as_gathered_across_ranks_match_single_run():
 # metric plumbing
 # ----------------------------------------------------------------------------------------------
 def test_registered_and_metric_subset_order():
-    metric = METRICS.build(dict(type='SODMetric', metrics=['MAE', 'maxF', 'MAE']))
+    metric = METRICS.build(dict(type='SODMetric', sod_metrics=['MAE', 'maxF', 'MAE']))
     assert isinstance(metric, SODMetric)
     metric.process(None, [make_sample([[1.0, 0.5], [0.5, 0.0]], [[1, 1], [0, 0]])])
     # only what MAE and maxF need is stored
@@ -270,17 +270,37 @@ def test_registered_and_metric_subset_order():
     assert res['maxF'] == pytest.approx(13 / 16)
 
 
+def test_config_with_a_metric_subset_builds_through_the_runner():
+    """``dict(type='SODMetric', sod_metrics=[...])`` is an ordinary metric config: mmengine's
+    ``Runner.build_evaluator`` wraps it in an ``Evaluator`` (a ``metrics`` key would make it read
+    the dict as an Evaluator config), and nothing named SODMetric is in the EVALUATOR registry."""
+    from mmengine.evaluator import Evaluator
+    from mmengine.registry import EVALUATOR, DefaultScope
+    from mmengine.runner import Runner
+
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        assert EVALUATOR.get('SODMetric') is None
+        evaluator = Runner.build_evaluator(
+            None, dict(type='SODMetric', sod_metrics=['MAE', 'maxF'], dbd_protocols=['fixed']))
+    assert isinstance(evaluator, Evaluator) and len(evaluator.metrics) == 1
+    metric = evaluator.metrics[0]
+    assert isinstance(metric, SODMetric)
+    assert metric.metrics == ['MAE', 'maxF'] and metric.dbd_protocols == ['fixed']
+    with pytest.raises(TypeError, match='metrics'):
+        SODMetric(metrics=['MAE'])  # the old argument name is gone
+
+
 def test_prefix_is_applied_by_mmengine():
-    metric = SODMetric(metrics='MAE', prefix='ECSSD')
+    metric = SODMetric(sod_metrics='MAE', prefix='ECSSD')
     metric.process(None, [make_sample([[0.0, 1.0]], [[0, 1]])])
     assert metric.evaluate(1) == {'ECSSD/MAE': 0.0}
 
 
 def test_bad_metric_name_lists_valid_ones():
     with pytest.raises(ValueError, match='maxFF.*valid names.*maxF.*wF'):
-        SODMetric(metrics=['maxFF'])
+        SODMetric(sod_metrics=['maxFF'])
     with pytest.raises(ValueError, match='empty'):
-        SODMetric(metrics=[])
+        SODMetric(sod_metrics=[])
 
 
 def test_shape_mismatch_names_the_image(tmp_path):
@@ -347,7 +367,7 @@ def test_saved_pngs_reproduce_the_metric(tmp_path):
     prob = np.clip(0.5 * gt + rng.uniform(0, 0.6, gt.shape), 0, 1).astype(np.float32)
     res = evaluate([make_sample(prob, gt, 'p.jpg')],
                    output_dir=str(tmp_path),
-                   metrics=['MAE', 'Sm'])
+                   sod_metrics=['MAE', 'Sm'])
     png = cv2.imread(str(tmp_path / 'p.png'), cv2.IMREAD_GRAYSCALE)
     mae, sm = psm.MAE(), psm.Smeasure()
     mae.step(png, gt * 255)
@@ -359,7 +379,8 @@ def test_saved_pngs_reproduce_the_metric(tmp_path):
 def test_curve_dir_writes_json_and_png(tmp_path):
     curve_dir = tmp_path / 'curves'
     samples = [make_sample([[1.0, 0.5], [0.5, 0.0]], [[1, 1], [0, 0]], 'a.jpg')]
-    res = evaluate(samples, normalize_pred=False, metrics=['maxF', 'MAE'], curve_dir=str(curve_dir))
+    res = evaluate(
+        samples, normalize_pred=False, sod_metrics=['maxF', 'MAE'], curve_dir=str(curve_dir))
     assert sorted(os.listdir(curve_dir)) == ['curves.json', 'curves.png']
     curves = json.loads((curve_dir / 'curves.json').read_text())
     assert set(curves) == {
@@ -386,7 +407,7 @@ def test_settings_are_logged(tmp_path):
     from mmengine.logging import MMLogger
     log_file = tmp_path / 'eval.log'
     MMLogger.get_instance('sod_metric_test_logger', log_file=str(log_file))
-    metric = SODMetric(metrics=['MAE'], normalize_pred=False)
+    metric = SODMetric(sod_metrics=['MAE'], normalize_pred=False)
     metric.process(None, [make_sample([[0.0, 1.0]], [[0, 1]])])
     metric.evaluate(1)
     text = log_file.read_text()
@@ -401,7 +422,7 @@ def test_nan_smeasure_is_reported(tmp_path):
     from mmengine.logging import MMLogger
     log_file = tmp_path / 'nan.log'
     MMLogger.get_instance('sod_metric_nan_logger', log_file=str(log_file))
-    metric = SODMetric(metrics=['Sm', 'MAE'])
+    metric = SODMetric(sod_metrics=['Sm', 'MAE'])
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', RuntimeWarning)
         metric.process(None, [make_sample([[0, 0.2], [1, 0.8]], [[0, 0], [1, 1]], 'edge.png')])

@@ -18,7 +18,7 @@ from mmseg.structures import SegDataSample
 from dbdseg.evaluation import SODMetric
 
 META = dict(classes=('background', 'in-focus'))
-KWARGS = dict(metrics=['maxF', 'MAE', 'Sm'], dbd_protocols=['dd', 'dd_pooled', 'fixed'])
+KWARGS = dict(sod_metrics=['maxF', 'MAE', 'Sm'], dbd_protocols=['dd', 'dd_pooled', 'fixed'])
 
 
 def make_sample(pred, gt, img_path, set_name=None):
@@ -85,12 +85,12 @@ def test_per_set_values_equal_single_set_runs_and_key_order():
 def test_sets_found_only_in_the_results_and_their_order():
     # no set_names in dataset_meta: multi-set from the samples, sets by first appearance
     _, _, samples = two_sets()
-    res = run(samples[1:] + samples[:1], META, metrics=['MAE'], dbd_protocols=['fixed'])
+    res = run(samples[1:] + samples[:1], META, sod_metrics=['MAE'], dbd_protocols=['fixed'])
     assert list(res) == ['B/MAE', 'B/fixF', 'B/fixIoU', 'A/MAE', 'A/fixF', 'A/fixIoU']
     # one named set only: single-set mode, plain keys, whether or not dataset_meta names it
     a_only = [s for s in samples if s.set_name == 'A']
     for meta in (META, dict(META, set_names=['A'])):
-        assert list(run(a_only, meta, metrics=['MAE'])) == ['MAE']
+        assert list(run(a_only, meta, sod_metrics=['MAE'])) == ['MAE']
 
 
 def test_dbd_only_per_set_hand_values():
@@ -101,7 +101,8 @@ def test_dbd_only_per_set_hand_values():
         make_sample(q_a / 255, [[1, 1, 0, 0], [1, 0, 0, 0]], 'a.png', 'A'),
         make_sample(q_b / 255, [[1, 0, 0, 0], [0, 0, 0, 0]], 'b.png', 'B')
     ]
-    res = run(samples, dict(META, set_names=['A', 'B']), metrics=[], dbd_protocols=['dd_pooled'])
+    res = run(
+        samples, dict(META, set_names=['A', 'B']), sod_metrics=[], dbd_protocols=['dd_pooled'])
     assert list(res) == ['A/ddpP', 'A/ddpR', 'A/ddpF', 'B/ddpP', 'B/ddpR', 'B/ddpF']
     assert res['A/ddpF'] == pytest.approx(26 / 29, abs=1e-12)
     assert res['B/ddpF'] == pytest.approx(13 / 33, abs=1e-12)
@@ -110,14 +111,14 @@ def test_dbd_only_per_set_hand_values():
 
 def test_prefix_goes_before_the_set_name():
     _, _, samples = two_sets()
-    res = run(samples, dict(META, set_names=['A', 'B']), metrics=['MAE'], prefix='test')
+    res = run(samples, dict(META, set_names=['A', 'B']), sod_metrics=['MAE'], prefix='test')
     assert list(res) == ['test/A/MAE', 'test/B/MAE']
 
 
 def test_output_dir_writes_one_folder_per_set(tmp_path):
     a, b, samples = two_sets()
     out = tmp_path / 'preds'
-    run(samples, dict(META, set_names=['A', 'B']), metrics=['MAE'], output_dir=str(out))
+    run(samples, dict(META, set_names=['A', 'B']), sod_metrics=['MAE'], output_dir=str(out))
     assert sorted(os.listdir(out)) == ['A', 'B']
     for name, items in (('A', a), ('B', b)):
         assert sorted(os.listdir(out / name)) == ['img0.png', 'img1.png']
@@ -133,7 +134,7 @@ def test_sets_only_in_the_results_write_flat_and_warn(tmp_path):
     MMLogger.get_instance('sod_sets_flat_logger', log_file=str(log_file))
     _, _, samples = two_sets()
     out = tmp_path / 'preds'
-    res = run(samples, META, metrics=['MAE'], output_dir=str(out))
+    res = run(samples, META, sod_metrics=['MAE'], output_dir=str(out))
     assert list(res) == ['A/MAE', 'B/MAE']
     assert sorted(os.listdir(out)) == ['img0.png', 'img1.png']
     assert 'saved flat' in log_file.read_text()
@@ -176,7 +177,7 @@ def test_settings_logged_once_then_one_line_per_set(tmp_path):
     _, _, samples = two_sets()
     run(samples + [make_sample(*image(9, 0.1), 'data/A/img2.jpg', 'A')],
         dict(META, set_names=['A', 'B']),
-        metrics=['MAE'])
+        sod_metrics=['MAE'])
     text = log_file.read_text()
     assert text.count('SODMetric settings') == 1
     assert 'test set A: num_images=3' in text and 'test set B: num_images=2' in text
@@ -185,7 +186,7 @@ def test_settings_logged_once_then_one_line_per_set(tmp_path):
 def test_a_listed_set_without_images_is_an_error():
     _, _, samples = two_sets()
     with pytest.raises(ValueError, match=r"\['CUHK'\].*no processed images"):
-        run(samples, dict(META, set_names=['A', 'CUHK', 'B']), metrics=['MAE'])
+        run(samples, dict(META, set_names=['A', 'CUHK', 'B']), sod_metrics=['MAE'])
 
 
 def test_missing_set_name_is_an_error(tmp_path):
@@ -193,20 +194,20 @@ def test_missing_set_name_is_an_error(tmp_path):
     orphan = make_sample(*image(5, 0.0), 'data/orphan_7.jpg')  # no set_name
     out = tmp_path / 'preds'
     # known at process time: raised there, before anything is written for that sample
-    metric = SODMetric(metrics=['MAE'], output_dir=str(out))
+    metric = SODMetric(sod_metrics=['MAE'], output_dir=str(out))
     metric.dataset_meta = dict(META, set_names=['A', 'B'])
     with pytest.raises(ValueError, match='orphan_7.jpg has no set_name'):
         metric.process(None, [orphan.to_dict()])
     assert not out.exists()
     # found only in compute_metrics (sets revealed by the other samples)
-    metric = SODMetric(metrics=['MAE'])
+    metric = SODMetric(sod_metrics=['MAE'])
     metric.process(None, [s.to_dict() for s in samples + [orphan]])
     with pytest.raises(ValueError, match='no set_name.*orphan_7.jpg'):
         metric.evaluate(5)
 
 
 def test_set_names_must_be_folder_names():
-    metric = SODMetric(metrics=['MAE'])
+    metric = SODMetric(sod_metrics=['MAE'])
     with pytest.raises(ValueError, match="bad.jpg: set_name.*'a/b'"):
         metric.process(None, [make_sample(*image(0, 0), 'bad.jpg', 'a/b').to_dict()])
     metric.dataset_meta = dict(META, set_names=['A', '..'])

@@ -23,7 +23,12 @@ def trained(tiny_project, tmp_path_factory):
     """
     work_dir = str(tmp_path_factory.mktemp('train_work_dir'))
     train = tiny.load_tool('train')
-    train.main([tiny_project['config'], '--work-dir', work_dir, '--cfg-options',
-                f'experiment_name={tiny.unique_name("train")}'])
-    return dict(work_dir=work_dir, config=tiny_project['config'],
-                data_root=tiny_project['data_root'], checkpoint=osp.join(work_dir, 'iter_4.pth'))
+    train.main([
+        tiny_project['config'], '--work-dir', work_dir, '--cfg-options',
+        f'experiment_name={tiny.unique_name("train")}'
+    ])
+    return dict(
+        work_dir=work_dir,
+        config=tiny_project['config'],
+        data_root=tiny_project['data_root'],
+        checkpoint=osp.join(work_dir, 'iter_4.pth'))

@@ -1,369 +1,122 @@
-"""tools/model_converters/{minet2dbdseg,u2net2dbdseg}.py on state dicts synthesised from the
-reference key lists (MODELS.md B.2; reference_keys/minet_res50.txt, u2net.txt, u2netp.txt).
-
-The key lists are written out here from the reference models' naming scheme and pinned to the
-reference files by entry count, parameter count and a SHA-256 over the sorted "key [shape]" lines
-(hashes taken from reference_keys/ once; the tests do not read that folder). Full-size models are
-built on the meta device (shapes only, no memory, no initialisation time).
-"""
-import hashlib
-import importlib.util
+"""Command line of tools/model_converters/{minet2dbdseg,u2net2dbdseg}.py, run through runpy: files
+in and out, ``--config`` / ``--map`` / ``--parts`` handling, messages. The key mappings are tested
+on the full reference key lists in tests/test_utils/test_model_conversion_afiu.py; here the source
+checkpoints are small ones whose keys convert onto the AFIU model (or an RSU block)."""
 import os.path as osp
-import sys
+import runpy
 from collections import OrderedDict
 
 import pytest
 import torch
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
 
-import dbdseg  # noqa: F401  registers dbdseg's modules
 from dbdseg.models.utils import RSU
-from dbdseg.registry import MODELS
+from dbdseg.utils.model_conversion import target_shapes_from_config
+from dbdseg.utils.model_conversion.minet import convert_block_key
+from dbdseg.utils.model_conversion.u2net import U2NETP_STAGES, convert_rsu_key
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TOOLS = osp.join(ROOT, 'tools', 'model_converters')
 AFIU_MODEL = osp.join(ROOT, 'configs/_base_/models/afiu.py')
+BN = ('weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked')
 
 
-def _load(name):
-    mod_name = f'dbdseg_tool_{name}'
-    if mod_name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            mod_name, osp.join(ROOT, 'tools', 'model_converters', f'{name}.py'))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[mod_name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[mod_name]
+def _main(tool):
+    """The ``main`` of a converter script (its module run by runpy, not as ``__main__``)."""
+    return runpy.run_path(osp.join(TOOLS, f'{tool}.py'))['main']
 
 
-minet2dbdseg = _load('minet2dbdseg')
-u2net2dbdseg = _load('u2net2dbdseg')
+def _value(shape, gen):
+    return torch.randn(shape, generator=gen) if len(shape) else torch.tensor(3)
 
 
-# ------------------------------------------------------------------ reference key lists
-def _conv(name, cout, cin, k, bias=True):
-    return [(f'{name}.weight', (cout, cin, k, k))] + ([(f'{name}.bias', (cout, ))] if bias else [])
-
-
-def _bn(name, c):
-    return [(f'{name}.{p}', (c, )) for p in ('weight', 'bias', 'running_mean', 'running_var')] + \
-        [(f'{name}.num_batches_tracked', ())]
-
-
-def minet_res50_keys():
-    """MINet_Res50 state-dict keys and shapes (reference_keys/minet_res50.txt)."""
-    e = _conv('div_2.0', 64, 3, 7, bias=False) + _bn('div_2.1', 64)
-    inplanes = 64
-    for name, blocks, planes in (('div_4.1', 3, 64), ('div_8', 4, 128), ('div_16', 6, 256),
-                                 ('div_32', 3, 512)):
-        for b in range(blocks):
-            p = f'{name}.{b}'
-            e += _conv(f'{p}.conv1', planes, inplanes, 1, False) + _bn(f'{p}.bn1', planes)
-            e += _conv(f'{p}.conv2', planes, planes, 3, False) + _bn(f'{p}.bn2', planes)
-            e += _conv(f'{p}.conv3', 4 * planes, planes, 1, False) + _bn(f'{p}.bn3', 4 * planes)
-            if b == 0:
-                e += _conv(f'{p}.downsample.0', 4 * planes, inplanes, 1, False)
-                e += _bn(f'{p}.downsample.1', 4 * planes)
-            inplanes = 4 * planes
-    e += minet_aim2_keys('trans.conv0', 64, 256, 'high')
-    e += minet_aim3_keys('trans.conv1', 64, 256, 512)
-    e += minet_aim3_keys('trans.conv2', 256, 512, 1024)
-    e += minet_aim3_keys('trans.conv3', 512, 1024, 2048)
-    e += minet_aim2_keys('trans.conv4', 1024, 2048, 'low')
-    for s in (32, 16, 8, 4, 2):
-        e += minet_sim_keys(f'sim{s}', 64, 32)
-    for n, cout, cin in (('32', 64, 64), ('16', 64, 64), ('8', 64, 64), ('4', 64, 64),
-                         ('2', 32, 64), ('1', 32, 32)):
-        e += _conv(f'upconv{n}.basicconv.0', cout, cin, 3, False) + _bn(
-            f'upconv{n}.basicconv.1', cout)
-    return e + _conv('classifier', 1, 32, 1)
-
-
-def minet_aim2_keys(p, c_h, c_l, main, out=64, mid=None):
-    mid = min(c_h, c_l) if mid is None else mid
-    e = _conv(f'{p}.h2h_0', mid, c_h, 3) + _conv(f'{p}.l2l_0', mid, c_l, 3)
-    e += _bn(f'{p}.bnh_0', mid) + _bn(f'{p}.bnl_0', mid)
-    for n in ('h2h_1', 'h2l_1', 'l2h_1', 'l2l_1'):
-        e += _conv(f'{p}.{n}', mid, mid, 3)
-    e += _bn(f'{p}.bnl_1', mid) + _bn(f'{p}.bnh_1', mid)
-    if main == 'high':
-        e += _conv(f'{p}.h2h_2', mid, mid, 3) + _conv(f'{p}.l2h_2', mid, mid, 3)
-        e += _bn(f'{p}.bnh_2', mid) + _conv(f'{p}.h2h_3', out, mid, 3) + _bn(f'{p}.bnh_3', out)
-        return e + _conv(f'{p}.identity', out, c_h, 1)
-    e += _conv(f'{p}.h2l_2', mid, mid, 3) + _conv(f'{p}.l2l_2', mid, mid, 3)
-    e += _bn(f'{p}.bnl_2', mid) + _conv(f'{p}.l2l_3', out, mid, 3) + _bn(f'{p}.bnl_3', out)
-    return e + _conv(f'{p}.identity', out, c_l, 1)
-
-
-def minet_aim3_keys(p, c_h, c_m, c_l, out=64, mid=None):
-    mid = min(c_h, c_m, c_l) if mid is None else mid
-    e = _conv(f'{p}.h2h_0', mid, c_h, 3) + _conv(f'{p}.m2m_0', mid, c_m, 3)
-    e += _conv(f'{p}.l2l_0', mid, c_l, 3)
-    e += _bn(f'{p}.bnh_0', mid) + _bn(f'{p}.bnm_0', mid) + _bn(f'{p}.bnl_0', mid)
-    for n in ('h2h_1', 'h2m_1', 'm2h_1', 'm2m_1', 'm2l_1', 'l2m_1', 'l2l_1'):
-        e += _conv(f'{p}.{n}', mid, mid, 3)
-    e += _bn(f'{p}.bnh_1', mid) + _bn(f'{p}.bnm_1', mid) + _bn(f'{p}.bnl_1', mid)
-    for n in ('h2m_2', 'l2m_2', 'm2m_2'):
-        e += _conv(f'{p}.{n}', mid, mid, 3)
-    e += _bn(f'{p}.bnm_2', mid) + _conv(f'{p}.m2m_3', out, mid, 3) + _bn(f'{p}.bnm_3', out)
-    return e + _conv(f'{p}.identity', out, c_m, 1)
-
-
-def minet_sim_keys(p, hc, lc):
-    e = _conv(f'{p}.h2l_0', lc, hc, 3) + _conv(f'{p}.h2h_0', hc, hc, 3)
-    e += _bn(f'{p}.bnl_0', lc) + _bn(f'{p}.bnh_0', hc)
-    e += _conv(f'{p}.h2h_1', hc, hc, 3) + _conv(f'{p}.h2l_1', lc, hc, 3)
-    e += _conv(f'{p}.l2h_1', hc, lc, 3) + _conv(f'{p}.l2l_1', lc, lc, 3)
-    e += _bn(f'{p}.bnl_1', lc) + _bn(f'{p}.bnh_1', hc)
-    e += _conv(f'{p}.h2h_2', hc, hc, 3) + _conv(f'{p}.l2h_2', hc, lc, 3) + _bn(f'{p}.bnh_2', hc)
-    return e
-
-
-# (height, in, mid, out, dilated) per stage, MODELS.md B.2.5
-U2NET = OrderedDict(
-    stage1=(7, 3, 32, 64, 0),
-    stage2=(6, 64, 32, 128, 0),
-    stage3=(5, 128, 64, 256, 0),
-    stage4=(4, 256, 128, 512, 0),
-    stage5=(4, 512, 256, 512, 1),
-    stage6=(4, 512, 256, 512, 1),
-    stage5d=(4, 1024, 256, 512, 1),
-    stage4d=(4, 1024, 128, 256, 0),
-    stage3d=(5, 512, 64, 128, 0),
-    stage2d=(6, 256, 32, 64, 0),
-    stage1d=(7, 128, 16, 64, 0))
-U2NETP = OrderedDict((k, (h, 3 if k == 'stage1' else (128 if k.endswith('d') else 64), 16, 64, d))
-                     for k, (h, _, _, _, d) in U2NET.items())
-# inputs of side1..side6 (De1, De2, De3, De4, De5, En6)
-U2NET_SIDES = (64, 64, 128, 256, 512, 512)
-U2NETP_SIDES = (64, ) * 6
-
-
-def u2net_stage_keys(p, height, cin, mid, cout):
-
-    def unit(name, o, i):
-        return _conv(f'{p}.{name}.conv_s1', o, i, 3) + _bn(f'{p}.{name}.bn_s1', o)
-
-    e = unit('rebnconvin', cout, cin) + unit('rebnconv1', mid, cout)
-    for k in range(2, height + 1):
-        e += unit(f'rebnconv{k}', mid, mid)
-    for k in range(height - 1, 1, -1):
-        e += unit(f'rebnconv{k}d', mid, 2 * mid)
-    return e + unit('rebnconv1d', cout, 2 * mid)
-
-
-def u2net_keys(stages, sides):
-    e = []
-    for name, (h, cin, mid, cout, _) in stages.items():
-        e += u2net_stage_keys(name, h, cin, mid, cout)
-    for i, c in enumerate(sides, start=1):
-        e += _conv(f'side{i}', 1, c, 3)
-    return e + _conv('outconv', 1, 6, 1)
-
-
-def _digest(entries):
-    lines = sorted(f'{k} {list(s)}' for k, s in entries)
-    return hashlib.sha256('\n'.join(lines).encode()).hexdigest()
-
-
-def _params(entries):
-    n = 0
-    for k, s in entries:
-        if not k.endswith(('running_mean', 'running_var', 'num_batches_tracked')):
-            n += int(torch.Size(s).numel())
-    return n
-
-
-def _meta_state_dict(entries):
-    return OrderedDict((k, torch.empty(s, device='meta')) for k, s in entries)
-
-
-@pytest.mark.parametrize('name,make,count,params,digest', [
-    ('minet_res50', minet_res50_keys, 871, 162378305,
-     'ddbeb7d5d357ea666fc8f94f2fe88fb43f0e58d4a80be99445bdbad82c63a818'),
-    ('u2net', lambda: u2net_keys(U2NET, U2NET_SIDES), 798, 44009869,
-     'ecf1d387b17375bb5b7b5fdb5fdaf451bd5e088bfc8c159db5397e4b0e7a6fab'),
-    ('u2netp', lambda: u2net_keys(U2NETP, U2NETP_SIDES), 798, 1131181,
-     '51776994aff0a4600ad70fe38b75da2599e376d80e5240c876e864c9c2f0ab1b'),
-])
-def test_synthesised_key_lists_equal_the_reference_files(name, make, count, params, digest):
-    entries = make()
-    assert len(entries) == len({k for k, _ in entries}) == count
-    assert _params(entries) == params
-    assert _digest(entries) == digest, f'{name}: keys/shapes differ from reference_keys/{name}.txt'
-
-
-# ------------------------------------------------------------------ MINet
-def _afiu_meta(**head):
-    init_default_scope('mmseg')
-    cfg = Config.fromfile(AFIU_MODEL)
-    cfg.model.decode_head.update(head)
-    with torch.device('meta'):
-        return MODELS.build(cfg.model)
-
-
-def test_minet_every_key_mapped_and_strict_load_into_afiu():
-    src = _meta_state_dict(minet_res50_keys())
-    out, report = minet2dbdseg.convert_minet(src)
-    dropped = {k.split('.')[0] for k in report['dropped']}
-    assert dropped == {
-        'upconv32', 'upconv16', 'upconv8', 'upconv4', 'upconv2', 'upconv1', 'classifier'
-    }
-    assert len(report['dropped']) == 6 * 6 + 2 and not report['unmapped']
-    assert len(report['mapped']) == len(out) == 871 - len(report['dropped'])
-    for s, d in report['mapped']:  # the very tensors, renamed
-        assert out[d] is src[s]
-    model = _afiu_meta()
-    target = {k: v.shape for k, v in model.state_dict().items()}
-    assert minet2dbdseg.check_target_shapes(out, target) == []
-    # every key of the backbone, the AIMs and the SIMs is covered (the fusion convs are AFIU's own)
-    for name, module in (('backbone', model.backbone), ('neck.aims', model.neck.aims),
-                         ('neck.sims', model.neck.sims)):
-        sub = OrderedDict(
-            (k[len(name) + 1:], v) for k, v in out.items() if k.startswith(name + '.'))
-        assert set(sub) == set(module.state_dict()), name
-        module.load_state_dict(sub, strict=True, assign=True)
-    assert not [k for k in out if k.startswith('neck.fusions')]
-
-
-def test_minet_block_and_level_names():
-    out, report = minet2dbdseg.convert_minet(_meta_state_dict(minet_res50_keys()))
-    pairs = dict(report['mapped'])
-    assert pairs['div_2.0.weight'] == 'backbone.conv1.weight'
-    assert pairs['div_4.1.0.downsample.0.weight'] == 'backbone.layer1.0.downsample.0.weight'
-    assert pairs['div_32.2.bn3.running_var'] == 'backbone.layer4.2.bn3.running_var'
-    assert pairs['trans.conv0.l2h_1.weight'] == 'neck.aims.0.stage1.h.convs.l.weight'
-    assert pairs['trans.conv4.l2l_3.bias'] == 'neck.aims.4.out_conv.bias'
-    assert pairs['trans.conv4.bnl_2.weight'] == 'neck.aims.4.stage2.bn.weight'
-    assert pairs['trans.conv2.m2l_1.weight'] == 'neck.aims.2.stage1.l.convs.m.weight'
-    assert pairs['sim2.h2l_0.weight'] == 'neck.sims.0.proj.l.conv.weight'
-    assert pairs['sim32.l2h_2.weight'] == 'neck.sims.4.stage2.convs.l.weight'
-    assert out['neck.aims.4.stage2.convs.h.weight'].shape == (1024, 1024, 3, 3)
-
-
-def test_minet_parts_wrappers_and_refusal():
-    entries = minet_res50_keys()
-    src = _meta_state_dict(entries)
-    out, report = minet2dbdseg.convert_minet(src, parts=['neck'])
-    assert all(k.startswith('neck.') for k in out) and report['skipped']
-    assert all(k.startswith(('div_', )) for k in report['skipped'])
-    wrapped = {'state_dict': OrderedDict(('module.' + k, v) for k, v in src.items())}
-    out2, _ = minet2dbdseg.convert_minet(wrapped)
-    assert list(out2) == list(minet2dbdseg.convert_minet(src)[0])
-    bad = OrderedDict(
-        src, **{
-            'extra.weight': torch.empty(1, device='meta'),
-            'trans.conv0.zz_1.weight': torch.empty(1, device='meta')
-        })
-    with pytest.raises(ValueError, match='2 key.*extra.weight'):
-        minet2dbdseg.convert_minet(bad)
-    _, report = minet2dbdseg.convert_minet(bad, allow_unmapped=True)
-    assert sorted(report['unmapped']) == ['extra.weight', 'trans.conv0.zz_1.weight']
-    with pytest.raises(ValueError, match='unknown part'):
-        minet2dbdseg.convert_minet(src, parts=['head'])
+def _minet_sims(gen):
+    """MINet SIM keys (``sim{2..32}.{s}2{d}_{k}`` / ``bn{d}_{k}``) of AFIU's shapes, random values:
+    for every key of AFIU's five SIM blocks, the first name of the MINet scheme (``h`` before
+    ``l``) that converts onto it (several do where a stage has one input or one output)."""
+    target = target_shapes_from_config(AFIU_MODEL)
+    names = [
+        f'{s}2{d}_{k}.{p}' for s in 'hl' for d in 'hl' for k in '0123' for p in ('weight', 'bias')
+    ] + [f'bn{d}_{k}.{p}' for d in 'hl' for k in '0123' for p in BN]
+    src = OrderedDict()
+    for level, stride in enumerate((2, 4, 8, 16, 32)):
+        done = set()
+        for name in names:
+            new = f'neck.sims.{level}.{convert_block_key(name)}'
+            if new in target and new not in done:
+                done.add(new)
+                src[f'sim{stride}.{name}'] = _value(target[new], gen)
+    return src
 
 
 def test_minet_cli_writes_checkpoint_and_refuses_unknown_keys(tmp_path, capsys):
-    # a real-valued MINet subset: the SIMs and the decoder (the full model is 650 MB)
-    entries = [e for e in minet_res50_keys() if e[0].startswith(('sim', 'upconv', 'classifier'))]
     gen = torch.Generator().manual_seed(0)
-    src = OrderedDict(
-        (k, torch.randn(s, generator=gen) if s else torch.tensor(3)) for k, s in entries)
+    src = _minet_sims(gen)
+    assert len(src) == 5 * 41
+    src['upconv1.basicconv.0.weight'] = torch.randn(32, 32, 3, 3, generator=gen)
+    src['classifier.weight'] = torch.randn(1, 32, 1, 1, generator=gen)
     src_path, dst_path = tmp_path / 'minet.pth', tmp_path / 'out' / 'afiu_neck.pth'
     torch.save(src, src_path)
-    minet2dbdseg.main([str(src_path), str(dst_path), '--config', AFIU_MODEL])
+    _main('minet2dbdseg')([str(src_path), str(dst_path), '--config', AFIU_MODEL])
     text = capsys.readouterr().out
-    assert 'dropped 38 MINet decoder keys' in text and 'every converted key fits' in text
+    assert 'dropped 2 MINet decoder keys (no AFIU counterpart): classifier, upconv1' in text
+    assert 'every converted key fits' in text
     ckpt = torch.load(dst_path, map_location='cpu', weights_only=True)
+    assert ckpt['meta'] == dict(
+        converted_from=str(src_path), converter='minet2dbdseg', parts=['backbone', 'neck'])
     assert torch.equal(ckpt['state_dict']['neck.sims.3.stage1.h.convs.l.weight'],
                        src['sim16.l2h_1.weight'])
-    assert len(ckpt['state_dict']) == len(entries) - 38 == 5 * 41
+    assert len(ckpt['state_dict']) == 5 * 41
+    _main('minet2dbdseg')([str(src_path), str(dst_path), '--parts', 'backbone'])
+    assert 'skipped 205 keys of parts not asked for' in capsys.readouterr().out
+    assert torch.load(dst_path, weights_only=True)['state_dict'] == {}
     src['foo.bar'] = torch.zeros(1)
     torch.save(src, src_path)
     with pytest.raises(SystemExit, match='foo.bar.*--allow-unmapped'):
-        minet2dbdseg.main([str(src_path), str(dst_path)])
-    minet2dbdseg.main([str(src_path), str(dst_path), '--allow-unmapped'])
+        _main('minet2dbdseg')([str(src_path), str(dst_path)])
+    _main('minet2dbdseg')([str(src_path), str(dst_path), '--allow-unmapped'])
     assert 'unmapped (dropped, --allow-unmapped) 1 keys: foo.bar' in capsys.readouterr().out
     with pytest.raises(SystemExit, match='not found'):
-        minet2dbdseg.main([str(tmp_path / 'absent.pth'), str(dst_path)])
+        _main('minet2dbdseg')([str(tmp_path / 'absent.pth'), str(dst_path)])
+    # a narrower target: the config check names the misfits
+    with pytest.raises(SystemExit, match=r'converted key\(s\) do not fit'):
+        _main('minet2dbdseg')([
+            str(src_path),
+            str(dst_path), '--allow-unmapped', '--config', AFIU_MODEL, '--cfg-options',
+            'model.neck.sim_low_channels=16'
+        ])
 
 
-def test_minet_config_check_reports_misfits():
-    # a target whose first SIM is narrower: the shape check names the key and both shapes
-    model = _afiu_meta()
-    target = {k: v.shape for k, v in model.state_dict().items()}
-    out, _ = minet2dbdseg.convert_minet(_meta_state_dict(minet_res50_keys()))
-    target['neck.sims.0.proj.h.conv.weight'] = torch.Size([16, 16, 3, 3])
-    problems = minet2dbdseg.check_target_shapes(out, target)
-    assert problems == [
-        'neck.sims.0.proj.h.conv.weight: shape (64, 64, 3, 3) != target '
-        '(16, 16, 3, 3)'
-    ]
-
-
-# ------------------------------------------------------------------ U²-Net
-@pytest.mark.parametrize('which', ['u2net', 'u2netp'])
-def test_u2net_every_stage_strict_loads_into_rsu(which):
-    stages, sides = (U2NET, U2NET_SIDES) if which == 'u2net' else (U2NETP, U2NETP_SIDES)
-    src = _meta_state_dict(u2net_keys(stages, sides))
-    for stage, (h, cin, mid, cout, dilated) in stages.items():
-        out, report = u2net2dbdseg.convert_u2net(src, stage_map={stage: ''})
-        assert report['stages'] == {stage: ('', h, 14 * (2 * h) // 2)}  # 2L units x 7 keys
-        with torch.device('meta'):
-            block = RSU(h, cin, mid, cout, dilated=bool(dilated))
-        own = block.state_dict()
-        assert set(out) == set(own)
-        assert all(tuple(out[k].shape) == tuple(own[k].shape) for k in own)
-        block.load_state_dict(out, strict=True, assign=True)
-        # every other key is dropped, none unmapped
-        assert len(report['dropped']) == 798 - len(out) and not report['unmapped']
-
-
-def test_u2net_key_renaming():
-    f = u2net2dbdseg.convert_rsu_key
-    assert f('rebnconvin.conv_s1.weight', 7) == 'conv_in.conv.weight'
-    assert f('rebnconv1.bn_s1.running_mean', 7) == 'encoders.0.bn.running_mean'
-    assert f('rebnconv6.conv_s1.bias', 7) == 'encoders.5.conv.bias'
-    assert f('rebnconv7.conv_s1.weight', 7) == 'bottom.conv.weight'
-    assert f('rebnconv4.bn_s1.num_batches_tracked', 4) == 'bottom.bn.num_batches_tracked'
-    assert f('rebnconv3d.conv_s1.weight', 4) == 'decoders.2.conv.weight'
-    assert f('rebnconv1d.bn_s1.weight', 5) == 'decoders.0.bn.weight'
-    assert f('rebnconv5d.conv_s1.weight', 5) is None  # no decoder at the bottom level
-    assert f('rebnconv8.conv_s1.weight', 7) is None and f('side1.weight', 7) is None
-
-
-def test_u2netp_decoder_into_afiu_head_where_structures_coincide():
-    src = _meta_state_dict(u2net_keys(U2NETP, U2NETP_SIDES))
-    model = _afiu_meta(mid_channels=16)
-    target = {k: v.shape for k, v in model.state_dict().items()}
-    with pytest.raises(ValueError, match='stage5d: decode_head.blocks.4.conv_in.conv.weight'):
-        u2net2dbdseg.convert_u2net(src, target_shapes=target)
-    out, report = u2net2dbdseg.convert_u2net(src, target_shapes=target, skip_mismatched=True)
-    assert list(report['stages']) == ['stage4d', 'stage3d', 'stage2d', 'stage1d']
-    assert list(report['mismatched']) == ['stage5d']
-    for i in range(4):
-        prefix = f'decode_head.blocks.{i}.'
-        sub = OrderedDict((k[len(prefix):], v) for k, v in out.items() if k.startswith(prefix))
-        model.decode_head.blocks[i].load_state_dict(sub, strict=True, assign=True)
-    assert len(out) == sum(len(model.decode_head.blocks[i].state_dict()) for i in range(4))
-    # the full U²-Net: only stage1d (RSU7(128, 16, 64)) coincides with an AFIU level
-    src = _meta_state_dict(u2net_keys(U2NET, U2NET_SIDES))
-    _, report = u2net2dbdseg.convert_u2net(src, target_shapes=target, skip_mismatched=True)
-    assert list(report['stages']) == ['stage1d']
+def _u2netp(gen):
+    """A U²-Net-lite state dict: every stage from U2NETP_STAGES with RSU's shapes under U²-Net's
+    names (``rebnconv{in,k,kd}.{conv_s1,bn_s1}``), the side convolutions and ``outconv``."""
+    src = OrderedDict()
+    for stage, (height, cin, mid, cout, dilated) in U2NETP_STAGES.items():
+        own = RSU(height, cin, mid, cout, dilated=dilated).state_dict()
+        units = ['in'] + [str(k) for k in range(1, height + 1)]
+        units += [f'{k}d' for k in range(height - 1, 0, -1)]
+        for unit in units:
+            for layer, params in (('conv_s1', ('weight', 'bias')), ('bn_s1', BN)):
+                for p in params:
+                    name = f'rebnconv{unit}.{layer}.{p}'
+                    src[f'{stage}.{name}'] = _value(own[convert_rsu_key(name, height)].shape, gen)
+    for i in range(1, 7):
+        src[f'side{i}.weight'] = torch.randn(1, 64, 3, 3, generator=gen)
+    src['outconv.weight'] = torch.randn(1, 6, 1, 1, generator=gen)
+    return src
 
 
 def test_u2net_cli(tmp_path, capsys):
     gen = torch.Generator().manual_seed(0)
-    src = OrderedDict((k, torch.randn(s, generator=gen) if s else torch.tensor(7))
-                      for k, s in u2net_keys(U2NETP, U2NETP_SIDES))
+    src = _u2netp(gen)
     src_path, dst = tmp_path / 'u2netp.pth', tmp_path / 'u2netp_afiu.pth'
     torch.save(src, src_path)
+    u2net2dbdseg = _main('u2net2dbdseg')
     with pytest.raises(SystemExit, match='stage5d.*--skip-mismatched'):
-        u2net2dbdseg.main([
+        u2net2dbdseg([
             str(src_path),
             str(dst), '--config', AFIU_MODEL, '--cfg-options', 'model.decode_head.mid_channels=16'
         ])
-    u2net2dbdseg.main([
+    u2net2dbdseg([
         str(src_path),
         str(dst), '--config', AFIU_MODEL, '--skip-mismatched', '--cfg-options',
         'model.decode_head.mid_channels=16'
@@ -371,19 +124,23 @@ def test_u2net_cli(tmp_path, capsys):
     text = capsys.readouterr().out
     assert 'stage1d  -> decode_head.blocks.0' in text and 'stage5d  does not fit' in text
     ckpt = torch.load(dst, map_location='cpu', weights_only=True)
+    assert ckpt['meta']['stages'] == {
+        f'stage{i}d': f'decode_head.blocks.{i - 1}'
+        for i in (4, 3, 2, 1)
+    }
     assert torch.equal(ckpt['state_dict']['decode_head.blocks.0.bottom.conv.weight'],
                        src['stage1d.rebnconv7.conv_s1.weight'])
     # one stage under its bare RSU names
-    u2net2dbdseg.main([str(src_path), str(dst), '--map', 'stage4='])
+    u2net2dbdseg([str(src_path), str(dst), '--map', 'stage4='])
     sd = torch.load(dst, map_location='cpu', weights_only=True)['state_dict']
     block = RSU(4, 64, 16, 64)
     block.load_state_dict(sd, strict=True)
     assert torch.equal(block.decoders[2].conv.weight, src['stage4.rebnconv3d.conv_s1.weight'])
     with pytest.raises(SystemExit, match='STAGE=PREFIX'):
-        u2net2dbdseg.main([str(src_path), str(dst), '--map', 'stage4'])
+        u2net2dbdseg([str(src_path), str(dst), '--map', 'stage4'])
     with pytest.raises(SystemExit, match=r"stage\(s\) \['stage9'\]"):
-        u2net2dbdseg.main([str(src_path), str(dst), '--map', 'stage9=x'])
+        u2net2dbdseg([str(src_path), str(dst), '--map', 'stage9=x'])
     src['extra.weight'] = torch.zeros(1)
     torch.save(src, src_path)
     with pytest.raises(SystemExit, match='extra.weight.*--allow-unmapped'):
-        u2net2dbdseg.main([str(src_path), str(dst)])
+        u2net2dbdseg([str(src_path), str(dst)])

@@ -1,8 +1,10 @@
-"""Tests of tools/dataset_converters/classical_saliency.py and attach_saliency_maps.py.
+"""Command lines of tools/dataset_converters/classical_saliency.py and attach_saliency_maps.py.
 
 Each test builds a tiny data root in ``tmp_path`` (a few images of different sizes with a red
 square on grey, their masks, train.txt / val.txt) and runs the scripts in-process through their
-``main(argv)``; the last test loads the maps through BinarySegDataset + LoadBinaryAnnotations.
+``main(argv)``: options reach the package, errors end with ``error: ...`` on stderr and exit status
+2; the last test loads the maps through BinarySegDataset + LoadBinaryAnnotations. The algorithms
+are tested in tests/test_apis/test_map_targets.py and tests/test_datasets/test_map_folders.py.
 """
 import os
 import os.path as osp
@@ -13,6 +15,7 @@ import pytest
 
 import dbdseg_tests_tiny_project as tiny  # registered by tests/conftest.py
 from dbdseg.utils import frequency_tuned_saliency
+from dbdseg.utils.fileio import prob_to_uint8
 
 classical = tiny.load_tool('dataset_converters/classical_saliency')
 attach = tiny.load_tool('dataset_converters/attach_saliency_maps')
@@ -76,7 +79,7 @@ def test_classical_writes_one_map_per_image(tmp_path, capsys):
         sal = read_unchanged(osp.join(out, f'{stem}.png'))
         assert sal.shape == hw and sal.dtype == np.uint8  # grey 8-bit at the image size
         img = cv2.imread(osp.join(root, 'images', f'{stem}.png'))
-        expected = np.rint(frequency_tuned_saliency(img) * 255).astype(np.uint8)
+        expected = prob_to_uint8(frequency_tuned_saliency(img))
         np.testing.assert_array_equal(sal, expected)
         assert sal.max() == 255 and sal.min() == 0
     text = capsys.readouterr().out
@@ -109,6 +112,12 @@ def test_classical_refuses_to_overwrite(tmp_path, capsys):
 
 def test_classical_errors(tmp_path, capsys):
     root = make_root(tmp_path)
+    assert run_classical(root, '--method', 'sr', '--blur-sigma', '1') == 2
+    assert capsys.readouterr().err.startswith('error: --blur-sigma applies to --method ft only')
+    with pytest.raises(SystemExit) as info:  # argparse: choices
+        run_classical(root, '--method', 'xx')
+    assert info.value.code == 2
+    assert not osp.exists(osp.join(root, 'saliency'))
     # output inside the image folder
     assert classical.main([
         '--images',
@@ -220,7 +229,7 @@ def test_attach_reports_all_problems_together(tmp_path, capsys):
     capsys.readouterr()
     assert run_attach(root) == 2
     err = capsys.readouterr().err
-    assert '4 problem(s)' in err
+    assert err.startswith('error: 4 problem(s)')
     assert 'missing saliency map saliency/a.png' in err
     assert 'saliency/b.png is 5x5 (H x W) but image images/b.png is 10x14' in err
     assert 'unreadable saliency map saliency/c.png' in err
@@ -228,20 +237,6 @@ def test_attach_reports_all_problems_together(tmp_path, capsys):
     assert 'IMREAD_GRAYSCALE' in err  # how to convert
     assert 'e.png' not in err  # val image: not checked
     assert not osp.exists(osp.join(root, 'train_saliency.txt'))
-
-
-def test_attach_lists_at_most_20_problems(tmp_path, capsys):
-    root = tmp_path / 'many'
-    stems = [f'img{i:02d}' for i in range(25)]
-    for stem in stems:
-        write(root / 'images' / f'{stem}.png', image(6, 8))
-    (root / 'train.txt').write_text('\n'.join(stems) + '\n')
-    os.makedirs(root / 'saliency')
-    assert run_attach(str(root)) == 2
-    err = capsys.readouterr().err
-    assert '25 problem(s)' in err and '... and 5 more' in err
-    assert err.count('  - missing saliency map') == 20
-    assert not osp.exists(root / 'train_saliency.txt')
 
 
 def test_attach_missing_folders_and_split(tmp_path, capsys):
@@ -255,27 +250,22 @@ def test_attach_missing_folders_and_split(tmp_path, capsys):
     assert 'imgs' in capsys.readouterr().err
 
 
-def test_attach_warns_about_copies_of_the_masks(tmp_path, capsys):
+def test_attach_cli_options(tmp_path, capsys):
+    """Suffixes without the dot, --masks '' (no copy check), --all-images excludes
+    --split-file."""
     root = make_root(tmp_path)
     assert run_classical(root) == 0
-    mask = read_unchanged(osp.join(root, 'masks', 'a.png'))
-    write(osp.join(root, 'saliency', 'a.png'), mask)  # the ground truth copied
-    write(
-        osp.join(root, 'saliency', 'b.png'),
-        255 - read_unchanged(osp.join(root, 'masks', 'b.png')))  # its inverse
+    write(osp.join(root, 'saliency', 'a.png'), read_unchanged(osp.join(root, 'masks', 'a.png')))
     capsys.readouterr()
-    assert run_attach(root) == 0
-    out = capsys.readouterr().out
-    assert 'WARNING: 2 map(s)' in out and 'saliency/a.png' in out and 'saliency/b.png' in out
-
-
-def test_attach_ignores_infer_overlays(tmp_path, capsys):
-    root = make_root(tmp_path)
-    assert run_classical(root) == 0
-    write(osp.join(root, 'saliency', 'a_overlay.jpg'), image(*SIZES['a']))
-    capsys.readouterr()
-    assert run_attach(root) == 0
-    assert '1 *_overlay.jpg file(s)' in capsys.readouterr().out
+    assert attach.main(
+        ['--data-root', root, '--img-suffix', 'png', '--mask-suffix', 'png', '--no-progress']) == 0
+    assert 'WARNING: 1 map(s)' in capsys.readouterr().out
+    assert run_attach(root, '--masks', '', '--out-ann', 'b.txt') == 0
+    assert 'WARNING' not in capsys.readouterr().out
+    with pytest.raises(SystemExit) as info:
+        run_attach(root, '--all-images', '--split-file', 'train.txt')
+    assert info.value.code == 2
+    assert 'not allowed with argument' in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------- dataset loading

@@ -1,14 +1,18 @@
-"""tools/analysis_tools/benchmark_all.py: metafile discovery, model-index.yml, README tables
-between markers, metric sources and the benchmark columns, on a tiny project tree."""
+""".dev_scripts/benchmark_all.py: metafile discovery, model-index.yml, README tables between
+markers, metric sources and the benchmark columns, on a tiny project tree."""
 import json
 import os
+import os.path as osp
+import runpy
+from types import SimpleNamespace
 
 import pytest
 import yaml
 
 import dbdseg_tests_tiny_project as tiny  # registered by conftest.py
 
-ball = tiny.load_tool('analysis_tools/benchmark_all')
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ball = SimpleNamespace(**runpy.run_path(osp.join(ROOT, '.dev_scripts', 'benchmark_all.py')))
 
 START, END = ball.MARK_START, ball.MARK_END
 
@@ -84,15 +88,23 @@ def tree(tiny_project, tmp_path):
     (root / 'README.md').write_text(f'# top\n\n## Model zoo\n\n{START}\n{END}\n\n## Changelog\n')
     metrics = tmp_path / 'metrics'
     metrics.mkdir()
-    (metrics / 'tiny_cuhk.json').write_text(json.dumps({'CUHK/maxF': 0.91, 'CUHK/MAE': 0.05,
-                                                        'CUHK/Sm': 0.88, 'DUT/maxF': 0.1}))
+    (metrics / 'tiny_cuhk.json').write_text(
+        json.dumps({
+            'CUHK/maxF': 0.91,
+            'CUHK/MAE': 0.05,
+            'CUHK/Sm': 0.88,
+            'DUT/maxF': 0.1
+        }))
     return dict(root=root, metrics=metrics, work=tmp_path / 'work')
 
 
 def _run(tree, *extra):
-    return ball.main(['--root', str(tree['root']), '--repeat', '2', '--warmup', '1',
-                      '--metrics-dir', str(tree['metrics']), '--work-dir', str(tree['work']),
-                      '--write-readmes', '--write-index', *extra])
+    return ball.main([
+        '--root',
+        str(tree['root']), '--repeat', '2', '--warmup', '1', '--metrics-dir',
+        str(tree['metrics']), '--work-dir',
+        str(tree['work']), '--write-readmes', '--write-index', *extra
+    ])
 
 
 def _between(text):
@@ -120,8 +132,8 @@ def test_tables_index_and_results(tree, capsys):
     assert cell['protocol'] == 'F at an unstated threshold; Table 1'
     # measured numbers from the metrics file's CUHK/* keys (set matched to the Dataset)
     assert (cell['maxF'], cell['MAE'], cell['S-measure']) == ('0.9100', '0.0500', '0.8800')
-    assert (cell['F (paper)'], cell['MAE (paper)'], cell['S-measure (paper)']) == (
-        '0.927', '0.066', '-')
+    assert (cell['F (paper)'], cell['MAE (paper)'], cell['S-measure (paper)']) == ('0.927', '0.066',
+                                                                                   '-')
     assert cell['FPS (paper)'] == '58.82 (Titan Xp)'
     assert cell['input'] == '32x32' and cell['device'].startswith('CPU')
     assert float(cell['FPS']) > 0 and float(cell['FLOPs (G)']) >= 0
@@ -145,8 +157,8 @@ def test_tables_index_and_results(tree, capsys):
     assert (root / 'configs' / 'other' / 'README.md').read_text() == '# Other, no markers\n'
     printed = capsys.readouterr().out
     assert 'configs/other/README.md: no markers' in printed
-    other = dict(zip(header, [c.strip() for c in _table_rows(out['tables']
-                                                             ['configs/other/README.md'])[0]]))
+    other = dict(
+        zip(header, [c.strip() for c in _table_rows(out['tables']['configs/other/README.md'])[0]]))
     assert (other['maxF'], other['MAE']) == ('0.5000', '0.2500')  # measured keys of the metafile
 
 
@@ -173,8 +185,8 @@ def test_new_metafile_is_picked_up_without_edits(tree):
     folder = tree['root'] / 'configs' / 'late'
     folder.mkdir()
     (folder / 'late.py').write_text((tree['root'] / 'configs' / 'other' / 'other.py').read_text())
-    (folder / 'metafile.yaml').write_text(
-        'Models:\n  - Name: late_model\n    Config: configs/late/late.py\n')
+    (folder / 'metafile.yaml'
+     ).write_text('Models:\n  - Name: late_model\n    Config: configs/late/late.py\n')
     (folder / 'README.md').write_text(f'# Late\n{START}\n{END}\n')
     _run(tree, '--no-benchmark')
     index = yaml.safe_load((tree['root'] / 'model-index.yml').read_text())
@@ -187,16 +199,21 @@ def test_helpers():
     assert ball.match_set('DUT-DBD', ['DUT', 'DUT-OMRON']) == 'DUT'
     assert ball.match_set('DUT-OMRON', ['DUT', 'DUT-OMRON']) == 'DUT-OMRON'
     assert ball.match_set('ECSSD', ['CUHK']) is None
-    assert ball.measured_for('ECSSD', {'maxF': 0.7, 'Sm': 0.6}, 1) == {'maxF': 0.7,
-                                                                       'S-measure': 0.6}
+    assert ball.measured_for('ECSSD', {
+        'maxF': 0.7,
+        'Sm': 0.6
+    }, 1) == {
+        'maxF': 0.7,
+        'S-measure': 0.6
+    }
     # plain keys are ambiguous for a model with several result rows
     assert ball.measured_for('ECSSD', {'maxF': 0.7, 'CUHK/maxF': 0.2}, 2) == {}
     assert ball.paper_column('ave-F') == 'F (paper)'
     assert ball.paper_column('MAE') == 'MAE (paper)'
     assert ball.paper_column('E-measure') is None
     split = ball.result_metrics({'Metrics': {'F-measure (paper)': 0.9, 'maxF': 0.8}})
-    assert split == dict(paper={'F (paper)': 0.9}, paper_names=['F-measure'],
-                         measured={'maxF': 0.8})
+    assert split == dict(
+        paper={'F (paper)': 0.9}, paper_names=['F-measure'], measured={'maxF': 0.8})
     assert ball.replace_between_markers('no markers', 'x') is None
     with pytest.raises(ValueError, match='out of order'):
         ball.replace_between_markers(f'{END} {START}', 'x')
@@ -210,8 +227,12 @@ def test_test_metrics_run_when_checkpoint_and_data_exist(tree, tiny_project, tmp
     ckpt_dir = tmp_path / 'ckpts'
     ckpt_dir.mkdir()
     tiny.save_untrained_checkpoint(tiny_project['config'], ckpt_dir / 'other_model.pth')
-    out = ball.main(['--root', str(tree['root']), '--no-benchmark', '--checkpoint-dir',
-                     str(ckpt_dir), '--work-dir', str(tree['work']), '--filter', 'other'])
+    out = ball.main([
+        '--root',
+        str(tree['root']), '--no-benchmark', '--checkpoint-dir',
+        str(ckpt_dir), '--work-dir',
+        str(tree['work']), '--filter', 'other'
+    ])
     entry = out['models']['other_model']
     assert entry['metrics_source'].startswith('tools/test.py')
     assert 0 <= entry['metrics']['maxF'] <= 1 and 0 <= entry['metrics']['MAE'] <= 1

@@ -1,4 +1,5 @@
-"""tools/analysis_tools/browse_dataset.py: image | mask | overlay pictures, polarity, sets."""
+"""tools/analysis_tools/browse_dataset.py: image | mask | overlay pictures, polarity, sets
+(end to end; the drawing itself: tests/test_visualization/test_browse.py)."""
 import os
 import os.path as osp
 
@@ -125,15 +126,3 @@ def test_errors(config, tmp_path):
         browse.main([bad, '--not-show'])
     with pytest.raises(SystemExit):
         browse.main([config, '--max-images', '0'])
-
-
-def test_draw_sample_ignore_grey():
-    img = np.full((8, 10, 3), 90, np.uint8)
-    mask = np.zeros((8, 10), np.int64)
-    mask[:, 5:] = 1
-    mask[0] = 255
-    pic = browse.draw_sample(img, mask, ('blurred', 'in-focus'), title_height=6)
-    assert pic.shape == (14, 30, 3)
-    assert pic[6, 12].tolist() == [128, 128, 128]  # ignore row in the mask panel
-    assert pic[9, 12].tolist() == [0, 0, 0] and pic[9, 17].tolist() == [255, 255, 255]
-    assert pic[6, 22].tolist() == [128, 128, 128]  # and in the overlay

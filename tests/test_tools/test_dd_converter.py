@@ -1,300 +1,65 @@
-"""Tests of tools/model_converters/dd2dbdseg.py (depth-distillation checkpoints -> dbdseg keys).
-
-The official state dicts are synthesised here from the layout that
-``reference_keys/dd_resskspp.txt`` and ``dd_vggskspp.txt`` list (the Torch7-converted ResNeXt
-Sequential, the VGG16 ``features``, the decoder ``deconvK`` / ``classifierK`` / ``sideattK`` /
-``fusion(d)``), checked against the counts those files report (entries, parameters, buffers), so the
-tests run without ``../shared``; when the reference files are present, one more test compares the
-synthesised key/shape lists with them line by line.
-Every tensor gets a distinct constant value, so the tests see that each one lands on the right key.
-"""
+"""Command line of tools/model_converters/dd2dbdseg.py, run through runpy: files in and out, the
+strict ``--config`` check, messages. The key mapping is tested on the full reference layouts in
+tests/test_utils/test_model_conversion_dd.py; here the source is a VGG16 DD checkpoint whose keys
+are every name of DD's scheme that converts onto a key of the dbdseg VGG16 model."""
 import os.path as osp
+import runpy
 from collections import OrderedDict
 
 import pytest
 import torch
-from mmengine.registry import init_default_scope
 
-import dbdseg  # noqa: F401  registers dbdseg's modules
-import dbdseg_tests_tiny_project as tiny  # registered by tests/conftest.py
-from dbdseg.registry import MODELS
+from dbdseg.utils.model_conversion import target_shapes_from_config
+from dbdseg.utils.model_conversion.depth_distillation import convert_dd_key
 
-dd2 = tiny.load_tool('model_converters/dd2dbdseg')
-
-REFERENCE_DIR = osp.join(tiny.REPO_ROOT, '..', 'shared', 'design', 'reference_keys')
-#: from the headers of reference_keys/dd_*.txt
-REF_COUNTS = {
-    'resskspp':
-    dict(entries=909, params=510, buffers=399, total_params=84468186, backbone_params=42128704),
-    'vggskspp':
-    dict(entries=311, params=224, buffers=87, total_params=19436634, backbone_params=14714688),
-}
-BN = ('weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked')
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TOOL = osp.join(ROOT, 'tools', 'model_converters', 'dd2dbdseg.py')
+CONFIGS = osp.join(ROOT, 'configs', 'depth_distillation')
+VGG_CONFIG = osp.join(CONFIGS, 'dd_vgg16_1xb6-10k_cuhk-320x320.py')
+RESNEXT_CONFIG = osp.join(CONFIGS, 'dd_resnext101-32x4d_1xb6-10k_cuhk-320x320.py')
+PARAMS = ('weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked')
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _single_thread():
-    """Small tensors: one intra-op thread is faster, and immune to a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def _bn(prefix, c):
-    return [(f'{prefix}.{p}', [c] if p != 'num_batches_tracked' else [],
-             'param' if p in ('weight', 'bias') else 'buffer') for p in BN]
-
-
-def _conv(prefix, cout, cin, k, bias=True):
-    rows = [(f'{prefix}.weight', [cout, cin, k, k], 'param')]
-    if bias:
-        rows.append((f'{prefix}.bias', [cout], 'param'))
-    return rows
-
-
-def official_resnext_backbone(prefix='pretrained_net.'):
-    """(key, shape, kind) rows of DD's Torch7 ResNeXt-101 32x4d, in state-dict order."""
-    rows = _conv(f'{prefix}layer0.0', 64, 3, 7, bias=False) + _bn(f'{prefix}layer0.1', 64)
-    inplanes = 64
-    for stage, (n, planes) in enumerate(zip((3, 4, 23, 3), (64, 128, 256, 512)), start=1):
-        width, out = planes * 2, planes * 4  # 32 groups x 4 x planes / 64; expansion 4
-        stage_prefix = f'{prefix}layer{stage}.1' if stage == 1 else f'{prefix}layer{stage}'
-        for b in range(n):
-            p = f'{stage_prefix}.{b}.0'
-            rows += _conv(f'{p}.0.0.0', width, inplanes, 1, bias=False) + _bn(f'{p}.0.0.1', width)
-            rows += _conv(f'{p}.0.0.3', width, width // 32, 3, bias=False)
-            rows += _bn(f'{p}.0.0.4', width)
-            rows += _conv(f'{p}.0.1', out, width, 1, bias=False) + _bn(f'{p}.0.2', out)
-            if b == 0:
-                rows += _conv(f'{p}.1.0', out, inplanes, 1, bias=False) + _bn(f'{p}.1.1', out)
-            inplanes = out
-    return rows
-
-
-def official_vgg16_backbone():
-    rows = []
-    cin = 3
-    for idx, cout in zip((0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28),
-                         (64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512)):
-        rows += _conv(f'pretrained_net.features.{idx}', cout, cin, 3)
-        cin = cout
-    return rows
-
-
-def official_decoder(ins, outs):
-    rows = []
-    for k, (cin, cout) in enumerate(zip(ins, outs), start=1):
-        c = cin // 4
-        d = max(c // 16, 32)
-        p = f'deconv{k}'
-        rows += _conv(f'{p}.prev', c, cin, 3) + _bn(f'{p}.bn', c)
-        rows += _conv(f'{p}.next', cout, c, 1) + _bn(f'{p}.bn2', cout)
-        for j, ks in enumerate((3, 5, 7)):
-            rows += _conv(f'{p}.sk.convs.{j}.0', c, c, ks) + _bn(f'{p}.sk.convs.{j}.1', c)
-        rows += [(f'{p}.sk.fc.weight', [d, c], 'param'), (f'{p}.sk.fc.bias', [d], 'param')]
-        for j in range(4):
-            rows += [(f'{p}.sk.fcs.{j}.weight', [c, d], 'param'),
-                     (f'{p}.sk.fcs.{j}.bias', [c], 'param')]
-    for k, cout in enumerate(outs, start=1):
-        for s in (0, 1):
-            rows += _conv(f'classifier{k}.sides.{s}', 1, cout, 1)
-    for k in range(1, 5):
-        rows += _conv(f'sideatt{k}.conv1', 32, 2, 3) + _bn(f'sideatt{k}.bn', 32)
-        rows += _conv(f'sideatt{k}.conv2', 1, 32, 3)
-    rows += _conv('fusion', 1, 5, 1) + _conv('fusiond', 1, 5, 1)
-    return rows
-
-
-def official_rows(layout):
-    if layout == 'resskspp':
-        return official_resnext_backbone() + official_decoder((2048, 1024, 512, 256, 64),
-                                                              (1024, 512, 256, 64, 32))
-    return official_vgg16_backbone() + official_decoder((512, 512, 256, 128, 64),
-                                                        (512, 256, 128, 64, 32))
-
-
-def synthesise(rows):
-    """State dict with every tensor filled with its own index (counters: index as int64).
-
-    The tensors are expanded scalars (no memory for the 84M values of the ResNeXt model)."""
-    sd = OrderedDict()
-    for i, (key, shape, _) in enumerate(rows):
-        if key.endswith('num_batches_tracked'):
-            sd[key] = torch.tensor(i, dtype=torch.long)
-        else:
-            sd[key] = torch.tensor(float(i)).expand(shape)
-    return sd
-
-
-def build_dd(backbone, device='cpu'):
-    """EncoderDecoder with the DD head on ResNeXt-101 32x4d or VGG16; ``device='meta'`` builds no
-    weights (a strict ``load_state_dict(..., assign=True)`` still checks every key and shape)."""
-    init_default_scope('mmseg')
-    head = dict(type='SABHead')
-    if backbone == 'vgg':
-        bb = dict(type='VGGWithStem', depth=16, init_cfg=None)
-        head['in_channels'] = (64, 128, 256, 512, 512)
-    else:
-        bb = dict(type='ResNeXtWithStem', depth=101, groups=32, base_width=4)
-    with torch.device(device):
-        return MODELS.build(
-            dict(
-                type='EncoderDecoder',
-                backbone=bb,
-                decode_head=head,
-                data_preprocessor=dict(type='SegDataPreProcessor')))
-
-
-@pytest.mark.parametrize('layout', ['resskspp', 'vggskspp'])
-def test_synthesised_layout_matches_reference_counts(layout):
-    rows = official_rows(layout)
-    ref = REF_COUNTS[layout]
-    assert len(rows) == ref['entries']
-    assert sum(kind == 'param' for *_, kind in rows) == ref['params']
-    assert sum(kind == 'buffer' for *_, kind in rows) == ref['buffers']
-    numel = [torch.Size(shape).numel() for _, shape, kind in rows if kind == 'param']
-    assert sum(numel) == ref['total_params']
-    backbone = [
-        torch.Size(s).numel() for k, s, kind in rows
-        if kind == 'param' and k.startswith('pretrained_net.')
-    ]
-    assert sum(backbone) == ref['backbone_params']
-
-
-@pytest.mark.skipif(not osp.isdir(REFERENCE_DIR), reason='../shared reference key files absent')
-@pytest.mark.parametrize('layout', ['resskspp', 'vggskspp'])
-def test_synthesised_layout_equals_reference_file(layout):
-    path = osp.join(REFERENCE_DIR, f'dd_{layout}.txt')
-    with open(path) as f:
-        lines = f.read().split('## state_dict')[1].splitlines()[1:]
-    ref = [tuple(line.split('\t')) for line in lines if line.strip()]
-    ours = [(k, str(list(s)).replace(' ', ''), kind) for k, s, kind in official_rows(layout)]
-    ref = [(k, s.replace(' ', ''), kind) for k, s, kind in ref]
-    assert ours == ref
-
-
-@pytest.mark.parametrize('layout,backbone', [('resskspp', 'resnext'), ('vggskspp', 'vgg')])
-def test_convert_maps_every_key_and_loads_strict(layout, backbone):
-    src = synthesise(official_rows(layout))
-    out, report = dd2.convert_dd(src)
-    assert report['layout'] == layout
-    assert len(report['mapped']) == len(src) and not report['added']
-    model = build_dd(backbone, device='meta')
-    target = model.state_dict()
-    assert dd2.check_against_target(out, {k: v.shape for k, v in target.items()}) == []
-    missing, unexpected = model.load_state_dict(out, strict=True, assign=True)
-    assert not missing and not unexpected
-    # every value landed where the mapping says (distinct constant per source tensor)
-    loaded = model.state_dict()
-    for old, new in report['mapped']:
-        assert torch.equal(loaded[new], src[old]), (old, new)
-    # spot checks of the table in the module docstring
-    mapped = dict(report['mapped'])
-    assert mapped['deconv1.prev.weight'] == 'decode_head.blocks.0.reduce.conv.weight'
-    assert mapped['deconv5.sk.fcs.3.bias'] == 'decode_head.blocks.4.pyramid.fcs.3.bias'
-    assert mapped['deconv2.sk.convs.2.1.running_var'] == \
-        'decode_head.blocks.1.pyramid.branches.2.bn.running_var'
-    assert mapped['classifier3.sides.1.weight'] == 'decode_head.depth_convs.2.weight'
-    assert mapped['sideatt4.bn.weight'] == 'decode_head.sabs.3.conv1.bn.weight'
-    assert mapped['fusion.weight'] == 'decode_head.conv_seg.weight'
-    assert mapped['fusiond.bias'] == 'decode_head.depth_fusion.bias'
-    if layout == 'resskspp':
-        assert mapped['pretrained_net.layer1.1.0.0.1.0.weight'] == \
-            'backbone.layer1.0.downsample.0.weight'
-        assert mapped['pretrained_net.layer3.22.0.0.0.3.weight'] == \
-            'backbone.layer3.22.conv2.weight'
-        assert mapped['pretrained_net.layer0.1.running_mean'] == 'backbone.bn1.running_mean'
-    else:
-        assert mapped['pretrained_net.features.28.bias'] == 'backbone.features.28.bias'
-
-
-def test_converted_model_reproduces_reference_forward():
-    """With converted weights the model's output is the reference PredictionFusion: the source
-    'fusion' 1x1 conv applied to the five side outputs resized bilinearly (MODELS.md B.3.3),
-    recomputed here by hand from the source tensors."""
-    torch.manual_seed(0)
-    src = OrderedDict(
-        (k, torch.randn(s) * 0.05 if not k.endswith('num_batches_tracked') else torch.tensor(0))
-        for k, s, _ in official_rows('vggskspp'))
-    for k in src:
-        if k.endswith('running_var'):
-            src[k] = src[k].abs() + 1.0
-    out, _ = dd2.convert_dd(src)
-    model = build_dd('vgg').eval()
-    model.load_state_dict(out, strict=True)
-    x = torch.randn(1, 3, 32, 32)
-    with torch.no_grad():
-        fused = model._forward(x)
-    assert fused.shape == (1, 1, 32, 32)
-    # the fusion conv is the reference 'fusion' layer: recompute it from the sides by hand
-    with torch.no_grad():
-        outs = model.decode_head._forward_all(model.extract_feat(x))
-        sides = torch.cat([
-            torch.nn.functional.interpolate(s, size=(32, 32), mode='bilinear', align_corners=False)
-            for s in outs['sides']
-        ],
-                          dim=1)
-        manual = torch.nn.functional.conv2d(sides, src['fusion.weight'], src['fusion.bias'])
-    assert torch.allclose(fused, manual, atol=1e-6)
-
-
-def test_wrappers_and_missing_counters_are_handled():
-    rows = official_rows('vggskspp')
-    src = synthesise(rows)
-    src = OrderedDict(
-        (f'module.{k}', v) for k, v in src.items() if not k.endswith('num_batches_tracked'))
-    out, report = dd2.convert_dd({'state_dict': src})
-    assert report['layout'] == 'vggskspp'
-    n_bn = sum(k.endswith('num_batches_tracked') for k, _, _ in rows)
-    assert len(report['added']) == n_bn == 5 * 5 + 4  # 5 BN per deconv, 1 per SAB
-    model = build_dd('vgg', device='meta')
-    model.load_state_dict(out, strict=True, assign=True)
-
-
-def test_imagenet_resnext_backbone_only():
-    rows = official_resnext_backbone(prefix='')
-    # the flat Torch7 Sequential: layer0.{0,1} -> 0, 1; layer1.1.* -> 4.*; layer{2,3,4} -> 5, 6, 7
+def _vggskspp_source(seed=0):
+    target = target_shapes_from_config(VGG_CONFIG)
+    names = [f'pretrained_net.features.{i}' for i in range(31)] + ['fusion', 'fusiond']
+    for k in range(1, 6):
+        names += [f'deconv{k}.{n}' for n in ('prev', 'bn', 'next', 'bn2', 'sk.fc')]
+        names += [f'deconv{k}.sk.convs.{j}.{i}' for j in range(3) for i in (0, 1)]
+        names += [f'deconv{k}.sk.fcs.{j}' for j in range(4)]
+        names += [f'classifier{k}.sides.{i}' for i in (0, 1)]
+        names += [f'sideatt{k}.{n}' for n in ('conv1', 'bn', 'conv2')]
+    gen = torch.Generator().manual_seed(seed)
     src = OrderedDict()
-    for i, (key, shape, _) in enumerate(rows):
-        key = key.replace('layer0.0.', '0.').replace('layer0.1.', '1.').replace('layer1.1.', '4.')
-        key = key.replace('layer2.', '5.').replace('layer3.', '6.').replace('layer4.', '7.')
-        src[key] = torch.tensor(float(i)).expand(shape) if shape else torch.tensor(i)
-    src['10.1.weight'] = torch.zeros(1000, 2048)
-    src['10.1.bias'] = torch.zeros(1000)
-    out, report = dd2.convert_dd(src)
-    assert report['layout'] == 'imagenet_resnext'
-    assert report['dropped'] == ['10.1.weight', '10.1.bias']
-    init_default_scope('mmseg')
-    with torch.device('meta'):
-        backbone = MODELS.build(dict(type='ResNeXtWithStem', depth=101, groups=32, base_width=4))
-    backbone.load_state_dict(out, strict=True, assign=True)
-    assert torch.equal(backbone.layer4[2].conv3.weight, src['7.2.0.0.1.weight'])
-
-
-def test_unknown_keys_are_refused():
-    src = synthesise(official_rows('vggskspp'))
-    src['deconv1.extra.weight'] = torch.zeros(1)
-    with pytest.raises(ValueError, match='follow no rule'):
-        dd2.convert_dd(src)
-    with pytest.raises(ValueError, match='not a depth-distillation checkpoint'):
-        dd2.convert_dd({'conv1.weight': torch.zeros(1)})
+    for key in (f'{name}.{p}' for name in names for p in PARAMS):
+        new = convert_dd_key(key, 'vggskspp')
+        if new in target:
+            shape = target[new]
+            src[key] = torch.randn(shape, generator=gen) if len(shape) else torch.tensor(5)
+    return src
 
 
 def test_cli_writes_checkpoint_and_checks_config(tmp_path, capsys):
-    src = synthesise(official_rows('vggskspp'))
+    main = runpy.run_path(TOOL)['main']
+    src = _vggskspp_source()
+    assert len(src) == 311  # the released VGG16 DD checkpoint's entries
     src_path, dst = tmp_path / 'vgg_dd.pth', tmp_path / 'out' / 'converted.pth'
-    torch.save(src, src_path)
-    config = osp.join(tiny.REPO_ROOT, 'configs', 'depth_distillation',
-                      'dd_vgg16_1xb6-10k_cuhk-320x320.py')
-    dd2.main([str(src_path), str(dst), '--config', config])
+    torch.save({'state_dict': src}, src_path)
+    main([str(src_path), str(dst), '--config', VGG_CONFIG])
     printed = capsys.readouterr().out
+    assert 'layout vggskspp: mapped 311 keys' in printed
     assert 'every key present, every shape equal' in printed
     ckpt = torch.load(dst, map_location='cpu', weights_only=True)
-    assert ckpt['meta']['layout'] == 'vggskspp'
+    assert ckpt['meta'] == dict(
+        converted_from=str(src_path), converter='dd2dbdseg', layout='vggskspp')
     assert len(ckpt['state_dict']) == 311
+    assert torch.equal(ckpt['state_dict']['decode_head.blocks.2.pyramid.fcs.3.bias'],
+                       src['deconv3.sk.fcs.3.bias'])
     # the ResNeXt config does not fit VGG weights: refused with the problems listed
-    bad = osp.join(tiny.REPO_ROOT, 'configs', 'depth_distillation',
-                   'dd_resnext101-32x4d_1xb6-10k_cuhk-320x320.py')
     with pytest.raises(SystemExit, match='does not fit'):
-        dd2.main([str(src_path), str(tmp_path / 'bad.pth'), '--config', bad])
+        main([str(src_path), str(tmp_path / 'bad.pth'), '--config', RESNEXT_CONFIG])
+    assert not osp.exists(tmp_path / 'bad.pth')
+    with pytest.raises(SystemExit, match='dd2dbdseg: .*no rule of the resskspp layout'):
+        main([str(src_path), str(dst), '--layout', 'resskspp'])
+    with pytest.raises(SystemExit, match='not found'):
+        main([str(tmp_path / 'absent.pth'), str(dst)])

@@ -1,8 +1,10 @@
-"""Tests of tools/dataset_converters/generate_depth_targets.py (teacher depth maps for DD).
+"""Command line of tools/dataset_converters/generate_depth_targets.py (teacher depth maps for DD).
 
 The teacher is the tiny project's model (mmseg UNet + 1-channel FCNHead, tests/test_tools/
 tiny_project.py) with an untrained checkpoint saved in ``tmp_path``; the images are a few small
-photos of different sizes. The script runs in-process through ``main(argv)``.
+photos of different sizes. The script runs in-process through ``main(argv)``: options reach
+:func:`dbdseg.apis.map_targets.generate_depth_targets` (tested in tests/test_apis/
+test_map_targets.py), errors end with ``error: ...`` on stderr and exit status 2.
 """
 import hashlib
 import json
@@ -90,29 +92,33 @@ def test_writes_16bit_minmax_maps_and_teacher_json(tmp_path, teacher, capsys):
     assert 'wrote 3 depth map(s)' in capsys.readouterr().out
 
 
-def test_values_equal_the_teacher_prediction(tmp_path, teacher):
-    """With --activation sigmoid --normalize clip a map is the teacher's probability, which
-    dbdseg.apis.inference_model computes independently (resize of the logits to the image size,
-    then sigmoid)."""
-    from dbdseg.apis import inference_model, init_model
+def test_options_reach_the_maps_and_the_record(tmp_path, teacher):
+    """--activation / --normalize / --invert / --teacher-name / --cfg-options / --split-file are
+    passed on: recorded in teacher.json, and --invert flips the maps of a run without it."""
     root = make_images(tmp_path)
-    assert run(teacher, root, '--activation', 'sigmoid', '--normalize', 'clip') == 0
-    model = init_model(teacher['config'], teacher['checkpoint'])
-    for stem in SIZES:
-        prob = inference_model(model, str(root / 'images' / f'{stem}.png')).seg_logits.data[0]
-        written = read(root / 'depth' / f'{stem}.png').astype(np.float64) / 65535.0
-        assert np.abs(written - prob.numpy()).max() <= 0.6 / 65535 + 1e-6
-    # --invert flips the polarity (a second folder)
+    (tmp_path / 'split.txt').write_text('a\nc\n')
+    common = [
+        '--activation', 'sigmoid', '--normalize', 'clip', '--split-file',
+        str(tmp_path / 'split.txt'), '--cfg-options', 'model.decode_head.threshold=0.4'
+    ]
+    assert run(teacher, root, *common) == 0
     assert gen.main([
         teacher['config'], teacher['checkpoint'], '--images',
         str(root / 'images'), '--out',
-        str(root / 'inverted'), '--img-suffix', '.png', '--no-progress', '--activation', 'sigmoid',
-        '--normalize', 'clip', '--invert'
+        str(root / 'inverted'), '--img-suffix', 'png', '--no-progress', '--invert',
+        '--teacher-name', 'my teacher', *common
     ]) == 0
-    for stem in SIZES:
+    record = json.loads((root / 'inverted' / 'teacher.json').read_text())
+    assert record['teacher']['name'] == 'my teacher'
+    assert record['teacher']['cfg_options'] == {'model.decode_head.threshold': 0.4}
+    assert record['options'] == dict(channel=0, activation='sigmoid', normalize='clip', invert=True)
+    assert record['maps'] == 2
+    assert sorted(os.listdir(root / 'inverted')) == ['a.png', 'c.png', 'teacher.json']
+    for stem in ('a', 'c'):
         a = read(root / 'depth' / f'{stem}.png').astype(np.int64)
         b = read(root / 'inverted' / f'{stem}.png').astype(np.int64)
         assert np.abs(a + b - 65535).max() <= 1
+        assert 0 < a.min() and a.max() < 65535  # sigmoid + clip: no min-max stretch
 
 
 def test_existing_maps_skip_and_overwrite(tmp_path, teacher, capsys):
@@ -151,7 +157,12 @@ def test_errors(tmp_path, teacher, capsys):
     assert run(teacher, root, checkpoint=str(tmp_path / 'missing.pth')) == 2
     assert 'teacher checkpoint' in capsys.readouterr().err
     assert run(teacher, root, '--channel', '3') == 2
-    assert '--channel 3 is out of range' in capsys.readouterr().err
+    assert capsys.readouterr().err.startswith('error: --channel 3 is out of range')
+    assert run(teacher, root, '--channel', '-1') == 2
+    assert '--channel must be >= 0' in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:  # argparse: mutually exclusive
+        run(teacher, root, '--skip-existing', '--overwrite')
+    assert info.value.code == 2
     assert gen.main([
         teacher['config'], teacher['checkpoint'], '--images',
         str(root / 'images'), '--out',
@@ -164,18 +175,6 @@ def test_errors(tmp_path, teacher, capsys):
     assert 'broken.png' in capsys.readouterr().err
     assert sorted(p for p in os.listdir(root / 'depth') if p.endswith('.png')) == \
         ['a.png', 'b.png', 'c.png']
-
-
-def test_normalize_depth():
-    raw = np.array([[2.0, 4.0], [6.0, 10.0]])
-    np.testing.assert_allclose(gen.normalize_depth(raw), [[0, 0.25], [0.5, 1.0]])
-    np.testing.assert_allclose(gen.normalize_depth(raw, invert=True), [[1, 0.75], [0.5, 0.0]])
-    np.testing.assert_allclose(gen.normalize_depth(np.full((2, 2), 3.0)), np.zeros((2, 2)))
-    np.testing.assert_allclose(
-        gen.normalize_depth(np.array([-1.0, 0.3, 2.0]), 'clip'), [0.0, 0.3, 1.0])
-    assert gen.to_uint16(np.array([0.0, 0.5, 1.0])).tolist() == [0, 32768, 65535]
-    with pytest.raises(gen.cu.ConversionError, match='NaN'):
-        gen.normalize_depth(np.array([np.nan, 1.0]))
 
 
 def test_maps_load_as_gt_depth_map(tmp_path, teacher):

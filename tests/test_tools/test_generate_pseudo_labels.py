@@ -1,41 +1,22 @@
-"""tools/a2s/generate_pseudo_labels.py: cues, CRF output, restartability, --skip-bad, workers,
-the stage-1 model at each image's own size, --save-soft."""
-import importlib.util
-import os
+"""tools/a2s/generate_pseudo_labels.py: argument parsing and the call of
+:func:`dbdseg.apis.pseudo_label.generate_pseudo_labels` (the algorithm is tested in
+tests/test_apis/test_pseudo_label.py)."""
 import os.path as osp
+import runpy
+import subprocess
 import sys
 
 import cv2
 import numpy as np
 import pytest
-import torch
+
+from dbdseg.apis.pseudo_label import generate_pseudo_labels
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SCRIPT = osp.join(REPO, 'tools', 'a2s', 'generate_pseudo_labels.py')
-STAGE1 = osp.join(REPO, 'configs', 'a2s', 'a2s-stage1_r50-mocov2_1xb8-20e_msra-b-320x320.py')
-# ResNet-18 and no pretrained weights: small and offline
-R18 = [
-    'model.backbone.depth=18', 'model.backbone.init_cfg=None',
-    'model.decode_head.in_channels=[128,256,512]'
-]
-R18_DICT = {
-    'model.backbone.depth': 18,
-    'model.backbone.init_cfg': None,
-    'model.decode_head.in_channels': (128, 256, 512)
-}
+PROG = 'tools/a2s/generate_pseudo_labels.py'
 
-
-def _load():
-    name = 'dbdseg_tool_a2s_generate_pseudo_labels'
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, SCRIPT)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-gpl = _load()
+TOOL = runpy.run_path(SCRIPT)  # the module's globals (its functions see the original dict)
 
 
 def _scene(h=32, w=40, seed=0):
@@ -43,9 +24,7 @@ def _scene(h=32, w=40, seed=0):
     rng = np.random.default_rng(seed)
     img = np.full((h, w, 3), 40, np.int32) + rng.integers(-5, 6, (h, w, 3))
     img[8:24, 10:30] = (200, 220, 240)
-    truth = np.zeros((h, w), bool)
-    truth[8:24, 10:30] = True
-    return np.clip(img, 0, 255).astype(np.uint8), truth
+    return np.clip(img, 0, 255).astype(np.uint8)
 
 
 @pytest.fixture
@@ -53,179 +32,165 @@ def images(tmp_path):
     folder = tmp_path / 'images'
     folder.mkdir()
     for i, stem in enumerate(('img_a', 'img_b', 'img_c')):
-        img, _ = _scene(seed=i)
-        cv2.imwrite(str(folder / f'{stem}.png'), img)
+        cv2.imwrite(str(folder / f'{stem}.png'), _scene(seed=i))
     return folder
 
 
 def _run(*argv):
-    return gpl.main([str(a) for a in argv] + ['--no-progress'])
+    return TOOL['main']([str(a) for a in argv] + ['--no-progress'])
 
 
-def _read(path):
-    out = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    assert out is not None, path
-    return out
+@pytest.fixture
+def recorder(monkeypatch):
+    """Replace the package call (and the registration) by recorders: ``calls``, ``registered``."""
+    calls, registered = [], []
+
+    def fake(inputs, out_dir, **kwargs):
+        calls.append(dict(inputs=inputs, out_dir=out_dir, **kwargs))
+        return dict(written=[], finished=[], skipped=[])
+
+    monkeypatch.setitem(TOOL['main'].__globals__, 'generate_pseudo_labels', fake)
+    import dbdseg.utils
+    monkeypatch.setattr(dbdseg.utils, 'register_all_modules', lambda *a, **k: registered.append(
+        (a, k)))
+    return calls, registered
 
 
-def test_centre_cue_crf_snaps_to_the_object(images, tmp_path):
-    out = tmp_path / 'labels'
-    res = _run('none', 'none', images, '--out', out, '--cue', 'centre', '--workers', 0)
-    assert sorted(osp.basename(p)
-                  for p in res['written']) == ['img_a.png', 'img_b.png', 'img_c.png']
-    _, truth = _scene()
-    for name in ('img_a', 'img_b', 'img_c'):
-        label = _read(out / f'{name}.png')
-        assert label.shape == (32, 40) and label.dtype == np.uint8
-        assert set(np.unique(label)) <= {0, 255}
-        fg = label > 127
-        iou = (fg & truth).sum() / (fg | truth).sum()
-        assert iou > 0.85, iou
-    # without the CRF the centre prior is an ellipse, not the rectangle
-    res = _run('none', 'none', images, '--out', tmp_path / 'nocrf', '--cue', 'centre', '--no-crf')
-    fg = _read(tmp_path / 'nocrf' / 'img_a.png') > 127
-    ellipse = gpl.centre_prior(32, 40, 0.25) > 0.5
-    assert np.mean(fg != ellipse) < 0.02
-    assert (fg & truth).sum() / (fg | truth).sum() < 0.85
+def test_defaults_reach_the_api(recorder):
+    calls, registered = recorder
+    TOOL['main'](['cfg.py', 'none', 'a.png', 'dir', '--out', 'o'])
+    assert calls == [
+        dict(
+            inputs=['a.png', 'dir'],
+            out_dir='o',
+            cue='model',
+            soft_dir=None,
+            unary='soft',
+            gt_prob=0.7,
+            crf=True,
+            crf_iterations=10,
+            median_size=7,
+            workers=2,
+            skip_bad=False,
+            progress=True,
+            prog=PROG,
+            cue_cfg=dict(
+                centre_sigma=0.25,
+                config='cfg.py',
+                checkpoint=None,
+                device='cpu',
+                cfg_options=None,
+                max_size=0))
+    ]
+    assert registered == [((), {})]  # --cue model builds a model: registration first
 
 
-def test_workers_give_the_same_labels(images, tmp_path):
-    _run('none', 'none', images, '--out', tmp_path / 'w0', '--cue', 'ft', '--workers', 0)
-    _run('none', 'none', images, '--out', tmp_path / 'w2', '--cue', 'ft', '--workers', 2)
-    for name in ('img_a', 'img_b', 'img_c'):
-        assert np.array_equal(
-            _read(tmp_path / 'w0' / f'{name}.png'), _read(tmp_path / 'w2' / f'{name}.png'))
+def test_flags_reach_the_api(recorder, capsys):
+    calls, registered = recorder
+    TOOL['main']([
+        'cfg.py', 'NONE', 'a.png', '--out', 'o', '--cue', 'centre', '--workers', '0', '--skip-bad',
+        '--no-crf', '--save-soft', 's', '--unary', 'hard', '--gt-prob', '0.8', '--crf-iterations',
+        '3', '--median-size', '5', '--centre-sigma', '0.3', '--device', 'cuda:1', '--max-size',
+        '64', '--cfg-options', 'a=1', '--no-progress'
+    ])
+    assert calls == [
+        dict(
+            inputs=['a.png'],
+            out_dir='o',
+            cue='centre',
+            soft_dir='s',
+            unary='hard',
+            gt_prob=0.8,
+            crf=False,
+            crf_iterations=3,
+            median_size=5,
+            workers=0,
+            skip_bad=True,
+            progress=False,
+            prog=PROG,
+            cue_cfg=dict(
+                centre_sigma=0.3,
+                config='cfg.py',
+                checkpoint=None,
+                device='cuda:1',
+                cfg_options=dict(a=1),
+                max_size=64))
+    ]
+    assert registered == []  # no network: nothing registered
+    assert f'{PROG}: note: --cue centre runs no network; CONFIG and CKPT are not used' in (
+        capsys.readouterr().out)
+    TOOL['main'](['none', 'none', 'a.png', '--out', 'o', '--cue', 'ft'])
+    assert calls[-1]['cue'] == 'ft' and registered == []
+    assert 'note' not in capsys.readouterr().out
+    TOOL['main'](['cfg.py', 'w.pth', 'a.png', '--out', 'o'])
+    assert calls[-1]['cue_cfg']['checkpoint'] == 'w.pth'
 
 
-def test_restartable(images, tmp_path, monkeypatch):
-    out = tmp_path / 'labels'
-    out.mkdir()
-    # a finished label (marker content) and a partial temporary file of an interrupted write
-    marker = np.full((32, 40), 77, np.uint8)
-    cv2.imwrite(str(out / 'img_a.png'), marker)
-    stat_a = os.stat(out / 'img_a.png')
-    partial = out / '.tmp_k3j2h1.png'
-    partial.write_bytes(b'\x89PNG\r\n\x1a\n\x00\x00')  # truncated PNG
-    (out / 'img_b.png.part').write_bytes(b'\x89PNG')
-
-    # the CRF fails on the second image to do (img_c): img_b is finished, img_c has no file
-    calls = []
-    real = gpl._crf_job
-
-    def flaky(payload):
-        calls.append(1)
-        if len(calls) == 2:
-            raise RuntimeError('simulated crash')
-        return real(payload)
-
-    monkeypatch.setattr(gpl, '_crf_job', flaky)
-    with pytest.raises(SystemExit, match=r'CRF failed on .*img_c\.png.*simulated crash'):
-        _run('none', 'none', images, '--out', out, '--cue', 'centre', '--workers', 0)
-    assert (out / 'img_b.png').is_file() and not (out / 'img_c.png').exists()
-    leftovers = {p.name for p in out.iterdir()}
-    assert leftovers == {'img_a.png', 'img_b.png', '.tmp_k3j2h1.png', 'img_b.png.part'}
-    stat_b = os.stat(out / 'img_b.png')
-    monkeypatch.setattr(gpl, '_crf_job', real)
-
-    res = _run('none', 'none', images, '--out', out, '--cue', 'centre', '--workers', 0)
-    assert [osp.basename(p) for p in res['written']] == ['img_c.png']
-    assert sorted(osp.basename(p) for p in res['finished']) == ['img_a.png', 'img_b.png']
-    # finished files are not rewritten; the partial temp file was not taken for a label
-    assert np.array_equal(_read(out / 'img_a.png'), marker)
-    assert os.stat(out / 'img_a.png').st_mtime_ns == stat_a.st_mtime_ns
-    assert os.stat(out / 'img_b.png').st_mtime_ns == stat_b.st_mtime_ns
-    assert set(np.unique(_read(out / 'img_c.png'))) <= {0, 255}
-    # nothing left to do
-    res = _run('none', 'none', images, '--out', out, '--cue', 'centre')
-    assert res['written'] == [] and len(res['finished']) == 3
-
-
-def test_skip_bad_lists_a_corrupt_image(images, tmp_path, capsys):
-    (images / 'img_bad.png').write_bytes(b'not an image at all')
-    out = tmp_path / 'labels'
-    with pytest.raises(SystemExit, match='img_bad.png'):
-        _run('none', 'none', images, '--out', out, '--cue', 'centre', '--workers', 0)
-    # the labels before the bad file (sorted: img_a, img_b, img_bad) are kept
-    assert sorted(p.name for p in out.iterdir()) == ['img_a.png', 'img_b.png']
-    capsys.readouterr()
-    res = _run('none', 'none', images, '--out', out, '--cue', 'centre', '--skip-bad')
-    assert [osp.basename(p) for p, _ in res['skipped']] == ['img_bad.png']
-    assert [osp.basename(p) for p in res['written']] == ['img_c.png']
-    printed = capsys.readouterr().out
-    assert 'skipped 1 unreadable image(s)' in printed and 'img_bad.png' in printed
-
-
-def test_model_cue_at_own_resolution_with_soft_maps(images, tmp_path):
-    from dbdseg.apis import inference_model, init_model
-    from mmengine.config import Config
-
-    # a stage-1 checkpoint with (random) ResNet-18 weights
-    cfg = Config.fromfile(STAGE1)
-    cfg.merge_from_dict(R18_DICT)
-    torch.manual_seed(0)
-    model = init_model(cfg, None)
-    ckpt = tmp_path / 'stage1.pth'
-    torch.save(dict(state_dict=model.state_dict(), meta=dict()), str(ckpt))
-
-    out, soft = tmp_path / 'labels', tmp_path / 'soft'
-    res = _run(STAGE1, ckpt, images / 'img_a.png', images / 'img_b.png', '--out', out,
-               '--save-soft', soft, '--workers', 0, '--unary', 'hard', '--cfg-options', *R18)
-    assert len(res['written']) == 2
-    img = cv2.imread(str(images / 'img_a.png'))
-    # the soft map is the network's sigmoid(sign * theta) at the image's own 32 x 40 size
-    own = Config.fromfile(STAGE1)
-    own.merge_from_dict(R18_DICT)
-    own.test_dataloader = None
-    own.test_pipeline = [dict(type='LoadImageFromFile'), dict(type='PackBinarySegInputs')]
-    m2 = init_model(own, str(ckpt))
-    with torch.no_grad():
-        prob = inference_model(m2, img).seg_logits.data[0].numpy()
-    assert prob.shape == (32, 40)
-    saved = _read(soft / 'img_a.png')
-    assert saved.shape == (32, 40)
-    assert np.abs(saved.astype(int) - np.round(prob * 255).astype(int)).max() <= 1
-    assert (prob > 0.5).mean() <= 0.5 + 1e-6  # Eq. 5 at the fused resolution, ~ here
-    label = _read(out / 'img_a.png')
-    assert label.shape == (32, 40) and set(np.unique(label)) <= {0, 255}
-    # --max-size: the network sees a 16 x 20 copy; the map comes back at 32 x 40
-    _run(STAGE1, ckpt, images / 'img_a.png', '--out', tmp_path / 'l2', '--save-soft',
-         tmp_path / 's2', '--workers', 0, '--max-size', 20, '--cfg-options', *R18)
-    small = _read(tmp_path / 's2' / 'img_a.png')
-    assert small.shape == (32, 40) and not np.array_equal(small, saved)
-    with torch.no_grad():
-        half = inference_model(m2, cv2.resize(img, (20, 16), interpolation=cv2.INTER_AREA))
-    back = cv2.resize(half.seg_logits.data[0].numpy(), (40, 32), interpolation=cv2.INTER_LINEAR)
-    assert np.abs(small.astype(int) - np.round(back * 255).astype(int)).max() <= 1
-    # the label is CRF + median filter of the hard unary (0.7 / 0.3) of that soft map
-    hard = gpl.hard_unary(prob, 0.7)
-    assert np.all(np.isclose(hard, 0.3) | np.isclose(hard, 0.7))
-    from dbdseg.utils.crf import crf_pseudo_label
-    expected = crf_pseudo_label(np.ascontiguousarray(img[:, :, ::-1]), hard, median_size=7)
-    assert np.mean(expected != label) < 0.01
+@pytest.mark.parametrize('flag, value, message', [
+    ('--median-size', '4', 'argument --median-size: must be a positive odd integer, got 4'),
+    ('--median-size', '0', 'must be a positive odd integer, got 0'),
+    ('--workers', '-1', 'argument --workers: must be >= 0, got -1'),
+    ('--crf-iterations', '0', 'argument --crf-iterations: must be >= 1, got 0'),
+    ('--gt-prob', '0.5', 'argument --gt-prob: must be in (0.5, 1), got 0.5'),
+    ('--gt-prob', '1', 'must be in (0.5, 1), got 1'),
+    ('--centre-sigma', '0', 'argument --centre-sigma: must be > 0, got 0'),
+    ('--centre-sigma', 'nan', 'must be > 0, got nan'),
+    ('--max-size', 'x', "argument --max-size: invalid _non_negative_int value: 'x'"),
+    ('--cue', 'sharp', "argument --cue: invalid choice: 'sharp'"),
+])
+def test_bad_values_are_rejected(recorder, capsys, flag, value, message):
+    calls, _ = recorder
+    with pytest.raises(SystemExit):
+        TOOL['main'](['none', 'none', 'a.png', '--out', 'o', '--cue', 'centre', flag, value])
+    assert message in capsys.readouterr().err
+    assert calls == []
 
 
 def test_argument_errors(images, tmp_path):
     with pytest.raises(SystemExit, match='needs a stage-1 CONFIG'):
         _run('none', 'none', images, '--out', tmp_path / 'o')
-    with pytest.raises(SystemExit, match='same name'):
+    # errors of the package become "PROG: error: ..." exits
+    with pytest.raises(SystemExit, match=f'^{PROG}: error: two inputs have the same name'):
         other = tmp_path / 'other'
         other.mkdir()
-        cv2.imwrite(str(other / 'img_a.png'), _scene()[0])
+        cv2.imwrite(str(other / 'img_a.png'), _scene())
         _run('none', 'none', images, other, '--out', tmp_path / 'o', '--cue', 'centre')
-    with pytest.raises(SystemExit, match='overwrite the input'):
+    with pytest.raises(SystemExit, match=f'^{PROG}: error: .*overwrite the input'):
         _run('none', 'none', images, '--out', images, '--cue', 'centre')
+    with pytest.raises(SystemExit, match=f'^{PROG}: error: config file not found: nope.py'):
+        _run('nope.py', 'none', images, '--out', tmp_path / 'o', '--workers', 0)
     with pytest.raises(SystemExit):
         _run('none', 'none', images, '--out', tmp_path / 'o', '--median-size', '4')
 
 
-def test_centre_prior_and_hard_unary_values():
-    prior = gpl.centre_prior(4, 6, 0.25)
-    assert prior.shape == (4, 6) and prior.dtype == np.float32
-    peak = np.exp(-((1 / 12)**2 + (1 / 8)**2) / (2 * 0.0625))
-    assert prior.max() == pytest.approx(peak, rel=1e-5)
-    assert prior[0, 0] == pytest.approx(np.exp(-((5 / 12)**2 + (3 / 8)**2) / 0.125), rel=1e-5)
-    np.testing.assert_allclose(prior, prior[::-1, ::-1], rtol=1e-6)  # centred
-    hard = gpl.hard_unary(np.array([[0.2, 0.4], [0.6, 0.61]], np.float32), 0.7)
-    # min-max stretched: 0, 0.49, 0.98, 1 -> > 0.5 for the last two
-    np.testing.assert_allclose(hard, [[0.3, 0.3], [0.7, 0.7]], rtol=1e-6)
-    assert np.all(gpl.hard_unary(np.full((2, 2), 0.9, np.float32)) == np.float32(0.3))
+def test_cli_writes_the_api_labels(images, tmp_path, capsys):
+    res = _run('none', 'none', images, '--out', tmp_path / 'cli', '--cue', 'centre', '--workers', 0,
+               '--save-soft', tmp_path / 'soft')
+    assert sorted(osp.basename(p)
+                  for p in res['written']) == ['img_a.png', 'img_b.png', 'img_c.png']
+    out = capsys.readouterr().out
+    assert f'{PROG}: 3 image(s), 0 already finished, 3 to do; cue=centre, unary=soft, crf=on' in out
+    assert f'{PROG}: wrote 3 label(s) to {tmp_path / "cli"}' in out
+    generate_pseudo_labels(
+        images,
+        tmp_path / 'api',
+        cue='centre',
+        workers=0,
+        progress=False,
+        soft_dir=tmp_path / 'api_soft')
+    for name in ('img_a', 'img_b', 'img_c'):
+        for cli, api in (('cli', 'api'), ('soft', 'api_soft')):
+            a = cv2.imread(str(tmp_path / cli / f'{name}.png'), cv2.IMREAD_UNCHANGED)
+            b = cv2.imread(str(tmp_path / api / f'{name}.png'), cv2.IMREAD_UNCHANGED)
+            assert a is not None and np.array_equal(a, b)
+
+
+def test_runs_as_a_script():
+    """``python tools/a2s/generate_pseudo_labels.py`` imports the package with no path edits."""
+    proc = subprocess.run([sys.executable, SCRIPT, '--help'],
+                          capture_output=True,
+                          text=True,
+                          cwd=osp.dirname(REPO),
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert f'usage: {PROG}' in proc.stdout and '--centre-sigma' in proc.stdout

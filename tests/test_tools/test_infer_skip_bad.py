@@ -14,11 +14,21 @@ import dbdseg_tests_tiny_project as tiny  # registered by tests/conftest.py
 infer_tool = tiny.load_tool('infer')
 
 #: name -> expected (h, w) of the prediction (display orientation)
-GOOD = {'plain': (23, 31), 'deep16': (20, 26), 'rgba': (17, 21), 'palette': (19, 25),
-        'grey': (16, 22), 'rotated': (30, 18)}
+GOOD = {
+    'plain': (23, 31),
+    'deep16': (20, 26),
+    'rgba': (17, 21),
+    'palette': (19, 25),
+    'grey': (16, 22),
+    'rotated': (30, 18)
+}
 #: name -> how it is broken
-BAD = {'truncated.jpg': 'truncated JPEG', 'empty.png': 'empty file',
-       'noise.jpg': 'random bytes', 'letter.png': 'text with an image suffix'}
+BAD = {
+    'truncated.jpg': 'truncated JPEG',
+    'empty.png': 'empty file',
+    'noise.jpg': 'random bytes',
+    'letter.png': 'text with an image suffix'
+}
 
 
 @pytest.fixture(scope='module')
@@ -59,8 +69,8 @@ def test_skip_bad_keeps_going_and_lists_the_skipped(model_files, tmp_path, capsy
     out = tmp_path / 'out'
     written = infer_tool.main([config, ckpt, str(folder), '--out-dir', str(out), '--skip-bad'])
     assert len(written) == 2 * len(GOOD)
-    assert sorted(os.listdir(out)) == sorted(
-        [f'{s}.png' for s in GOOD] + [f'{s}_overlay.jpg' for s in GOOD])
+    assert sorted(os.listdir(out)) == sorted([f'{s}.png'
+                                              for s in GOOD] + [f'{s}_overlay.jpg' for s in GOOD])
     for stem, hw in GOOD.items():
         assert cv2.imread(str(out / f'{stem}.png'), cv2.IMREAD_UNCHANGED).shape == hw, stem
     skipped = dict(infer_tool.main.skipped)
@@ -96,17 +106,20 @@ def test_interrupted_run_never_replaces_finished_outputs(model_files, tmp_path, 
     class Killed(BaseException):
         pass
 
-    import dbdseg.utils.visualization as vis
+    import dbdseg.utils.fileio as fileio
     calls = []
 
     def dying_replace(src, dst):
         calls.append(dst)
         raise Killed(dst)
 
-    monkeypatch.setattr(vis.os, 'replace', dying_replace)
+    monkeypatch.setattr(fileio.os, 'replace', dying_replace)
     with pytest.raises(Killed):
-        infer_tool.main([config, ckpt, str(img), '--out-dir', str(out), '--overlay-alpha', '0.9',
-                         '--threshold', '0.1'])
+        infer_tool.main([
+            config, ckpt,
+            str(img), '--out-dir',
+            str(out), '--overlay-alpha', '0.9', '--threshold', '0.1'
+        ])
     monkeypatch.undo()
     assert calls and calls[0].endswith('shot.png')
     for name, data in before.items():

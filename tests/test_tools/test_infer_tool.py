@@ -39,11 +39,15 @@ def test_infer_writes_maps_and_overlays(model_files, tmp_path):
     single = tmp_path / 'single.bmp'
     cv2.imwrite(str(single), tiny.make_image(15, 12, seed=9))
     out_dir = tmp_path / 'out' / 'nested'
-    written = infer_tool.main([config, ckpt, str(folder), str(single), '--out-dir', str(out_dir),
-                               '--threshold', '0.4', '--overlay-alpha', '0.6'])
+    written = infer_tool.main([
+        config, ckpt,
+        str(folder),
+        str(single), '--out-dir',
+        str(out_dir), '--threshold', '0.4', '--overlay-alpha', '0.6'
+    ])
     expected_sizes = {'garden': (23, 31), 'portrait': (30, 18), 'single': (15, 12)}
-    assert sorted(os.listdir(out_dir)) == sorted(
-        [f'{s}.png' for s in expected_sizes] + [f'{s}_overlay.jpg' for s in expected_sizes])
+    assert sorted(os.listdir(out_dir)) == sorted([f'{s}.png' for s in expected_sizes] +
+                                                 [f'{s}_overlay.jpg' for s in expected_sizes])
     assert len(written) == 6
     for stem, (h, w) in expected_sizes.items():
         prob = cv2.imread(str(out_dir / f'{stem}.png'), cv2.IMREAD_UNCHANGED)
@@ -71,8 +75,10 @@ def test_infer_unreadable_image_names_it(model_files, tmp_path):
 def test_infer_missing_input_names_it(model_files, tmp_path):
     config, ckpt = model_files
     with pytest.raises(SystemExit, match='no_such_photo.jpg'):
-        infer_tool.main([config, ckpt, str(tmp_path / 'no_such_photo.jpg'), '--out-dir',
-                         str(tmp_path / 'o')])
+        infer_tool.main(
+            [config, ckpt,
+             str(tmp_path / 'no_such_photo.jpg'), '--out-dir',
+             str(tmp_path / 'o')])
 
 
 def test_infer_missing_checkpoint_names_it(model_files, tmp_path):
@@ -80,8 +86,12 @@ def test_infer_missing_checkpoint_names_it(model_files, tmp_path):
     img = tmp_path / 'a.png'
     cv2.imwrite(str(img), tiny.make_image(10, 20))
     with pytest.raises(SystemExit, match='lost_weights.pth'):
-        infer_tool.main([config, str(tmp_path / 'lost_weights.pth'), str(img), '--out-dir',
-                         str(tmp_path / 'o')])
+        infer_tool.main([
+            config,
+            str(tmp_path / 'lost_weights.pth'),
+            str(img), '--out-dir',
+            str(tmp_path / 'o')
+        ])
 
 
 def test_infer_stem_collision_names_both(model_files, tmp_path):
@@ -90,8 +100,12 @@ def test_infer_stem_collision_names_both(model_files, tmp_path):
         (tmp_path / sub).mkdir()
         cv2.imwrite(str(tmp_path / sub / f'IMG_0001{suffix}'), tiny.make_image(8, 8))
     with pytest.raises(SystemExit) as e:
-        infer_tool.main([config, ckpt, str(tmp_path / 'day1'), str(tmp_path / 'day2'),
-                         '--out-dir', str(tmp_path / 'o')])
+        infer_tool.main([
+            config, ckpt,
+            str(tmp_path / 'day1'),
+            str(tmp_path / 'day2'), '--out-dir',
+            str(tmp_path / 'o')
+        ])
     msg = str(e.value)
     assert 'day1' in msg and 'day2' in msg and 'IMG_0001' in msg
 

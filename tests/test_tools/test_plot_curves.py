@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import dbdseg_tests_tiny_project as tiny  # registered by conftest.py
-from dbdseg.evaluation.functional import (image_sod_measures, mean_sod_curves,
-                                          save_curves_json, summarize_sod_measures)
+from dbdseg.evaluation.functional import (image_sod_measures, mean_sod_curves, save_curves_json,
+                                          summarize_sod_measures)
 
 plot_tool = tiny.load_tool('analysis_tools/plot_curves')
 
@@ -50,8 +50,7 @@ def test_read_results_single_and_multi_set(results):
 def test_rows_per_set_leave_out_missing_models(results, capsys):
     res = [plot_tool.read_results(str(results / m)) for m in ('model_b', 'model_c')]
     rows = plot_tool.build_rows(res, ['B', 'C'])
-    assert [(title, labels) for title, _, labels in rows] == [('CUHK', ['B']),
-                                                              ('DUT', ['B', 'C'])]
+    assert [(title, labels) for title, _, labels in rows] == [('CUHK', ['B']), ('DUT', ['B', 'C'])]
     assert 'C has no curves of set' in capsys.readouterr().err
     rows = plot_tool.build_rows(res, ['B', 'C'], sets=['DUT'])
     assert [title for title, _, _ in rows] == ['DUT']
@@ -61,8 +60,11 @@ def test_rows_per_set_leave_out_missing_models(results, capsys):
 
 def test_cli_draws_one_row_per_set(results, tmp_path):
     out = tmp_path / 'fig' / 'curves.png'
-    plot_tool.main([str(results / 'model_b'), str(results / 'model_c' / 'DUT' / 'curves.json'),
-                    '--out', str(out), '--labels', 'B', 'C', '--dpi', '50'])
+    plot_tool.main([
+        str(results / 'model_b'),
+        str(results / 'model_c' / 'DUT' / 'curves.json'), '--out',
+        str(out), '--labels', 'B', 'C', '--dpi', '50'
+    ])
     img = cv2.imread(str(out))
     # 11 x 4.5 inches per row at 50 dpi: two sets -> two rows
     assert img.shape[:2] == (450, 550)
@@ -75,8 +77,9 @@ def test_cli_draws_one_row_per_set(results, tmp_path):
 
 def test_cli_errors(results, tmp_path):
     with pytest.raises(SystemExit, match='one label per RESULTS'):
-        plot_tool.main([str(results / 'model_a'), '--out', str(tmp_path / 'x.png'), '--labels',
-                        'a', 'b'])
+        plot_tool.main(
+            [str(results / 'model_a'), '--out',
+             str(tmp_path / 'x.png'), '--labels', 'a', 'b'])
     with pytest.raises(SystemExit, match='not found'):
         plot_tool.main([str(tmp_path / 'missing'), '--out', str(tmp_path / 'x.png')])
     (tmp_path / 'empty').mkdir()

@@ -1,17 +1,20 @@
-"""tools/analysis_tools/speed_targets.py: JSON structure and ratios of the three target checks (on
-tiny inputs; no timing thresholds), the interleaving order, and that the fast SODMetric path gives
+""".dev_scripts/speed_targets.py: JSON structure and ratios of the three target checks (on tiny
+inputs; no timing thresholds), the interleaving order, and that the fast SODMetric path gives
 pysodmetrics' numbers bit for bit."""
 import json
+import os.path as osp
+import runpy
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import py_sod_metrics as psm
 import pytest
 
-import dbdseg_tests_tiny_project as tiny  # registered by conftest.py
 from dbdseg.evaluation.functional import SOD_METRICS, image_sod_measures, summarize_sod_measures
 
-st = tiny.load_tool('analysis_tools/speed_targets')
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+st = SimpleNamespace(**runpy.run_path(osp.join(ROOT, '.dev_scripts', 'speed_targets.py')))
 
 
 def test_interleave_alternates_order():
@@ -29,13 +32,14 @@ def test_interleave_alternates_order():
 def test_main_runs_all_checks_on_tiny_inputs(tiny_project, tmp_path, capsys):
     out = tmp_path / 'targets.json'
     res = st.main([
-        '--checks', 'inference', 'metric', 'train', '--config', tiny_project['config'],
-        '--shape', '32', '32', '--repeat', '3', '--warmup', '1', '--num-pairs', '5',
-        '--pair-shape', '16', '20', '--block', '2', '--train-config', tiny_project['config'],
-        '--train-iters', '3', '--train-skip', '1', '--train-images', '4', '--train-img-size',
-        '24', '36', '--out', str(out)
+        '--checks', 'inference', 'metric', 'train', '--config', tiny_project['config'], '--shape',
+        '32', '32', '--repeat', '3', '--warmup', '1', '--num-pairs', '5', '--pair-shape', '16',
+        '20', '--block', '2', '--train-config', tiny_project['config'], '--train-iters', '3',
+        '--train-skip', '1', '--train-images', '4', '--train-img-size', '24', '36', '--out',
+        str(out)
     ])
     data = json.loads(out.read_text())
+    assert data == json.loads(json.dumps(res))
     assert set(data) >= {'note', 'inference', 'metric', 'train', 'torch_threads'}
     assert 'interleaved' in data['note']
 
@@ -68,8 +72,11 @@ def test_main_runs_all_checks_on_tiny_inputs(tiny_project, tmp_path, capsys):
 
 
 def test_data_time_ratio_arithmetic():
-    records = [dict(iter=1, data_time=5.0, time=6.0), dict(iter=2, data_time=0.1, time=1.0),
-               dict(iter=3, data_time=0.3, time=3.0)]
+    records = [
+        dict(iter=1, data_time=5.0, time=6.0),
+        dict(iter=2, data_time=0.1, time=1.0),
+        dict(iter=3, data_time=0.3, time=3.0)
+    ]
     res = st.data_time_ratio(records, skip=1)
     assert res['ratio'] == pytest.approx(0.4 / 4.0)
     assert res['ratio_median_of_iters'] == pytest.approx(0.1)
@@ -80,18 +87,24 @@ def test_data_time_ratio_arithmetic():
 
 
 def test_write_train_data_follows_the_dataset_layout(tmp_path):
-    ds = dict(data_prefix=dict(img_path='train/images', seg_map_path='train/masks',
-                               depth_map_path='train/depth'),
-              img_suffix='.jpg', seg_map_suffix='.bmp', ann_file='train.txt')
+    ds = dict(
+        data_prefix=dict(
+            img_path='train/images', seg_map_path='train/masks', depth_map_path='train/depth'),
+        img_suffix='.jpg',
+        seg_map_suffix='.bmp',
+        ann_file='train.txt')
     options = st.write_train_data(str(tmp_path), ds, num_images=3, img_size=(20, 30))
-    assert options == {'train_dataloader.dataset.data_root': str(tmp_path),
-                       'train_dataloader.dataset.ann_file': 'train_list.txt'}
+    assert options == {
+        'train_dataloader.dataset.data_root': str(tmp_path),
+        'train_dataloader.dataset.ann_file': 'train_list.txt'
+    }
     assert sorted(p.name for p in (tmp_path / 'train' / 'images').iterdir()) == [
-        'train_0000.jpg', 'train_0001.jpg', 'train_0002.jpg']
+        'train_0000.jpg', 'train_0001.jpg', 'train_0002.jpg'
+    ]
     assert len(list((tmp_path / 'train' / 'masks').glob('*.bmp'))) == 3
     assert len(list((tmp_path / 'train' / 'depth').glob('*.png'))) == 3
-    assert (tmp_path / 'train_list.txt').read_text().split() == [
-        'train_0000', 'train_0001', 'train_0002']
+    assert (tmp_path /
+            'train_list.txt').read_text().split() == ['train_0000', 'train_0001', 'train_0002']
 
 
 def _pysodmetrics_per_image(pred_u8, gt_u8):
@@ -99,19 +112,25 @@ def _pysodmetrics_per_image(pred_u8, gt_u8):
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         fm = psm.Fmeasure(beta=0.3)
-    ev = dict(fm=fm, mae=psm.MAE(), sm=psm.Smeasure(), em=psm.Emeasure(),
-              wfm=psm.WeightedFmeasure())
+    ev = dict(
+        fm=fm, mae=psm.MAE(), sm=psm.Smeasure(), em=psm.Emeasure(), wfm=psm.WeightedFmeasure())
     for e in ev.values():
         e.step(pred_u8, gt_u8, normalize=True)
     f, e = ev['fm'].get_results(), ev['em'].get_results()['em']
-    return dict(fm_curve=f['fm']['curve'], fm_adp=f['fm']['adp'], precision=f['pr']['p'],
-                recall=f['pr']['r'], mae=ev['mae'].get_results()['mae'],
-                sm=ev['sm'].get_results()['sm'], em_curve=e['curve'], em_adp=e['adp'],
-                wfm=ev['wfm'].get_results()['wfm'])
+    return dict(
+        fm_curve=f['fm']['curve'],
+        fm_adp=f['fm']['adp'],
+        precision=f['pr']['p'],
+        recall=f['pr']['r'],
+        mae=ev['mae'].get_results()['mae'],
+        sm=ev['sm'].get_results()['sm'],
+        em_curve=e['curve'],
+        em_adp=e['adp'],
+        wfm=ev['wfm'].get_results()['wfm'])
 
 
-@pytest.mark.parametrize('case', ['random', 'empty_mask', 'full_mask', 'constant_pred',
-                                  'binary_pred', 'one_pixel'])
+@pytest.mark.parametrize(
+    'case', ['random', 'empty_mask', 'full_mask', 'constant_pred', 'binary_pred', 'one_pixel'])
 def test_fast_sod_measures_equal_pysodmetrics_bit_for_bit(case):
     rng = np.random.default_rng(3)
     h, w = (1, 1) if case == 'one_pixel' else (23, 17)
@@ -130,6 +149,5 @@ def test_fast_sod_measures_equal_pysodmetrics_bit_for_bit(case):
     ref = _pysodmetrics_per_image(u, gt * 255)
     assert set(mine) == set(ref)
     for key, value in ref.items():
-        assert np.array_equal(mine[key], np.asarray(value, dtype=np.float64),
-                              equal_nan=True), key
+        assert np.array_equal(mine[key], np.asarray(value, dtype=np.float64), equal_nan=True), key
     assert summarize_sod_measures([mine])['maxF'] == float(np.max(ref['fm_curve']))

@@ -1,4 +1,5 @@
-"""tools/test.py with several test sets, TTA and the metric table (unit level and end to end)."""
+"""tools/test.py with several test sets and TTA, end to end (the table and the TTA pipeline
+edits: tests/test_evaluation/test_metric_tables.py, tests/test_apis/test_test_setup.py)."""
 import os.path as osp
 
 import pytest
@@ -6,70 +7,6 @@ import pytest
 import dbdseg_tests_tiny_project as tiny  # registered by conftest.py
 
 test_tool = tiny.load_tool('test')
-
-
-def test_metric_blocks_group_by_set_and_keep_order():
-    flat = {'CUHK/maxF': 0.5, 'CUHK/MAE': 0.25, 'DUT/maxF': 0.75, 'DUT/MAE': 0.125}
-    blocks = test_tool.metric_blocks(flat)
-    assert list(blocks) == ['CUHK', 'DUT']
-    assert blocks['DUT'] == {'maxF': 0.75, 'MAE': 0.125}
-    assert list(blocks['CUHK']) == ['maxF', 'MAE']
-    assert test_tool.metric_blocks({'maxF': 0.5}) == {'': {'maxF': 0.5}}
-
-
-def test_format_metric_blocks_single_line_and_table():
-    assert test_tool.format_metric_blocks({'maxF': 0.5, 'MAE': 0.25}) == [
-        'test metrics: maxF=0.5000, MAE=0.2500']
-    lines = test_tool.format_metric_blocks(
-        {'CUHK/maxF': 0.5, 'CUHK/MAE': 0.25, 'DUT-OMRON/maxF': 0.75, 'DUT-OMRON/MAE': 0.125})
-    assert lines[0] == 'test metrics, 2 test sets:'
-    assert lines[1].split() == ['maxF', 'MAE']  # one header: both sets have the same keys
-    assert lines[2].split() == ['CUHK', '0.5000', '0.2500']
-    assert lines[3].split() == ['DUT-OMRON', '0.7500', '0.1250']
-    # sets with different keys get their own header line
-    lines = test_tool.format_metric_blocks({'A/maxF': 0.5, 'B/MAE': 0.25})
-    assert [line.split() for line in lines[1:]] == [['maxF'], ['A', '0.5000'], ['MAE'],
-                                                    ['B', '0.2500']]
-
-
-def test_set_test_pipeline_reaches_every_member_dataset():
-    tta = [dict(type='LoadImageFromFile'), dict(type='TestTimeAug', transforms=[])]
-    ds = dict(type='MultiSetDataset', datasets=[
-        dict(type='BinarySegDataset', pipeline=['old']),
-        dict(type='RepeatDataset', times=2, dataset=dict(type='BinarySegDataset', pipeline=[])),
-    ])
-    assert test_tool.set_test_pipeline(ds, tta) == 2
-    assert ds['datasets'][0]['pipeline'] == tta
-    assert ds['datasets'][1]['dataset']['pipeline'] == tta
-    assert 'pipeline' not in ds and 'pipeline' not in ds['datasets'][1]
-    # a copy each: editing one member's pipeline leaves the others alone
-    ds['datasets'][0]['pipeline'].append('x')
-    assert len(ds['datasets'][1]['dataset']['pipeline']) == 2
-    with pytest.raises(SystemExit, match='TTA pipeline'):
-        test_tool.set_test_pipeline(dict(datasets=[]), tta)
-
-
-def test_sod_metric_with_a_metrics_subset_builds_as_an_evaluator(tmp_path):
-    """``dict(type='SODMetric', metrics=[...])``: mmengine's Runner reads a ``metrics`` key as an
-    Evaluator config; dbdseg's EVALUATOR entry builds the right thing, and tools/test.py treats the
-    dict as one metric (not as an Evaluator wrapper)."""
-    from mmengine.config import Config
-    from mmengine.evaluator import Evaluator
-    from mmengine.registry import EVALUATOR, DefaultScope
-
-    from dbdseg.evaluation import SODMetric
-    with DefaultScope.overwrite_default_scope('mmseg'):
-        ev = EVALUATOR.build(dict(type='SODMetric', metrics=['MAE', 'maxF'],
-                                  dbd_protocols=['fixed']))
-    assert isinstance(ev, Evaluator) and len(ev.metrics) == 1
-    assert isinstance(ev.metrics[0], SODMetric)
-    assert ev.metrics[0].metrics == ['MAE', 'maxF']
-    cfg = Config(dict(default_scope='mmseg', work_dir=str(tmp_path),
-                      test_evaluator=dict(type='SODMetric', metrics=['MAE'])))
-    test_tool.configure_evaluator(cfg, out_dir=str(tmp_path / 'preds'))
-    assert cfg.test_evaluator['output_dir'] == str(tmp_path / 'preds')
-    assert cfg.test_evaluator['metrics'] == ['MAE']
-
 
 # --- end to end: two test sets in one run ---------------------------------------------------------
 PROTOCOL_KEYS = ('ddP', 'ddR', 'ddF', 'ddpP', 'ddpR', 'ddpF', 'fixF', 'fixIoU')
@@ -102,8 +39,8 @@ tta_pipeline = [
 
 def _run(args):
     name = tiny.unique_name('sets')
-    return test_tool.main(args + ['--cfg-options', f'experiment_name={name}',
-                                  f'visualizer.name={name}'])
+    return test_tool.main(args +
+                          ['--cfg-options', f'experiment_name={name}', f'visualizer.name={name}'])
 
 
 @pytest.fixture(scope='module')
@@ -112,8 +49,8 @@ def multi_set(trained, tmp_path_factory):
     root = tmp_path_factory.mktemp('multi_set')
     root_b = tiny.write_dataset(root / 'set_b', stems=tiny.STEMS[:2])
     config = tiny.write_config(root / 'multi.py', trained['data_root'],
-                               MULTI_SET_EXTRA.format(root_a=trained['data_root'],
-                                                      root_b=root_b))
+                               MULTI_SET_EXTRA.format(root_a=trained['data_root'], root_b=root_b))
+
     return dict(trained, multi_config=config, root_b=root_b)
 
 
@@ -122,9 +59,12 @@ def test_two_sets_one_run_per_set_keys_folders_and_values(multi_set, tmp_path):
 
     import cv2
     out = tmp_path / 'preds'
-    flat = _run([multi_set['multi_config'], multi_set['checkpoint'], '--work-dir',
-                 str(tmp_path / 'w'), '--out', str(out), '--metrics-out',
-                 str(tmp_path / 'm.json')])
+    flat = _run([
+        multi_set['multi_config'], multi_set['checkpoint'], '--work-dir',
+        str(tmp_path / 'w'), '--out',
+        str(out), '--metrics-out',
+        str(tmp_path / 'm.json')
+    ])
     for set_name in ('A', 'B'):
         for key in ('maxF', 'MAE', 'Sm') + PROTOCOL_KEYS:
             assert isinstance(flat[f'{set_name}/{key}'], float), (set_name, key)
@@ -140,8 +80,11 @@ def test_two_sets_one_run_per_set_keys_folders_and_values(multi_set, tmp_path):
     assert (tmp_path / 'w' / 'A' / 'curves.json').is_file()
     assert (tmp_path / 'w' / 'B' / 'curves.png').is_file()
     # set A scores exactly as the single-set run on the same data and checkpoint
-    single = _run([multi_set['config'], multi_set['checkpoint'], '--work-dir', str(tmp_path / 's'),
-                   '--cfg-options', "test_evaluator.dbd_protocols=['dd','dd_pooled','fixed']"])
+    single = _run([
+        multi_set['config'], multi_set['checkpoint'], '--work-dir',
+        str(tmp_path / 's'), '--cfg-options',
+        "test_evaluator.dbd_protocols=['dd','dd_pooled','fixed']"
+    ])
     assert {k: flat[f'A/{k}'] for k in single} == pytest.approx(single, abs=1e-12)
     # B holds the same images with inverted masks: it scores differently (and worse)
     assert flat['B/fixF'] != pytest.approx(flat['A/fixF'])
@@ -152,10 +95,16 @@ def test_tta_on_two_sets(multi_set, tmp_path):
     import cv2
     import numpy as np
     plain, tta = tmp_path / 'plain', tmp_path / 'tta'
-    flat_plain = _run([multi_set['multi_config'], multi_set['checkpoint'], '--work-dir',
-                       str(tmp_path / 'w1'), '--out', str(plain)])
-    flat_tta = _run([multi_set['multi_config'], multi_set['checkpoint'], '--work-dir',
-                     str(tmp_path / 'w2'), '--out', str(tta), '--tta'])
+    flat_plain = _run([
+        multi_set['multi_config'], multi_set['checkpoint'], '--work-dir',
+        str(tmp_path / 'w1'), '--out',
+        str(plain)
+    ])
+    flat_tta = _run([
+        multi_set['multi_config'], multi_set['checkpoint'], '--work-dir',
+        str(tmp_path / 'w2'), '--out',
+        str(tta), '--tta'
+    ])
     assert set(flat_tta) == set(flat_plain)
     for key, value in flat_tta.items():
         if key.endswith(('MAE', 'fixF', 'maxF', 'ddF')):
@@ -181,15 +130,25 @@ def test_dist_test_two_processes_two_sets_match_one_process(multi_set, tmp_path)
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         port = s.getsockname()[1]
-    single = _run([multi_set['multi_config'], multi_set['checkpoint'], '--work-dir',
-                   str(tmp_path / 'single')])
+    single = _run([
+        multi_set['multi_config'], multi_set['checkpoint'], '--work-dir',
+        str(tmp_path / 'single')
+    ])
     env = dict(os.environ, PYTHON=sys.executable, PORT=str(port), OMP_NUM_THREADS='1')
     out, metrics = tmp_path / 'preds', tmp_path / 'metrics.json'
-    proc = subprocess.run(
-        ['bash', osp.join(tiny.REPO_ROOT, 'tools', 'dist_test.sh'), multi_set['multi_config'],
-         multi_set['checkpoint'], '2', '--work-dir', str(tmp_path / 'dist'), '--out', str(out),
-         '--metrics-out', str(metrics)],
-        capture_output=True, text=True, cwd=tiny.REPO_ROOT, env=env, timeout=600)
+    proc = subprocess.run([
+        'bash',
+        osp.join(tiny.REPO_ROOT, 'tools', 'dist_test.sh'), multi_set['multi_config'],
+        multi_set['checkpoint'], '2', '--work-dir',
+        str(tmp_path / 'dist'), '--out',
+        str(out), '--metrics-out',
+        str(metrics)
+    ],
+                          capture_output=True,
+                          text=True,
+                          cwd=tiny.REPO_ROOT,
+                          env=env,
+                          timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'test metrics, 2 test sets:' in proc.stdout
     with open(metrics) as f:

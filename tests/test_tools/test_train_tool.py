@@ -44,8 +44,8 @@ def test_work_dir_precedence(tmp_path):
     cfg = Config(dict(work_dir='from_cfg'))
     assert train_tool.resolve_work_dir(cfg, None, 'a/b/my_cfg.py') == 'from_cfg'
     cfg = Config(dict())
-    assert train_tool.resolve_work_dir(cfg, None, 'a/b/my_cfg.py') == osp.join(
-        './work_dirs', 'my_cfg')
+    assert train_tool.resolve_work_dir(cfg, None,
+                                       'a/b/my_cfg.py') == osp.join('./work_dirs', 'my_cfg')
 
 
 def test_resume_modes(tmp_path):
@@ -104,20 +104,17 @@ def test_cpu_runtime_uses_gloo():
         train_tool.setup_cpu_runtime(Config(dict()), 'slurm')
 
 
-def test_replace_sync_bn():
-    tree = dict(backbone=dict(norm_cfg=dict(type='SyncBN', requires_grad=True)),
-                heads=[dict(norm_cfg=dict(type='SyncBN')), dict(norm_cfg=dict(type='GN'))])
-    assert train_tool._replace_sync_bn(tree) == 2
-    assert tree['backbone']['norm_cfg']['type'] == 'BN'
-    assert tree['heads'][1]['norm_cfg']['type'] == 'GN'
-
-
 def test_cli_entry_point_error_exit_status(tmp_path):
     """Running the script: a missing config exits with status 1 and names the file."""
     repo = tiny.REPO_ROOT
-    proc = subprocess.run([sys.executable, osp.join(repo, 'tools', 'train.py'),
-                           str(tmp_path / 'nope.py')], capture_output=True, text=True, cwd=repo,
-                          timeout=300)
+    proc = subprocess.run(
+        [sys.executable,
+         osp.join(repo, 'tools', 'train.py'),
+         str(tmp_path / 'nope.py')],
+        capture_output=True,
+        text=True,
+        cwd=repo,
+        timeout=300)
     assert proc.returncode == 1
     assert 'nope.py' in proc.stderr
 
@@ -135,10 +132,16 @@ def test_dist_train_and_test_scripts_cpu_gloo(tiny_project, tmp_path):
     repo = tiny.REPO_ROOT
     env = dict(os.environ, PYTHON=sys.executable, PORT=str(_free_port()), OMP_NUM_THREADS='1')
     work_dir = tmp_path / 'work'
-    proc = subprocess.run(
-        ['bash', osp.join(repo, 'tools', 'dist_train.sh'), tiny_project['config'], '2',
-         '--work-dir', str(work_dir), '--cfg-options', 'train_cfg.max_iters=2', 'log_level=INFO'],
-        capture_output=True, text=True, cwd=repo, env=env, timeout=600)
+    proc = subprocess.run([
+        'bash',
+        osp.join(repo, 'tools', 'dist_train.sh'), tiny_project['config'], '2', '--work-dir',
+        str(work_dir), '--cfg-options', 'train_cfg.max_iters=2', 'log_level=INFO'
+    ],
+                          capture_output=True,
+                          text=True,
+                          cwd=repo,
+                          env=env,
+                          timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (work_dir / 'iter_2.pth').is_file()
     logs = glob.glob(str(work_dir / '*' / '*.log'))
@@ -146,11 +149,19 @@ def test_dist_train_and_test_scripts_cpu_gloo(tiny_project, tmp_path):
 
     env['PORT'] = str(_free_port())
     out_dir, metrics = tmp_path / 'preds', tmp_path / 'metrics.json'
-    proc = subprocess.run(
-        ['bash', osp.join(repo, 'tools', 'dist_test.sh'), tiny_project['config'],
-         str(work_dir / 'iter_2.pth'), '2', '--work-dir', str(tmp_path / 'test_work'), '--out',
-         str(out_dir), '--metrics-out', str(metrics)],
-        capture_output=True, text=True, cwd=repo, env=env, timeout=600)
+    proc = subprocess.run([
+        'bash',
+        osp.join(repo, 'tools', 'dist_test.sh'), tiny_project['config'],
+        str(work_dir / 'iter_2.pth'), '2', '--work-dir',
+        str(tmp_path / 'test_work'), '--out',
+        str(out_dir), '--metrics-out',
+        str(metrics)
+    ],
+                          capture_output=True,
+                          text=True,
+                          cwd=repo,
+                          env=env,
+                          timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert sorted(os.listdir(out_dir)) == [f'{s}.png' for s in tiny.STEMS]
     assert 'maxF' in open(metrics).read()

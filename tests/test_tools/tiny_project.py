@@ -24,7 +24,10 @@ IMG_H, IMG_W = 24, 36  # non-square on purpose
 
 CONFIG_TEMPLATE = '''
 default_scope = 'mmseg'
-custom_imports = dict(imports=['dbdseg'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['dbdseg.datasets', 'dbdseg.engine', 'dbdseg.evaluation', 'dbdseg.models',
+             'dbdseg.visualization'],
+    allow_failed_imports=False)
 crop_size = (32, 32)
 data_root = {data_root!r}
 dataset_type = 'BinarySegDataset'
@@ -82,7 +85,7 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=1, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=2, save_best='maxF',
+    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False, interval=2, save_best='maxF',
                     rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))
@@ -165,7 +168,8 @@ def save_untrained_checkpoint(config_path, ckpt_path, dataset_meta=None):
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     model.init_weights()
-    meta = dict(dataset_meta=dataset_meta or dict(classes=('blurred', 'in-focus'),
-                                                  palette=[[0, 0, 0], [255, 255, 255]]))
+    meta = dict(
+        dataset_meta=dataset_meta
+        or dict(classes=('blurred', 'in-focus'), palette=[[0, 0, 0], [255, 255, 255]]))
     torch.save(dict(state_dict=model.state_dict(), meta=meta), str(ckpt_path))
     return str(ckpt_path)

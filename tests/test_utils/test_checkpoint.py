@@ -9,14 +9,16 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from torch.utils.data import Dataset
 
-import dbdseg  # noqa: F401  (registers the safe globals)
 from dbdseg.registry import DATASETS, MODELS
 from dbdseg.utils import checkpoint as ckpt_utils
+
+# What every entry point does before it loads a checkpoint (tools, init_model, RNGStateHook).
+ckpt_utils.install_checkpoint_guard()
 
 
 @MODELS.register_module(force=True)
 class _ToyRegressor(BaseModel):
-    """y = w x + b, MSE; deterministic so a resumed run can be compared with an uninterrupted one."""
+    """y = w x + b, MSE; deterministic, so a resumed run compares with an uninterrupted one."""
 
     def __init__(self):
         super().__init__()
@@ -27,7 +29,7 @@ class _ToyRegressor(BaseModel):
     def forward(self, inputs, targets, mode='tensor'):
         out = self.linear(inputs)
         if mode == 'loss':
-            return dict(loss=((out - targets) ** 2).mean())
+            return dict(loss=((out - targets)**2).mean())
         return out
 
 
@@ -52,14 +54,17 @@ def _cfg(work_dir, max_iters, resume=False, load_from=None):
             dataset=dict(type='_ToyData'),
             sampler=dict(type='DefaultSampler', shuffle=False),
             collate_fn=dict(type='default_collate'),
-            batch_size=2, num_workers=0),
+            batch_size=2,
+            num_workers=0),
         train_cfg=dict(type='IterBasedTrainLoop', max_iters=max_iters),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01, momentum=0.9)),
         param_scheduler=[dict(type='MultiStepLR', by_epoch=False, milestones=[3], gamma=0.5)],
-        default_hooks=dict(checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=2),
-                           logger=dict(type='LoggerHook', interval=1)),
+        default_hooks=dict(
+            checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=2),
+            logger=dict(type='LoggerHook', interval=1)),
         log_processor=dict(by_epoch=False),
-        resume=resume, load_from=load_from,
+        resume=resume,
+        load_from=load_from,
         randomness=dict(seed=0),
         env_cfg=dict(dist_cfg=dict(backend='gloo')),
     )
@@ -74,7 +79,7 @@ def test_checkpoint_needs_the_allow_list(tmp_path):
     runner = Runner.from_cfg(_cfg(tmp_path / 'a', max_iters=2))
     runner.train()
     path = tmp_path / 'a' / 'iter_2.pth'
-    ckpt = torch.load(path, map_location='cpu')  # works: allow-listed by ``import dbdseg``
+    ckpt = torch.load(path, map_location='cpu')  # works: allow-listed by install_checkpoint_guard
     assert ckpt['meta']['iter'] == 2
     assert 'message_hub' in ckpt
     torch.serialization.clear_safe_globals()
@@ -124,8 +129,8 @@ def test_load_from_loads_weights_only(tmp_path):
     src = Runner.from_cfg(_cfg(tmp_path / 'src', max_iters=2))
     src.train()
     trained = copy.deepcopy(_weights(src.model))
-    fresh = Runner.from_cfg(_cfg(tmp_path / 'dst', max_iters=2,
-                                 load_from=str(tmp_path / 'src' / 'iter_2.pth')))
+    fresh = Runner.from_cfg(
+        _cfg(tmp_path / 'dst', max_iters=2, load_from=str(tmp_path / 'src' / 'iter_2.pth')))
     fresh.load_or_resume()
     assert fresh.iter == 0  # load_from does not resume the counter
     for key, value in _weights(fresh.model).items():

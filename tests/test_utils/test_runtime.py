@@ -14,7 +14,8 @@ def no_cuda(monkeypatch):
 def test_replace_sync_bn_nested():
     tree = dict(
         backbone=dict(norm_cfg=dict(type='SyncBN', requires_grad=True)),
-        decode_head=[dict(norm_cfg=dict(type='MMSyncBN')), dict(norm_cfg=dict(type='GN'))],
+        decode_head=[dict(norm_cfg=dict(type='MMSyncBN')),
+                     dict(norm_cfg=dict(type='GN'))],
         aux=(dict(block=dict(norm_cfg=dict(type='SyncBN'))), ),
         norm_cfg='SyncBN')  # not a dict: left alone
     assert runtime.replace_sync_bn(tree) == 3
@@ -69,8 +70,7 @@ def test_unsupported_launcher_without_cuda(no_cuda, launcher):
 def test_pytorch_launcher_without_cuda_sets_cpu_ddp(no_cuda, monkeypatch):
     import torch.distributed as dist
     monkeypatch.setattr(dist, 'is_initialized', lambda: True)  # no real process group
-    cfg = Config(dict(
-        model=dict(backbone=dict(norm_cfg=dict(type='SyncBN'))), sync_bn='torch'))
+    cfg = Config(dict(model=dict(backbone=dict(norm_cfg=dict(type='SyncBN'))), sync_bn='torch'))
     runtime.setup_cpu_runtime(cfg, 'pytorch')
     assert cfg.env_cfg.dist_cfg.backend == 'gloo'
     assert cfg.model_wrapper_cfg.type == 'MMDistributedDataParallel'

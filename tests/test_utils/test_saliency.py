@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from skimage.color import rgb2lab
 
-from dbdseg.utils import frequency_tuned_saliency, spectral_residual_saliency
+from dbdseg.utils import frequency_tuned_saliency
 from dbdseg.utils import saliency as saliency_module
+from dbdseg.utils import spectral_residual_saliency
 
 GREY = (128, 128, 128)
 
@@ -154,3 +155,59 @@ def test_exported_from_dbdseg_utils():
     assert 'spectral_residual_saliency' in utils.__all__
     assert utils.frequency_tuned_saliency is saliency_module.frequency_tuned_saliency
     np.testing.assert_array_equal(saliency_module.BINOMIAL_5 * 16, [1, 4, 6, 4, 1])
+
+
+# ---------------------------------------------------------------------------- centre prior
+def _prior_pseudo_label_tool(height, width, sigma=0.25):
+    """The former ``centre_prior`` of tools/a2s/generate_pseudo_labels.py, verbatim."""
+    y = (np.arange(height, dtype=np.float64) + 0.5) / height - 0.5
+    x = (np.arange(width, dtype=np.float64) + 0.5) / width - 0.5
+    dist2 = y[:, None]**2 + x[None, :]**2
+    return np.exp(-dist2 / (2.0 * sigma * sigma)).astype(np.float32)
+
+
+def _prior_eval_tool(height, width, sigma=0.25):
+    """The former ``centre_prior_map`` of tools/analysis_tools/eval_pred_folder.py, verbatim."""
+    y = (np.arange(height, dtype=np.float32) + 0.5 - height / 2) / (sigma * height)
+    x = (np.arange(width, dtype=np.float32) + 0.5 - width / 2) / (sigma * width)
+    return np.exp(-0.5 * (y[:, None]**2 + x[None, :]**2)).astype(np.float32)
+
+
+def test_centre_prior_values():
+    prior = saliency_module.centre_prior(4, 6, 0.25)
+    assert prior.shape == (4, 6) and prior.dtype == np.float32
+    peak = np.exp(-((1 / 12)**2 + (1 / 8)**2) / (2 * 0.0625))
+    assert prior.max() == pytest.approx(peak, rel=1e-5)
+    assert prior[0, 0] == pytest.approx(np.exp(-((5 / 12)**2 + (3 / 8)**2) / 0.125), rel=1e-5)
+    np.testing.assert_allclose(prior, prior[::-1, ::-1], rtol=1e-6)  # centred
+    # odd sides: exactly 1 at the centre pixel, falling off towards the corners (both precisions)
+    for dtype in (np.float64, np.float32):
+        m = saliency_module.centre_prior(5, 7, sigma=0.25, compute_dtype=dtype)
+        assert m.shape == (5, 7) and m.dtype == np.float32 and m[2, 3] == 1.0
+        assert m[0, 0] < m[1, 1] < m[2, 3]
+        assert np.allclose(m, m[::-1, ::-1])
+    # the blob follows the aspect ratio: sigma * width along x, sigma * height along y
+    wide = saliency_module.centre_prior(11, 41, sigma=0.2)
+    assert wide[5, 20 + 8] == pytest.approx(np.exp(-0.5 * (8 / (0.2 * 41))**2), rel=1e-6)
+    assert wide[5 + 2, 20] == pytest.approx(np.exp(-0.5 * (2 / (0.2 * 11))**2), rel=1e-6)
+
+
+@pytest.mark.parametrize('height, width, sigma', [(1, 1, 0.25), (4, 6, 0.25), (5, 7, 0.25),
+                                                  (32, 40, 0.25), (321, 481, 0.1), (480, 640, 0.5),
+                                                  (33, 17, 1.3)])
+def test_centre_prior_reproduces_both_former_copies(height, width, sigma):
+    """float64 (default) gives the pseudo-label tool's values, float32 the evaluation tool's, bit
+    for bit (the two differ in the last bits of float32: up to about 2e-7)."""
+    new64 = saliency_module.centre_prior(height, width, sigma)
+    new32 = saliency_module.centre_prior(height, width, sigma, compute_dtype='float32')
+    np.testing.assert_array_equal(new64, _prior_pseudo_label_tool(height, width, sigma))
+    np.testing.assert_array_equal(new32, _prior_eval_tool(height, width, sigma))
+    assert np.abs(new64.astype(np.float64) - new32).max() < 5e-7
+
+
+@pytest.mark.parametrize('args, kwargs', [((0, 5), {}), ((5, 0), {}), ((5, 5, 0.0), {}),
+                                          ((5, 5, -0.1), {}), ((5, 5, float('nan')), {}),
+                                          ((5, 5), dict(compute_dtype=np.float16))])
+def test_centre_prior_rejects_bad_arguments(args, kwargs):
+    with pytest.raises(ValueError, match='centre_prior'):
+        saliency_module.centre_prior(*args, **kwargs)

@@ -24,7 +24,8 @@ def test_sharp_half_scores_higher():
 def test_constant_image_gives_zeros_and_float_input_matches_uint8():
     assert not gradient_energy_map(np.full((8, 8, 3), 77, np.uint8)).any()
     img = _half_blurred(32, seed=1)
-    np.testing.assert_allclose(gradient_energy_map(img), gradient_energy_map(img / 255.0), atol=5e-3)  # uint8 grey rounds
+    np.testing.assert_allclose(
+        gradient_energy_map(img), gradient_energy_map(img / 255.0), atol=5e-3)  # uint8 grey rounds
     grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
     np.testing.assert_allclose(gradient_energy_map(img), gradient_energy_map(grey), atol=1e-6)
 

@@ -115,19 +115,28 @@ def test_tools_refuse_then_accept_with_the_flag(project, tmp_path):
     with pytest.raises(SystemExit, match='refused to load checkpoint .*obj.pth'):
         infer.main([project['config'], path, str(img), '--out-dir', str(tmp_path / 'o1')])
     with pytest.raises(SystemExit, match='--unsafe-load-trusted-checkpoint'):
-        test.main([project['config'], path, '--work-dir', str(tmp_path / 'w1'), '--cfg-options',
-                   f'experiment_name={tiny.unique_name("unsafe")}'])
-    infer.main([project['config'], path, str(img), '--out-dir', str(tmp_path / 'o2'),
-                '--unsafe-load-trusted-checkpoint'])
+        test.main([
+            project['config'], path, '--work-dir',
+            str(tmp_path / 'w1'), '--cfg-options', f'experiment_name={tiny.unique_name("unsafe")}'
+        ])
+    infer.main([
+        project['config'], path,
+        str(img), '--out-dir',
+        str(tmp_path / 'o2'), '--unsafe-load-trusted-checkpoint'
+    ])
     assert (tmp_path / 'o2' / 'a.png').is_file()
-    flat = test.main([project['config'], path, '--work-dir', str(tmp_path / 'w2'),
-                      '--unsafe-load-trusted-checkpoint', '--cfg-options',
-                      f'experiment_name={tiny.unique_name("unsafe")}'])
+    flat = test.main([
+        project['config'], path, '--work-dir',
+        str(tmp_path / 'w2'), '--unsafe-load-trusted-checkpoint', '--cfg-options',
+        f'experiment_name={tiny.unique_name("unsafe")}'
+    ])
     assert 'maxF' in flat
 
 
 def test_train_flag_needs_a_checkpoint(project, tmp_path):
     train = tiny.load_tool('train')
     with pytest.raises(SystemExit, match='needs a local checkpoint'):
-        train.main([project['config'], '--work-dir', str(tmp_path), '--resume',
-                    '--unsafe-load-trusted-checkpoint'])
+        train.main([
+            project['config'], '--work-dir',
+            str(tmp_path), '--resume', '--unsafe-load-trusted-checkpoint'
+        ])

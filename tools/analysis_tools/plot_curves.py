@@ -21,29 +21,31 @@ Labels: ``--labels`` (one per RESULTS), else the folder name of each RESULTS (th
 name), else the file name.
 """
 import argparse
-import importlib.util
 import os
 import os.path as osp
 import sys
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if importlib.util.find_spec('dbdseg') is None:  # not installed: use this checkout
-    sys.path.insert(0, REPO_ROOT)
-import dbdseg  # noqa: E402,F401  (registers dbdseg modules into mmseg's registries)
-
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='PR and F-measure curves of several models')
-    parser.add_argument('results', nargs='+',
-                        help='curves.json files or folders holding curves.json / <set>/curves.json')
+    parser.add_argument(
+        'results',
+        nargs='+',
+        help='curves.json files or folders holding curves.json / <set>/curves.json')
     parser.add_argument('--out', required=True, help='output PNG')
     parser.add_argument('--labels', nargs='+', default=None, help='one legend label per RESULTS')
-    parser.add_argument('--sets', nargs='+', default=None,
-                        help='test sets to draw, in this order (default: all found)')
-    parser.add_argument('--threshold-scale', type=float, default=255.0,
-                        help='x range of the F-measure panels: 255 (default, as the papers) or 1')
+    parser.add_argument(
+        '--sets',
+        nargs='+',
+        default=None,
+        help='test sets to draw, in this order (default: all found)')
+    parser.add_argument(
+        '--threshold-scale',
+        type=float,
+        default=255.0,
+        help='x range of the F-measure panels: 255 (default, as the papers) or 1')
     parser.add_argument('--dpi', type=int, default=100)
     return parser.parse_args(argv)
 
@@ -92,7 +94,8 @@ def default_label(path: str) -> str:
     return osp.basename(folder) or osp.basename(path)
 
 
-def build_rows(results: Sequence[Dict[Optional[str], dict]], labels: Sequence[str],
+def build_rows(results: Sequence[Dict[Optional[str], dict]],
+               labels: Sequence[str],
                sets: Optional[Sequence[str]] = None):
     """Rows of :func:`plot_curves_grid`: ``(set name, curves list, labels)`` per set.
 
@@ -116,8 +119,10 @@ def build_rows(results: Sequence[Dict[Optional[str], dict]], labels: Sequence[st
                 curves.append(res[set_name])
                 names.append(label)
             else:
-                print(f'plot_curves: {label} has no curves of set {set_name!r} (left out of that '
-                      'row)', file=sys.stderr)
+                print(
+                    f'plot_curves: {label} has no curves of set {set_name!r} (left out of that '
+                    'row)',
+                    file=sys.stderr)
         if curves:
             rows.append(('' if set_name is None else str(set_name), curves, names))
     return rows

@@ -18,35 +18,15 @@ Masks: white = in-focus (dbdseg's label 1, ``invert=False``). Output (what
     OUT/conversion_report.json
 
 Files are copied byte for byte (an upper-case suffix is written lower-case). A release with only one
-part (e.g. the 500 test images) is converted with a warning. Example::
+part (e.g. the 500 test images) is converted with a warning. The work is done by
+:func:`dbdseg.datasets.conversion.convert_release` with ``DUT_DBD_SPEC``. Example::
 
     python tools/dataset_converters/dut_dbd.py ~/Downloads/DUT-DBD data/dut_dbd
 """
 import argparse
-import os.path as osp
 import sys
 
-_HERE = osp.dirname(osp.abspath(__file__))
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
-
-import _converter_utils as cu  # noqa: E402
-
-SPEC = dict(
-    dataset='DUT-DBD',
-    converter='tools/dataset_converters/dut_dbd.py',
-    parts=[('train', [('dut600-source', 'dut600-gt'),
-                      ('DUT600S_Training', 'DUT600GT_Training')], 600),
-           ('test', [('dut500-source', 'dut500-gt'),
-                     ('DUT500S-Testing', 'DUT500GT-Testing')], 500)],
-    task='dbd',
-    expected_white=cu.WHITE_IN_FOCUS,
-    if_wrong='If the masks really are white = blurred, set invert=True in both dataloaders of '
-    'configs/_base_/datasets/dut_dbd.py.',
-    config_file='configs/_base_/datasets/dut_dbd.py',
-    img_suffix='.jpg',
-    mask_suffix='.bmp',
-    invert=False)
+from dbdseg.datasets.conversion import DUT_DBD_SPEC, add_common_args, convert_main, convert_release
 
 
 def parse_args(argv=None):
@@ -59,19 +39,26 @@ def parse_args(argv=None):
         help='the release folder (holds the dut600-*/dut500-* or DUT600*/DUT500* folders, '
         'directly or one level down)')
     parser.add_argument('out', help='output folder, e.g. data/dut_dbd')
-    cu.add_common_args(parser)
+    add_common_args(parser)
     return parser.parse_args(argv)
 
 
 def run(argv=None):
     """Convert; see the module docstring. Returns 0."""
-    cu.convert_release(parse_args(argv), SPEC)
+    args = parse_args(argv)
+    convert_release(
+        args.src,
+        args.out,
+        DUT_DBD_SPEC,
+        overwrite=args.overwrite,
+        polarity_samples=args.polarity_samples,
+        progress=not args.no_progress)
     return 0
 
 
 def main(argv=None):
     """Entry point: returns 0 on success, 2 on an error (message on stderr)."""
-    return cu.convert_main(run, argv)
+    return convert_main(run, argv)
 
 
 if __name__ == '__main__':

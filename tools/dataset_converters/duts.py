@@ -14,33 +14,15 @@ Masks: white = salient (dbdseg's label 1, ``invert=False``). Output (what
     OUT/test/images/<stem>.jpg   OUT/test/masks/<stem>.png
     OUT/conversion_report.json
 
-Files are copied byte for byte (an upper-case suffix is written lower-case). Example::
+Files are copied byte for byte (an upper-case suffix is written lower-case). The work is done by
+:func:`dbdseg.datasets.conversion.convert_release` with ``DUTS_SPEC``. Example::
 
     python tools/dataset_converters/duts.py ~/Downloads/DUTS data/duts
 """
 import argparse
-import os.path as osp
 import sys
 
-_HERE = osp.dirname(osp.abspath(__file__))
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
-
-import _converter_utils as cu  # noqa: E402
-
-SPEC = dict(
-    dataset='DUTS',
-    converter='tools/dataset_converters/duts.py',
-    parts=[('train', [('DUTS-TR-Image', 'DUTS-TR-Mask')], 10553),
-           ('test', [('DUTS-TE-Image', 'DUTS-TE-Mask')], 5019)],
-    task='sod',
-    expected_white=cu.WHITE_SALIENT,
-    if_wrong='SOD masks are white = salient; if these really are inverted, set invert=True in '
-    'the dataloaders of configs/_base_/datasets/duts.py.',
-    config_file='configs/_base_/datasets/duts.py',
-    img_suffix='.jpg',
-    mask_suffix='.png',
-    invert=False)
+from dbdseg.datasets.conversion import DUTS_SPEC, add_common_args, convert_main, convert_release
 
 
 def parse_args(argv=None):
@@ -49,19 +31,26 @@ def parse_args(argv=None):
                                      'OUT/{train,test}/{images,masks}.')
     parser.add_argument('src', help='the folder holding DUTS-TR/ and/or DUTS-TE/')
     parser.add_argument('out', help='output folder, e.g. data/duts')
-    cu.add_common_args(parser)
+    add_common_args(parser)
     return parser.parse_args(argv)
 
 
 def run(argv=None):
     """Convert; see the module docstring. Returns 0."""
-    cu.convert_release(parse_args(argv), SPEC)
+    args = parse_args(argv)
+    convert_release(
+        args.src,
+        args.out,
+        DUTS_SPEC,
+        overwrite=args.overwrite,
+        polarity_samples=args.polarity_samples,
+        progress=not args.no_progress)
     return 0
 
 
 def main(argv=None):
     """Entry point: returns 0 on success, 2 on an error (message on stderr)."""
-    return cu.convert_main(run, argv)
+    return convert_main(run, argv)
 
 
 if __name__ == '__main__':

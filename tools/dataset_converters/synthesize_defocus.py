@@ -16,19 +16,9 @@ normalised, larger = farther), ``train.txt``, ``val.txt``, ``render_params.json`
 byte-identical files, whatever ``--workers``.
 """
 import argparse
-import os
 import sys
 
-
-def _import_synthesis():
-    try:
-        from dbdseg.datasets import synthesis
-    except ImportError:
-        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        if root not in sys.path:
-            sys.path.insert(0, root)
-        from dbdseg.datasets import synthesis
-    return synthesis
+from dbdseg.datasets.synthesis import DefocusRenderConfig, synthesize_dataset
 
 
 def _val_scenes(text):
@@ -47,6 +37,7 @@ def _val_scenes(text):
 
 
 def parse_args(argv=None):
+    """Command line of the synthetic defocus generator."""
     parser = argparse.ArgumentParser(
         description='Render thin-lens defocus onto sharp photos: a defocus blur detection dataset '
         '(masks: 255 = in-focus).')
@@ -115,8 +106,8 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    """Render; returns 0, or 2 on an error (message on stderr)."""
     args = parse_args(argv)
-    synthesis = _import_synthesis()
     changes = dict(out_size=tuple(args.size))
     if args.max_coc is not None:
         changes['max_coc_range'] = tuple(args.max_coc)
@@ -127,8 +118,8 @@ def main(argv=None):
     if args.no_jpeg:
         changes['jpeg'] = False
     try:
-        cfg = synthesis.DefocusRenderConfig(**changes)
-        summary = synthesis.synthesize_dataset(
+        cfg = DefocusRenderConfig(**changes)
+        summary = synthesize_dataset(
             args.src,
             args.out,
             num_per_scene=args.per_scene,

@@ -4,9 +4,10 @@
 # copied unchanged, names kept, e.g. out_of_focus0001):
 #   data/cuhk_dbd/train/images/<stem>.jpg   data/cuhk_dbd/train/masks/<stem>.png
 #   data/cuhk_dbd/test/images/<stem>.jpg    data/cuhk_dbd/test/masks/<stem>.png
-# Polarity: in the original CUHK masks white = BLURRED, so invert=True turns them into dbdseg's
-# label 1 = in-focus (ARCHITECTURE.md Section 4). For a re-release already stored as
-# white = in-focus set invert=False in both dataloaders.
+# Polarity: in the original CUHK masks white = BLURRED; CUHKDBDDataset inverts them by default
+# (CUHKDBDDataset.INVERT = True) into dbdseg's label 1 = in-focus. For a re-release already stored
+# as white = in-focus set invert=False in both dataloaders. Suffixes: the class defaults (.jpg,
+# .png).
 # Set name (results, metric keys with several test sets): 'CUHK' (CUHKDBDDataset.SET_NAME).
 dataset_type = 'CUHKDBDDataset'
 data_root = 'data/cuhk_dbd'
@@ -36,10 +37,11 @@ tta_pipeline = [
         type='TestTimeAug',
         transforms=[
             [
-                dict(type='Resize',
-                     scale=(int(round(crop_size[1] * r / 32)) * 32,
-                            int(round(crop_size[0] * r / 32)) * 32),
-                     keep_ratio=False) for r in img_ratios
+                dict(
+                    type='Resize',
+                    scale=(int(round(crop_size[1] * r / 32)) * 32,
+                           int(round(crop_size[0] * r / 32)) * 32),
+                    keep_ratio=False) for r in img_ratios
             ],
             [
                 dict(type='RandomFlip', prob=0., direction='horizontal'),
@@ -58,9 +60,6 @@ train_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         data_prefix=dict(img_path='train/images', seg_map_path='train/masks'),
-        img_suffix='.jpg',
-        seg_map_suffix='.png',
-        invert=True,
         pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=1,
@@ -71,9 +70,6 @@ val_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         data_prefix=dict(img_path='test/images', seg_map_path='test/masks'),
-        img_suffix='.jpg',
-        seg_map_suffix='.png',
-        invert=True,
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(type='SODMetric')

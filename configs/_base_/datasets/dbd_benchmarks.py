@@ -3,11 +3,13 @@
 # metric block per set, keys 'CUHK/maxF', 'DUT/maxF'; predictions under <out>/<set name>/).
 # Layout expected (files copied unchanged from each release):
 #   data/dut_dbd/{train,test}/images/<stem>.jpg, .../masks/<stem>.bmp
-#       tools/dataset_converters/dut_dbd.py; white = in-focus (invert=False)
+#       tools/dataset_converters/dut_dbd.py; white = in-focus (DUTDBDDataset: invert=False)
 #   data/cuhk_dbd/test/images/<stem>.jpg, data/cuhk_dbd/test/masks/<stem>.png
-#       tools/dataset_converters/cuhk_dbd.py (604 / 100 split); white = BLURRED (invert=True)
-# Label 1 = in-focus in every set after loading (ARCHITECTURE.md Section 4). Set names: 'DUT',
-# 'CUHK'. To train on CUHK instead, see cuhk_dbd.py.
+#       tools/dataset_converters/cuhk_dbd.py (604 / 100 split); white = BLURRED (CUHKDBDDataset:
+#       invert=True)
+# Suffixes and polarity are the dataset classes' defaults. Label 1 = in-focus in every set after
+# loading. Set names: 'DUT', 'CUHK'. To train on CUHK instead, override train_dataloader.dataset
+# (type='CUHKDBDDataset', data_root=cuhk_data_root), as the depth-distillation primitive does.
 data_root = 'data/dut_dbd'
 cuhk_data_root = 'data/cuhk_dbd'
 crop_size = (320, 320)
@@ -36,10 +38,11 @@ tta_pipeline = [
         type='TestTimeAug',
         transforms=[
             [
-                dict(type='Resize',
-                     scale=(int(round(crop_size[1] * r / 32)) * 32,
-                            int(round(crop_size[0] * r / 32)) * 32),
-                     keep_ratio=False) for r in img_ratios
+                dict(
+                    type='Resize',
+                    scale=(int(round(crop_size[1] * r / 32)) * 32,
+                           int(round(crop_size[0] * r / 32)) * 32),
+                    keep_ratio=False) for r in img_ratios
             ],
             [
                 dict(type='RandomFlip', prob=0., direction='horizontal'),
@@ -58,26 +61,14 @@ train_dataloader = dict(
         type='DUTDBDDataset',
         data_root=data_root,
         data_prefix=dict(img_path='train/images', seg_map_path='train/masks'),
-        img_suffix='.jpg',
-        seg_map_suffix='.bmp',
-        invert=False,
         pipeline=train_pipeline))
 test_prefix = dict(img_path='test/images', seg_map_path='test/masks')
 dut_test = dict(
-    type='DUTDBDDataset',
-    data_root=data_root,
-    data_prefix=test_prefix,
-    img_suffix='.jpg',
-    seg_map_suffix='.bmp',
-    invert=False,
-    pipeline=test_pipeline)
+    type='DUTDBDDataset', data_root=data_root, data_prefix=test_prefix, pipeline=test_pipeline)
 cuhk_test = dict(
     type='CUHKDBDDataset',
     data_root=cuhk_data_root,
     data_prefix=test_prefix,
-    img_suffix='.jpg',
-    seg_map_suffix='.png',
-    invert=True,
     pipeline=test_pipeline)
 val_dataloader = dict(
     batch_size=1,

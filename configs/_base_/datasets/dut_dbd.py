@@ -4,7 +4,8 @@
 # files copied unchanged, names kept):
 #   data/dut_dbd/train/images/<stem>.jpg   data/dut_dbd/train/masks/<stem>.bmp
 #   data/dut_dbd/test/images/<stem>.jpg    data/dut_dbd/test/masks/<stem>.bmp
-# Polarity: white = in-focus, which is dbdseg's label 1 (invert=False, ARCHITECTURE.md Section 4).
+# Polarity: white = in-focus, which is dbdseg's label 1 (DUTDBDDataset.INVERT = False). Suffixes:
+# the class defaults (.jpg images, .bmp masks).
 # Masks are thresholded at 128 (pysodmetrics' rule) by LoadBinaryAnnotations.
 # Set name (results, metric keys with several test sets): 'DUT' (DUTDBDDataset.SET_NAME).
 dataset_type = 'DUTDBDDataset'
@@ -35,10 +36,11 @@ tta_pipeline = [
         type='TestTimeAug',
         transforms=[
             [
-                dict(type='Resize',
-                     scale=(int(round(crop_size[1] * r / 32)) * 32,
-                            int(round(crop_size[0] * r / 32)) * 32),
-                     keep_ratio=False) for r in img_ratios
+                dict(
+                    type='Resize',
+                    scale=(int(round(crop_size[1] * r / 32)) * 32,
+                           int(round(crop_size[0] * r / 32)) * 32),
+                    keep_ratio=False) for r in img_ratios
             ],
             [
                 dict(type='RandomFlip', prob=0., direction='horizontal'),
@@ -57,9 +59,6 @@ train_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         data_prefix=dict(img_path='train/images', seg_map_path='train/masks'),
-        img_suffix='.jpg',
-        seg_map_suffix='.bmp',
-        invert=False,
         pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=1,
@@ -70,9 +69,6 @@ val_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         data_prefix=dict(img_path='test/images', seg_map_path='test/masks'),
-        img_suffix='.jpg',
-        seg_map_suffix='.bmp',
-        invert=False,
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(type='SODMetric')

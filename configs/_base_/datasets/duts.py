@@ -4,7 +4,8 @@
 # copied unchanged, names kept):
 #   data/duts/train/images/<stem>.jpg   data/duts/train/masks/<stem>.png     (DUTS-TR)
 #   data/duts/test/images/<stem>.jpg    data/duts/test/masks/<stem>.png      (DUTS-TE)
-# Polarity: white = salient, which is dbdseg's label 1 (invert=False, ARCHITECTURE.md Section 4).
+# Polarity: white = salient, which is dbdseg's label 1 (DUTSDataset.INVERT = False). Suffixes:
+# the class defaults (.jpg, .png).
 # Set names: 'DUTS-TR' (train), 'DUTS-TE' (val / test).
 dataset_type = 'DUTSDataset'
 data_root = 'data/duts'
@@ -34,10 +35,11 @@ tta_pipeline = [
         type='TestTimeAug',
         transforms=[
             [
-                dict(type='Resize',
-                     scale=(int(round(crop_size[1] * r / 32)) * 32,
-                            int(round(crop_size[0] * r / 32)) * 32),
-                     keep_ratio=False) for r in img_ratios
+                dict(
+                    type='Resize',
+                    scale=(int(round(crop_size[1] * r / 32)) * 32,
+                           int(round(crop_size[0] * r / 32)) * 32),
+                    keep_ratio=False) for r in img_ratios
             ],
             [
                 dict(type='RandomFlip', prob=0., direction='horizontal'),
@@ -56,9 +58,6 @@ train_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         data_prefix=dict(img_path='train/images', seg_map_path='train/masks'),
-        img_suffix='.jpg',
-        seg_map_suffix='.png',
-        invert=False,
         set_name='DUTS-TR',
         pipeline=train_pipeline))
 val_dataloader = dict(
@@ -70,9 +69,6 @@ val_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         data_prefix=dict(img_path='test/images', seg_map_path='test/masks'),
-        img_suffix='.jpg',
-        seg_map_suffix='.png',
-        invert=False,
         set_name='DUTS-TE',
         pipeline=test_pipeline))
 test_dataloader = val_dataloader

@@ -4,7 +4,8 @@
 #   data/msra_b/train/images/<stem>.jpg  data/msra_b/train/masks/<stem>.png
 #   data/msra_b/val/images/<stem>.jpg    data/msra_b/val/masks/<stem>.png
 #   data/msra_b/test/images/<stem>.jpg   data/msra_b/test/masks/<stem>.png
-# Polarity: white = salient, which is dbdseg's label 1 (invert=False, ARCHITECTURE.md Section 4).
+# Polarity: white = salient, which is dbdseg's label 1 (MSRABDataset.INVERT = False). Suffixes:
+# the class defaults (.jpg, .png).
 # Set names: 'MSRA-B-train', 'MSRA-B-val' (val), 'MSRA-B' (test).
 dataset_type = 'MSRABDataset'
 data_root = 'data/msra_b'
@@ -34,10 +35,11 @@ tta_pipeline = [
         type='TestTimeAug',
         transforms=[
             [
-                dict(type='Resize',
-                     scale=(int(round(crop_size[1] * r / 32)) * 32,
-                            int(round(crop_size[0] * r / 32)) * 32),
-                     keep_ratio=False) for r in img_ratios
+                dict(
+                    type='Resize',
+                    scale=(int(round(crop_size[1] * r / 32)) * 32,
+                           int(round(crop_size[0] * r / 32)) * 32),
+                    keep_ratio=False) for r in img_ratios
             ],
             [
                 dict(type='RandomFlip', prob=0., direction='horizontal'),
@@ -56,9 +58,6 @@ train_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         data_prefix=dict(img_path='train/images', seg_map_path='train/masks'),
-        img_suffix='.jpg',
-        seg_map_suffix='.png',
-        invert=False,
         set_name='MSRA-B-train',
         pipeline=train_pipeline))
 val_dataloader = dict(
@@ -70,9 +69,6 @@ val_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         data_prefix=dict(img_path='val/images', seg_map_path='val/masks'),
-        img_suffix='.jpg',
-        seg_map_suffix='.png',
-        invert=False,
         set_name='MSRA-B-val',
         pipeline=test_pipeline))
 test_dataloader = dict(
@@ -84,9 +80,6 @@ test_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         data_prefix=dict(img_path='test/images', seg_map_path='test/masks'),
-        img_suffix='.jpg',
-        seg_map_suffix='.png',
-        invert=False,
         pipeline=test_pipeline))
 val_evaluator = dict(type='SODMetric')
 test_evaluator = val_evaluator

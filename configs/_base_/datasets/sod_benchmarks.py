@@ -38,10 +38,11 @@ tta_pipeline = [
         type='TestTimeAug',
         transforms=[
             [
-                dict(type='Resize',
-                     scale=(int(round(crop_size[1] * r / 32)) * 32,
-                            int(round(crop_size[0] * r / 32)) * 32),
-                     keep_ratio=False) for r in img_ratios
+                dict(
+                    type='Resize',
+                    scale=(int(round(crop_size[1] * r / 32)) * 32,
+                           int(round(crop_size[0] * r / 32)) * 32),
+                    keep_ratio=False) for r in img_ratios
             ],
             [
                 dict(type='RandomFlip', prob=0., direction='horizontal'),
@@ -99,8 +100,6 @@ test_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type='MultiSetDataset',
-        datasets=[
-            duts_te_test, ecssd_test, hku_is_test, pascal_s_test, dut_omron_test, sod_test
-        ]))
+        datasets=[duts_te_test, ecssd_test, hku_is_test, pascal_s_test, dut_omron_test, sod_test]))
 val_evaluator = dict(type='SODMetric')
 test_evaluator = val_evaluator

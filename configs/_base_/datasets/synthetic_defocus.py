@@ -1,5 +1,6 @@
 # Synthetic defocus renders (tools/dataset_converters, the synthetic-defocus renderer).
-# Layout written by the renderer (ARCHITECTURE.md Section 4):
+# Layout written by the renderer (BinarySegDataset's defaults: .jpg images, .png masks,
+# no inversion):
 #   data/synthetic_defocus/
 #     images/<stem>.jpg     rendered photos
 #     masks/<stem>.png      255 = in-focus, 0 = blurred (invert=False)
@@ -35,10 +36,11 @@ tta_pipeline = [
         type='TestTimeAug',
         transforms=[
             [
-                dict(type='Resize',
-                     scale=(int(round(crop_size[1] * r / 32)) * 32,
-                            int(round(crop_size[0] * r / 32)) * 32),
-                     keep_ratio=False) for r in img_ratios
+                dict(
+                    type='Resize',
+                    scale=(int(round(crop_size[1] * r / 32)) * 32,
+                           int(round(crop_size[0] * r / 32)) * 32),
+                    keep_ratio=False) for r in img_ratios
             ],
             [
                 dict(type='RandomFlip', prob=0., direction='horizontal'),
@@ -57,10 +59,7 @@ train_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         data_prefix=dict(img_path='images', seg_map_path='masks', depth_map_path='depth'),
-        img_suffix='.jpg',
-        seg_map_suffix='.png',
         ann_file='train.txt',
-        invert=False,
         pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=1,
@@ -71,10 +70,7 @@ val_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         data_prefix=dict(img_path='images', seg_map_path='masks'),
-        img_suffix='.jpg',
-        seg_map_suffix='.png',
         ann_file='val.txt',
-        invert=False,
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(type='SODMetric')

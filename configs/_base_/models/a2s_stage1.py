@@ -1,4 +1,5 @@
-# A2S stage 1 (Zhou et al., TCSVT 2023, Sec. III-A; MODELS.md A.4 / B.5.2): a frozen MoCo-v2
+# A2S stage 1 (Zhou et al., TCSVT 2023, Sec. III-A, Eq. 1-5; reference code
+# github.com/moothes/A2S-USOD, methods/mnet/model.py): a frozen MoCo-v2
 # ResNet-50 and the activation head (SE blocks on E3, E4, E5, a fusing SE block, activation map,
 # adaptive decision boundary, sign flip), trained with the ADB loss only: no labels at all.
 # Primitive configs set `data_preprocessor.size = crop_size`.
@@ -9,7 +10,8 @@
 # the encoder "to preserve the learned semantic information" (Sec. III-B, Table IV A0), stage 2
 # starts again from the MoCo weights and statistics, and batch-8 statistics of 320x320 crops would
 # otherwise drift away from the ones the features were learned with. The reference code instead
-# gives the encoder lr 0 but leaves it in train mode, so its BN statistics drift (MODELS.md B.5.4);
+# gives the encoder lr 0 but leaves it in train mode, so its BN statistics drift (A2S-USOD,
+# methods/mnet/config.py and train_stage1.py; see configs/a2s/README.md, "Frozen encoder");
 # reproduce that with `--cfg-options model.backbone.frozen_stages=-1 model.backbone.norm_eval=False`
 # (the schedule's `lr_mult=0, decay_mult=0` on `backbone` then keeps the weights fixed).
 norm_cfg = dict(type='BN', requires_grad=True)
@@ -50,7 +52,7 @@ model = dict(
         se_bottleneck_ratio=None,  # the reference's one-conv SE gate
         aux_loss_weights=(0.1, 0.3, 0.5),  # F3, F4, F5 (F: 1.0); the reference's weights
         loss_at_input_size=False,  # True: loss of F at input size, as the reference code
-        fc_weight_scaling=False,  # reference v1 quirk, off (MODELS.md B.5.2)
+        fc_weight_scaling=False,  # A2S-USOD v1 quirk, off (configs/a2s/README.md table)
         norm_cfg=dict(type='GN', num_groups=1, requires_grad=True),
         num_classes=2,
         out_channels=1,

@@ -1,7 +1,7 @@
-# A2S stage 2 saliency detector (Zhou et al., TCSVT 2023, Sec. III-B, Eq. 7-12; MODELS.md A.4 /
-# B.5.6-B.5.7): MoCo-v2 ResNet-50 encoder, fine-tuned (lr x0.1, see the schedule), and RAMHead
-# (five 64-channel adapters, two Residual Attention Modules, channel-sum output), trained with
-# BCE + SSIM + IoU (Eq. 12, equal weights).
+# A2S stage 2 saliency detector (Zhou et al., TCSVT 2023, Sec. III-B, Eq. 7-12; reference code
+# github.com/moothes/A2S-USOD, methods/cornet/model.py and loss.py): MoCo-v2 ResNet-50 encoder,
+# fine-tuned (lr x0.1, see the schedule), and RAMHead (five 64-channel adapters, two Residual
+# Attention Modules, channel-sum output), trained with BCE + SSIM + IoU (Eq. 12, equal weights).
 # Primitive configs set `data_preprocessor.size = crop_size`, the segmentor type
 # (`OLREncoderDecoder` + `OLRHook` for training on pseudo labels with Online Label Rectification;
 # this plain `EncoderDecoder` for supervised fine-tuning such as sod2dbd) and the dataset.
@@ -54,8 +54,12 @@ model = dict(
         threshold=0.5,
         align_corners=False,
         loss_decode=[
-            dict(type='CrossEntropyLoss', use_sigmoid=True, avg_non_ignore=True,
-                 loss_weight=1.0, loss_name='loss_bce'),
+            dict(
+                type='CrossEntropyLoss',
+                use_sigmoid=True,
+                avg_non_ignore=True,
+                loss_weight=1.0,
+                loss_name='loss_bce'),
             dict(type='SSIMLoss', window_size=11, sigma=1.5, loss_weight=1.0),
             dict(type='IoULoss', eps=1e-7, smooth=0.0, loss_weight=1.0),
         ]),

@@ -1,9 +1,10 @@
 # AFIU (Qian et al., "Defocus Blur Detection via Salient Region Detection Prior", arXiv 2011.09677),
 # Sec. 3.2 / Fig. 4: ResNet-50 (E1 = conv1 ... E5 = conv5_x) -> encoder "AIM + SIM + fusion" per
-# level (AIMSIMNeck: MINet's AIM and SIM, MODELS.md B.2.2-B.2.3) -> decoder "stacked U-net with
-# residual connections" (RSUStackHead: U²-Net's RSU blocks, MODELS.md B.2.5) -> 1x1 conv, one BCE.
-# Reconstructed where the paper is silent (MODELS.md B.2.7, configs/afiu/README.md): the fusion
-# module (one 3x3 conv + BN + ReLU, 64 -> 64), the RSU heights and widths, the widths of EC1..EC5.
+# level (AIMSIMNeck: MINet's AIM and SIM, Pang et al. 2020, Sec. 3.2-3.3) -> decoder "stacked U-net
+# with residual connections" (RSUStackHead: U²-Net's RSU blocks, Qin et al. 2020, Sec. 3.1) -> 1x1
+# conv, one BCE (Eq. 2). Reconstructed where the paper is silent (our choices, see
+# configs/afiu/README.md, 'What the paper does not say, and what dbdseg chose'): the fusion module
+# (one 3x3 conv + BN + ReLU, 64 -> 64), the RSU heights and widths, the widths of EC1..EC5.
 # Primitive configs set `data_preprocessor.size = crop_size` (crop_size: the dataset base).
 norm_cfg = dict(type='BN', requires_grad=True)
 data_preprocessor = dict(
@@ -46,7 +47,8 @@ model = dict(
         type='RSUStackHead',
         in_channels=(64, 64, 64, 64, 64),  # = neck.out_channels
         in_index=(0, 1, 2, 3, 4),
-        # [RECON] MODELS.md B.2.7, finest level first: RSU-7, RSU-6, RSU-5, RSU-4, RSU-4F
+        # [RECON] by resolution as U²-Net (see configs/afiu/README.md), finest level first:
+        # RSU-7, RSU-6, RSU-5, RSU-4, RSU-4F
         heights=(7, 6, 5, 4, 4),
         dilated=(False, False, False, False, True),
         mid_channels=(32, 32, 64, 64, 32),

@@ -1,11 +1,14 @@
 # Depth distillation (DD): Cun & Pun, "Defocus Blur Detection via Depth Distillation", ECCV 2020.
-# ResNeXt-101 32x4d encoder (five levels, the stride-2 stem included; paper Sec. 3.2, MODELS.md B.1)
-# and SABHead: per level nearest x2 upsample + SRFB, a defocus and a depth 1x1 side classifier, SAB
-# attention from the two side outputs multiplied into the features, skip addition, and a 1x1
-# PredictionFusion of all side outputs (MODELS.md A.3, B.3.2-B.3.4; configs/depth_distillation/README.md).
-# Losses (Sec. 3.3): class-balanced BCE on the fused and every side defocus map (alpha_k = 1) +
-# gamma * MSE to the teacher depth (gt_depth_map) on the fused and every side depth map (beta_k = 1),
-# gamma = 0.1; every term is logged (decode.loss_defocus_fused, ..._side1..5, decode.loss_depth_*).
+# ResNeXt-101 32x4d encoder (five levels "before each MaxPooling layer", the stride-2 stem
+# included; paper Sec. 3.2) and SABHead: per level nearest x2 upsample + SRFB, a defocus and a
+# depth 1x1 side classifier, SAB attention from the two side outputs multiplied into the features,
+# skip addition, and a 1x1 PredictionFusion of all side outputs (paper Sec. 3.2, Fig. 2b-4; layer
+# details from the official code, github.com/vinthony/depth-distillation).
+# Losses (Sec. 3.3, Eq. 2-3): class-balanced BCE on the fused and every side defocus map
+# (alpha_k = 1) + gamma * MSE to the teacher depth (gt_depth_map) on the fused and every side depth
+# map (beta_k = 1), gamma = 0.1; every term is logged (decode.loss_defocus, ..._side1..5,
+# decode.loss_depth*). The BCE weighting and the MSE are our choices where the paper is silent
+# (configs/depth_distillation/README.md, 'What the paper does not say').
 # Training data must carry depth maps (data_prefix depth_map_path) unless
 # model.decode_head.loss_depth.loss_weight=0.
 norm_cfg = dict(type='BN', requires_grad=True)
@@ -32,7 +35,8 @@ model = dict(
         norm_eval=False,
         # ImageNet ResNeXt-101 32x4d in mmseg key layout. The paper's own ImageNet file (BDRAR's
         # Torch7-converted resnext_101_32x4d.pth) converts with
-        # tools/model_converters/dd2dbdseg.py --backbone-only; then point checkpoint at the output.
+        # tools/model_converters/dd2dbdseg.py (layout imagenet_resnext, detected from the keys, or
+        # --layout imagenet_resnext); then point checkpoint at the output.
         init_cfg=dict(type='Pretrained', checkpoint='open-mmlab://resnext101_32x4d')),
     decode_head=dict(
         type='SABHead',
@@ -63,7 +67,9 @@ model = dict(
         align_corners=False,
         loss_decode=dict(type='BalancedBCELoss', loss_weight=1.0, loss_name='loss_defocus'),
         loss_depth=dict(
-            type='DepthDistillationLoss', mode='mse', loss_weight=0.1,  # gamma
+            type='DepthDistillationLoss',
+            mode='mse',
+            loss_weight=0.1,  # gamma
             loss_name='loss_depth')),
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))

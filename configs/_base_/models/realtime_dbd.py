@@ -37,7 +37,8 @@ model = dict(
         out_indices=(0, ),
         norm_cfg=norm_cfg),
     decode_head=dict(
-        type='FCNHead',
+        # mmseg's FCNHead with an acc_seg that is right for one (sigmoid) channel
+        type='BinaryFCNHead',
         in_channels=16,  # backbone.decoder_widths[-1]
         in_index=0,
         channels=16,

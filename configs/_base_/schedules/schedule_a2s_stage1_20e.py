@@ -1,6 +1,7 @@
-# A2S stage 1 schedule (Zhou et al., TCSVT 2023, Sec. IV-A; MODELS.md A.4 / B.5.4): SGD, lr 1,
+# A2S stage 1 schedule (Zhou et al., TCSVT 2023, Sec. IV-A, "Setup"): SGD, lr 1,
 # 20 epochs, lr x0.1 at the 10th and 16th epochs, batch 8 (set by the dataloader).
-# Momentum 0.9, weight decay 5e-4 and Nesterov are the reference code's (the paper gives none).
+# Momentum 0.9, weight decay 5e-4 and Nesterov are the reference code's (the paper gives none;
+# github.com/moothes/A2S-USOD, methods/mnet/config.py).
 # Milestones: mmengine counts epochs from 0, so milestones=[9, 15] makes the 10th..15th epochs
 # (1-based) run at lr 0.1 and the 16th..20th at 0.01 ("decayed at 10-th and 16-th epochs"; the
 # reference code runs 12..15 at 0.1 and 16..20 at 0.01: milestones=[11, 15] reproduce it).
@@ -22,6 +23,6 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(
-        type='CheckpointHook', by_epoch=True, interval=5, max_keep_ckpts=2, save_last=True),
+        type='AtomicCheckpointHook', by_epoch=True, interval=5, max_keep_ckpts=2, save_last=True),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))

@@ -18,7 +18,8 @@ train_pipeline = [
 train_dataloader = dict(
     num_workers=1,
     dataset=dict(
-        data_root='work_dirs/exp/pascal_s', data_prefix=dict(img_path='images'),
+        data_root='work_dirs/exp/pascal_s',
+        data_prefix=dict(img_path='images'),
         pipeline=train_pipeline))
 param_scheduler = [
     dict(type='MultiStepLR', by_epoch=True, begin=0, end=6, milestones=[3, 5], gamma=0.1)

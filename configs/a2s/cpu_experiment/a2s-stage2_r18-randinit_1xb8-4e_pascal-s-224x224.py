@@ -28,7 +28,9 @@ test_pipeline = [
 train_dataloader = dict(
     num_workers=1,
     dataset=dict(
-        data_root=data_root, ann_file='train.txt', pipeline=train_pipeline,
+        data_root=data_root,
+        ann_file='train.txt',
+        pipeline=train_pipeline,
         data_prefix=dict(img_path='images', pseudo_label_path='pseudo_labels')))
 test_dataloader = dict(
     _delete_=True,

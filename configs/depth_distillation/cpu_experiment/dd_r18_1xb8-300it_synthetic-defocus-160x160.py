@@ -15,8 +15,8 @@ data_root = 'work_dirs/demo/data'
 max_iters = 300
 model = dict(
     data_preprocessor=dict(size=crop_size),
-    backbone=dict(_delete_=True, type='ResNetWithStem', depth=18, init_cfg=None,
-                  out_indices=(0, 1, 2, 3, 4)),
+    backbone=dict(
+        _delete_=True, type='ResNetWithStem', depth=18, init_cfg=None, out_indices=(0, 1, 2, 3, 4)),
     decode_head=dict(in_channels=(64, 64, 128, 256, 512)))
 train_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -42,8 +42,7 @@ train_dataloader = dict(
 val_dataloader = dict(num_workers=1, dataset=dict(data_root=data_root, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='Adam', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.0))
+    type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.0))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, begin=0, end=50, by_epoch=False),
     dict(type='PolyLR', eta_min=1e-5, power=1.0, begin=50, end=max_iters, by_epoch=False),
@@ -55,7 +54,7 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=25, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters),
+    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False, interval=max_iters),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook', draw=False))
 randomness = dict(seed=0)

@@ -1,7 +1,7 @@
 """Synthetic defocus: thin-lens blur rendered onto sharp photos, to train defocus blur detection.
 
-Design notes: ``SYNTHETIC_DEFOCUS.md`` (render choices that transferred to real defocus photos). The
-command-line front end is ``tools/dataset_converters/synthesize_defocus.py``.
+Design notes: ``docs/en/synthetic_defocus.md`` (render choices that transferred to real defocus
+photos). The command-line front end is ``tools/dataset_converters/synthesize_defocus.py``.
 
 Quick use::
 

@@ -1,7 +1,7 @@
 """Every render choice of the synthetic-defocus generator, in one dataclass.
 
-The defaults follow ``SYNTHETIC_DEFOCUS.md`` (the prototype whose renders transferred to real
-defocus photos): sharpen the source by downscaling it, a tilted background plane plus nearer
+The defaults follow ``docs/en/synthetic_defocus.md`` (the prototype whose renders transferred to
+real defocus photos): sharpen the source by downscaling it, a tilted background plane plus nearer
 constant-depth layers, focus on a layer ~50% / on the plane ~40% / anywhere ~10%, thin-lens circle
 of confusion with the largest radius 6-10 px at 192x192, disk point-spread function in linear light,
 layered occlusion-aware compositing, label = composited in-focus map > 0.5, then shared Gaussian
@@ -25,10 +25,10 @@ class DefocusRenderConfig:
     Source preparation (:func:`~dbdseg.datasets.synthesis.sample_source_crop`):
         out_size: output ``(height, width)`` in pixels.
         source_scale_range: factor the source photo is resized by before cropping. Values below 1
-            make the photo sharper than the blur added (SYNTHETIC_DEFOCUS.md). When the scaled photo
-            would be smaller than ``out_size`` the smallest covering factor is used instead
-            (recorded as ``source_scale`` in the render parameters; it may exceed 1 for small
-            photos).
+            make the photo sharper than the blur added (docs/en/synthetic_defocus.md). When the
+            scaled photo would be smaller than ``out_size`` the smallest covering factor is used
+            instead (recorded as ``source_scale`` in the render parameters; it may exceed 1 for
+            small photos).
         hflip_prob: probability of a horizontal flip of the crop.
         vflip_prob: probability of a vertical flip (0 by default: upside-down photos are unnatural).
 

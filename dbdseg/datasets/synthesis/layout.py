@@ -1,4 +1,6 @@
-"""Procedural depth layouts and focus sampling (SYNTHETIC_DEFOCUS.md, "Depth layout" and "Focus").
+"""Procedural depth layouts and focus sampling.
+
+The render choices of ``docs/en/synthetic_defocus.md``, "Depth layout" and "Focus".
 
 A layout is a background plane (depth per pixel, random tilt, often ground-like: farther toward the
 top) plus one to three nearer foreground layers of constant depth, each shaped by a random smooth
@@ -189,7 +191,7 @@ def _sample_plane(shape, rng, cfg):
 
 
 def sample_layout(shape, rng, cfg: Optional[DefocusRenderConfig] = None, object_mask=None):
-    """Sample a random depth layout (SYNTHETIC_DEFOCUS.md, "Depth layout").
+    """Sample a random depth layout (docs/en/synthetic_defocus.md, "Depth layout").
 
     Args:
         shape (tuple): ``(H, W)`` in pixels.
@@ -241,7 +243,7 @@ def sample_layout(shape, rng, cfg: Optional[DefocusRenderConfig] = None, object_
 
 
 def sample_focus(layout: DepthLayout, rng, cfg: Optional[DefocusRenderConfig] = None):
-    """Sample the focus distance (SYNTHETIC_DEFOCUS.md, "Focus").
+    """Sample the focus distance (docs/en/synthetic_defocus.md, "Focus").
 
     With probability ``cfg.focus_layer_prob`` the depth of a random layer that is visible (sharp
     weight > 0.5 somewhere); with ``cfg.focus_plane_prob`` the plane's depth at a random visible

@@ -1,4 +1,4 @@
-"""Render thin-lens defocus onto a sharp photo (SYNTHETIC_DEFOCUS.md).
+"""Render thin-lens defocus onto a sharp photo (docs/en/synthetic_defocus.md).
 
 Pipeline of :func:`render_defocus`:
 
@@ -49,7 +49,7 @@ def sample_source_crop(image, rng, cfg: Optional[DefocusRenderConfig] = None, ob
     cubic when enlarging) - or by the smallest factor that still covers ``cfg.out_size`` when ``s``
     is too small - then a random ``out_size`` crop is taken and flipped with ``cfg.hflip_prob`` /
     ``cfg.vflip_prob``. Downscaling makes the photo sharper than the blur added later
-    (SYNTHETIC_DEFOCUS.md).
+    (docs/en/synthetic_defocus.md).
 
     Args:
         image (np.ndarray): ``HxWx3`` uint8 RGB (grey / RGBA / float in [0, 1] are converted).
@@ -209,7 +209,9 @@ def _fill(img8, lin, valid, cfg, to_lin):
 
 
 def finish_image(linear, rng, cfg: Optional[DefocusRenderConfig] = None):
-    """Redo the sRGB curve, add shared Gaussian noise and JPEG re-encode (SYNTHETIC_DEFOCUS.md).
+    """Redo the sRGB curve, add shared Gaussian noise and JPEG re-encode.
+
+    The finish of ``docs/en/synthetic_defocus.md``, "Label and finish".
 
     The noise (sigma ~ U(``cfg.noise_sigma_range``), 8-bit units, independent per pixel and channel,
     the same sigma everywhere) and the JPEG quality (uniform integer in ``cfg.jpeg_quality_range``)

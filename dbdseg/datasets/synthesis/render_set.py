@@ -1,6 +1,6 @@
 """Write a synthetic defocus dataset to disk.
 
-Output folder layout (masks: 255 = in-focus, 0 = blurred, ARCHITECTURE.md Section 4)::
+Output folder layout (masks: 255 = in-focus, 0 = blurred, docs/en/conventions.md)::
 
     OUT/images/<stem>.jpg    rendered photo: the JPEG of the finish step, written verbatim
                              (quality 100 when the config's JPEG step is off)

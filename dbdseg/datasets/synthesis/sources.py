@@ -3,9 +3,9 @@
 Two kinds of sources:
 
 * :func:`bundled_scenes` - the real photos shipped inside installed packages, available offline
-  (ARCHITECTURE.md Section 1): scikit-image's ``astronaut``, ``chelsea``, ``coffee``, ``rocket`` and
-  the stereo pair ``motorcycle_left`` / ``motorcycle_right`` (one scene), scikit-learn's
-  ``china.jpg`` and ``flower.jpg``, matplotlib's ``grace_hopper.jpg``.
+  (installed by ``tools/install.sh``): scikit-image's ``astronaut``, ``chelsea``, ``coffee``,
+  ``rocket`` and the stereo pair ``motorcycle_left`` / ``motorcycle_right`` (one scene),
+  scikit-learn's ``china.jpg`` and ``flower.jpg``, matplotlib's ``grace_hopper.jpg``.
 * :func:`folder_scenes` - any folder of photos, optionally with object masks in a second folder
   paired by file stem. Each file stem is one scene (files sharing a stem, e.g. ``a.jpg`` and
   ``a.png``, form one scene).
@@ -21,14 +21,15 @@ from typing import List, Optional, Union
 import cv2
 import numpy as np
 
+from dbdseg.utils.fileio import IMG_EXTENSIONS, list_images
+
 __all__ = [
     'Scene', 'IMAGE_EXTENSIONS', 'BUNDLED_ORIGINS', 'bundled_scenes', 'folder_scenes', 'read_image',
     'read_mask', 'ImageReadError'
 ]
 
 #: File extensions (lower case) read as photos / masks.
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm',
-                    '.jp2')
+IMAGE_EXTENSIONS = IMG_EXTENSIONS  # the one list of dbdseg.utils.fileio
 
 #: Where each bundled scene comes from (package and file), in :func:`bundled_scenes` order.
 BUNDLED_ORIGINS = {
@@ -180,7 +181,7 @@ def bundled_scenes(names=None, strict=False):
     data directory; nothing is downloaded). The motorcycle stereo pair is one scene.
 
     Args:
-        names (list[str], optional): subset of scene names (default: all of
+        names (list[str], optional): subset of scene names. Defaults to None (all of
             :data:`BUNDLED_ORIGINS`).
         strict (bool): raise instead of warning when a scene cannot be loaded.
 
@@ -222,13 +223,6 @@ def bundled_scenes(names=None, strict=False):
     return scenes
 
 
-def _list_images(folder):
-    return sorted(
-        os.path.join(folder, f) for f in os.listdir(folder)
-        if not f.startswith('.') and os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS
-        and os.path.isfile(os.path.join(folder, f)))
-
-
 def folder_scenes(src, masks_dir=None, skip_bad=False, check=True):
     """Scenes from a folder of photos (one scene per file stem).
 
@@ -256,7 +250,7 @@ def folder_scenes(src, masks_dir=None, skip_bad=False, check=True):
     src = str(src)
     if not os.path.isdir(src):
         raise FileNotFoundError(f'source folder {src} does not exist or is not a folder')
-    paths = _list_images(src)
+    paths = list_images(src)
     if not paths:
         raise ValueError(f'source folder {src} contains no images (looked for '
                          f'{", ".join(IMAGE_EXTENSIONS)})')
@@ -265,7 +259,7 @@ def folder_scenes(src, masks_dir=None, skip_bad=False, check=True):
         masks_dir = str(masks_dir)
         if not os.path.isdir(masks_dir):
             raise FileNotFoundError(f'mask folder {masks_dir} does not exist or is not a folder')
-        for p in _list_images(masks_dir):
+        for p in list_images(masks_dir):
             masks.setdefault(os.path.splitext(os.path.basename(p))[0], p)
     groups, bad = {}, []
     for path in paths:

@@ -6,7 +6,7 @@ the diameter ``c = A * f * |d - d_f| / (d * (d_f - f))`` (aperture diameter ``A`
 SIGGRAPH 1981). Rewritten as ``c = (A * f * d_f / (d_f - f)) * |1/d_f - 1/d|``, the radius in pixels
 is ``r = k * |1/d_f - 1/d|`` with one constant ``k`` (pixels x scene units) per camera setting: blur
 is linear in inverse depth. The renderer picks ``k`` per scene from a target largest radius
-(SYNTHETIC_DEFOCUS.md).
+(docs/en/synthetic_defocus.md).
 """
 import math
 
@@ -216,7 +216,8 @@ def fill_holes(image, valid, method='pushpull', gain=16.0):
     """Fill the pixels of ``image`` where ``valid`` is False from the valid ones.
 
     Used to reconstruct the background hidden behind a foreground layer before blurring it, so the
-    layer's colour does not bleed into the blurred background as a halo (SYNTHETIC_DEFOCUS.md).
+    layer's colour does not bleed into the blurred background as a halo
+    (docs/en/synthetic_defocus.md).
 
     Args:
         image (np.ndarray): ``HxWx3`` float32 linear light in [0, 1] (``'pushpull'``) or uint8 sRGB

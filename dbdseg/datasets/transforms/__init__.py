@@ -1,4 +1,4 @@
-"""Data transforms of dbdseg (ARCHITECTURE.md Section 4)."""
+"""Data transforms of dbdseg (docs/en/conventions.md)."""
 from .formatting import PackBinarySegInputs
 from .loading import LoadBinaryAnnotations
 

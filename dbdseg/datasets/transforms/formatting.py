@@ -1,4 +1,4 @@
-"""Packing of binary-map samples into mmseg inputs (ARCHITECTURE.md Section 4)."""
+"""Packing of binary-map samples into mmseg inputs (docs/en/conventions.md)."""
 import numpy as np
 import torch
 from mmengine.structures import PixelData
@@ -6,13 +6,13 @@ from mmseg.datasets.transforms import PackSegInputs
 
 from dbdseg.registry import TRANSFORMS
 
-#: Float per-pixel fields packed as ``PixelData`` (ARCHITECTURE.md Section 7).
+#: Float per-pixel fields packed as ``PixelData`` (docs/en/conventions.md).
 FLOAT_MAP_FIELDS = ('gt_depth_map', 'gt_saliency_map', 'gt_pseudo_label')
 
 
 @TRANSFORMS.register_module()
 class PackBinarySegInputs(PackSegInputs):
-    """mmseg's :class:`PackSegInputs` plus the float extra maps of dbdseg (ARCHITECTURE.md Sec. 4).
+    """mmseg's :class:`PackSegInputs` plus the float extra maps of dbdseg (docs/en/conventions.md).
 
     Packs like mmseg: ``inputs`` = image tensor (C, H, W) in the image's dtype (uint8 usually);
     ``data_samples`` = :class:`SegDataSample` with ``gt_sem_seg`` = ``PixelData(data=(1, H, W)

@@ -1,4 +1,4 @@
-"""Loading of binary masks and extra per-image maps (ARCHITECTURE.md Section 4)."""
+"""Loading of binary masks and extra per-image maps (docs/en/conventions.md)."""
 import warnings
 from typing import Optional
 
@@ -11,7 +11,7 @@ from mmcv.transforms import BaseTransform
 from dbdseg.registry import TRANSFORMS
 
 #: Data-info key of each extra per-image map -> results / data-sample field it is loaded into
-#: (ARCHITECTURE.md Section 7, "data-info keys / sample fields").
+#: (docs/en/conventions.md, "Datasets").
 EXTRA_MAP_FIELDS = {
     'depth_map_path': 'gt_depth_map',
     'saliency_map_path': 'gt_saliency_map',
@@ -41,7 +41,8 @@ def decode_image_file(path: str,
     return decode_image_bytes(content, path, imdecode_backend)
 
 
-def decode_image_bytes(content: bytes, path: str = '<bytes>',
+def decode_image_bytes(content: bytes,
+                       path: str = '<bytes>',
                        imdecode_backend: str = 'cv2') -> np.ndarray:
     """Decode an encoded image unchanged (see :func:`decode_image_file`).
 
@@ -183,7 +184,7 @@ def binarize_mask(mask: np.ndarray,
                   threshold: float = 128,
                   invert: bool = False,
                   path: str = '<array>') -> np.ndarray:
-    """Turn a grey mask into labels {0, 1} (ARCHITECTURE.md Section 4).
+    """Turn a grey mask into labels {0, 1} (docs/en/conventions.md).
 
     A mask whose raw values are all 0 or 1 (any dtype) is taken as it is. Otherwise the mask is put
     on the 8-bit scale (:func:`to_8bit_scale`: 16-bit / 257) and pixels ``> threshold`` become 1,
@@ -296,7 +297,7 @@ def map_to_float(img: np.ndarray, path: str = '<array>') -> np.ndarray:
 
 @TRANSFORMS.register_module()
 class LoadBinaryAnnotations(BaseTransform):
-    """Load a binary mask and the extra per-image maps of one sample (ARCHITECTURE.md Section 4).
+    """Load a binary mask and the extra per-image maps of one sample (docs/en/conventions.md).
 
     Mask (when ``results['seg_map_path']`` is not None): read unchanged through mmengine fileio and
     :func:`mmcv.imfrombytes`, colour (3/4 channels) converted to grey, then binarised by
@@ -380,8 +381,7 @@ class LoadBinaryAnnotations(BaseTransform):
         self.backend_args = backend_args.copy() if backend_args else None
 
     def _read_grey(self, path: str) -> np.ndarray:
-        return to_grey(
-            decode_image_file(path, self.imdecode_backend, self.backend_args), path)
+        return to_grey(decode_image_file(path, self.imdecode_backend, self.backend_args), path)
 
     def _read_mask(self, path: str) -> np.ndarray:
         """Grey mask: palette PNGs and alpha masks by their rules, else as :meth:`_read_grey`."""
@@ -431,8 +431,8 @@ class LoadBinaryAnnotations(BaseTransform):
             self._check_size(mask, seg_map_path, 'mask', results)
             if self.check_values:
                 check_mask_values(mask, self.threshold, seg_map_path)
-            results['gt_seg_map'] = binarize_mask(
-                mask, self.threshold, bool(results.get('invert', False)), seg_map_path)
+            results['gt_seg_map'] = binarize_mask(mask, self.threshold,
+                                                  bool(results.get('invert', False)), seg_map_path)
             self._add_field(results, 'gt_seg_map')
         if self.with_extra_maps:
             for key, field in EXTRA_MAP_FIELDS.items():

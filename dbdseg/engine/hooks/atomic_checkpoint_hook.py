@@ -10,19 +10,18 @@ makes ``--resume`` start from scratch.
 Here every checkpoint is written to a hidden temporary file ``.tmp_<pid>_<name>.part`` in the
 output folder, flushed to disk and moved over the final name with ``os.replace`` (atomic on POSIX
 and Windows); ``last_checkpoint`` is written the same way
-(:func:`dbdseg.utils.checkpoint.atomic_write_text`). A kill at any moment leaves the previous
+(:func:`dbdseg.utils.fileio.atomic_write_text`). A kill at any moment leaves the previous
 complete file. Stray ``.tmp_*.part`` files of killed runs are removed at the next ``before_train``.
 Only local output folders are made atomic; other file backends (``s3://``, ...) are written as
 mmengine does.
 
-Configs that name the plain ``CheckpointHook`` get this behaviour through ``RNGStateHook``
-(``atomic_checkpoints=True``, in ``configs/_base_/default_runtime.py``), which upgrades the
-runner's ``CheckpointHook`` to this class in ``before_run``; a config may also name
-``type='AtomicCheckpointHook'`` directly in ``default_hooks.checkpoint``.
+dbdseg's configs name this hook in ``default_hooks.checkpoint``
+(``checkpoint=dict(type='AtomicCheckpointHook', ...)``, in ``configs/_base_/default_runtime.py``
+and the schedules); a config that names mmengine's plain ``CheckpointHook`` writes as mmengine
+does.
 """
 import contextlib
 import glob
-import logging
 import os
 import os.path as osp
 
@@ -32,7 +31,7 @@ from mmengine.hooks import CheckpointHook
 from mmengine.logging import print_log
 
 from dbdseg.registry import HOOKS
-from dbdseg.utils.checkpoint import atomic_write_text, commit_file
+from dbdseg.utils.fileio import atomic_write_text, commit_file
 
 __all__ = ['AtomicCheckpointHook']
 
@@ -49,7 +48,7 @@ class AtomicCheckpointHook(CheckpointHook):
 
     Args:
         fsync (bool): flush each finished file (and its folder entry) to disk before it replaces
-            the old one, so that also a power loss cannot leave a partial file. Default: True.
+            the old one, so that also a power loss cannot leave a partial file. Defaults to True.
             (A killed process alone never does: the kernel keeps what was written.)
         *args, **kwargs: mmengine ``CheckpointHook`` arguments.
 
@@ -61,30 +60,6 @@ class AtomicCheckpointHook(CheckpointHook):
         super().__init__(*args, **kwargs)
         self.fsync = fsync
 
-    # ------------------------------------------------------------------ upgrade helper
-    @classmethod
-    def upgrade(cls, runner) -> int:
-        """Turn the runner's plain ``CheckpointHook`` instances into this class (in place).
-
-        Only hooks whose type is exactly ``CheckpointHook`` are changed (their state is kept:
-        the class adds no state that ``CheckpointHook.__init__`` sets, ``fsync`` defaults to
-        True); a user subclass of ``CheckpointHook`` is left alone with a warning, since its
-        overrides may write files in their own way.
-
-        Returns:
-            int: how many hooks were upgraded.
-        """
-        n = 0
-        for hook in runner.hooks:
-            if type(hook) is CheckpointHook:
-                hook.__class__ = cls
-                n += 1
-            elif isinstance(hook, CheckpointHook) and not isinstance(hook, cls):
-                print_log(f'{type(hook).__name__} is a CheckpointHook subclass: its checkpoints '
-                          'are not made atomic (derive it from AtomicCheckpointHook)',
-                          logger='current', level=logging.WARNING)
-        return n
-
     # ------------------------------------------------------------------ mmengine hook API
     def before_train(self, runner) -> None:
         super().before_train(runner)  # sets out_dir and file_backend
@@ -93,8 +68,8 @@ class AtomicCheckpointHook(CheckpointHook):
             for stale in glob.glob(pattern):
                 try:
                     os.remove(stale)
-                    print_log(f'removed {stale}, left by a run killed while saving',
-                              logger='current')
+                    print_log(
+                        f'removed {stale}, left by a run killed while saving', logger='current')
                 except OSError:  # pragma: no cover - e.g. removed meanwhile
                     pass
 
@@ -110,7 +85,7 @@ class AtomicCheckpointHook(CheckpointHook):
             yield
             return
         original = runner.save_checkpoint
-        fsync = getattr(self, 'fsync', True)
+        fsync = self.fsync
 
         def save_checkpoint(out_dir, filename, *args, **kwargs):
             folder, name = osp.split(filename)
@@ -165,8 +140,8 @@ class AtomicCheckpointHook(CheckpointHook):
 
             if not is_main_process():
                 return
-            atomic_write_text(osp.join(runner.work_dir, 'last_checkpoint'), self.last_ckpt,
-                              fsync=getattr(self, 'fsync', True))
+            atomic_write_text(
+                osp.join(runner.work_dir, 'last_checkpoint'), self.last_ckpt, fsync=self.fsync)
 
     def _save_best_checkpoint(self, runner, metrics) -> None:
         with self._atomic_saves(runner):

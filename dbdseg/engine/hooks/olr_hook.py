@@ -2,8 +2,8 @@
 
 Source: Zhou et al., "Activation to Saliency: Forming High-Quality Labels for Unsupervised Salient
 Object Detection" (TCSVT 2023), Sec. III-B, Eq. 14: G^(j+1) = lambda G^j + (1 - lambda) Y^j,
-G^1 = the stage-1 pseudo labels, lambda = 1 for the first two epochs and 0.4 afterwards;
-MODELS.md A.4 and B.5.8.
+G^1 = the stage-1 pseudo labels, lambda = 1 for the first two epochs and 0.4 afterwards. The
+bank itself is :class:`dbdseg.engine.label_bank.OLRLabelBank`.
 """
 import os
 import os.path as osp
@@ -19,8 +19,8 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.runner import EpochBasedTrainLoop
 
+from dbdseg.engine.label_bank import OLRLabelBank
 from dbdseg.registry import HOOKS
-from .label_bank import OLRLabelBank
 
 __all__ = ['OLRHook']
 
@@ -32,7 +32,7 @@ _MODES = ('snapshot', 'embed')
 class OLRHook(Hook):
     """Creates the OLR label bank, sets lambda per epoch, saves and restores the bank.
 
-    * ``before_train``: builds an :class:`~dbdseg.engine.hooks.label_bank.OLRLabelBank` with one
+    * ``before_train``: builds an :class:`~dbdseg.engine.label_bank.OLRLabelBank` with one
       row per image of the train dataloader's dataset (keyed by ``img_path``, so a
       ``ConcatDataset`` of several folders works), at ``resolution`` (default: the size of
       ``dataset[0]['inputs']``, i.e. the train pipeline's fixed size), in
@@ -63,18 +63,18 @@ class OLRHook(Hook):
     must therefore be on one machine or a shared file system that supports memory mapping.
 
     Args:
-        warmup_epochs (int): number of first epochs with ``warmup_lam`` (>= 0). Default: 2.
-        lam (float): lambda of Eq. 14 after the warm-up, in [0, 1]. Default: 0.4 (Table VI).
-        warmup_lam (float): lambda during the warm-up, in [0, 1]. Default: 1.0 (no update).
+        warmup_epochs (int): number of first epochs with ``warmup_lam`` (>= 0). Defaults to 2.
+        lam (float): lambda of Eq. 14 after the warm-up, in [0, 1]. Defaults to 0.4 (Table VI).
+        warmup_lam (float): lambda during the warm-up, in [0, 1]. Defaults to 1.0 (no update).
         resolution (Sequence[int], optional): (H, W) of the stored maps; None: from the first
-            training sample. Default: None.
+            training sample. Defaults to None.
         bank_dir (str, optional): folder of the bank; None: ``<work_dir>/olr_bank``.
-        checkpoint_mode (str): 'snapshot' or 'embed' (see above). Default: 'snapshot'.
-        max_keep_snapshots (int): snapshots kept (newest first); <= 0 keeps all. Default: 2.
-        verify_snapshot (bool): check the snapshot's CRC-32 on resume. Default: True.
+        checkpoint_mode (str): 'snapshot' or 'embed' (see above). Defaults to 'snapshot'.
+        max_keep_snapshots (int): snapshots kept (newest first); <= 0 keeps all. Defaults to 2.
+        verify_snapshot (bool): check the snapshot's CRC-32 on resume. Defaults to True.
         reinit_on_missing (bool): on resume from a checkpoint without a bank (or whose snapshot
             is gone), start again from the pseudo labels with a warning instead of raising.
-            Default: False.
+            Defaults to False.
 
     Raises:
         ValueError: invalid arguments; at ``before_train``, a train loop that is not

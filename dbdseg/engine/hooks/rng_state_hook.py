@@ -63,7 +63,7 @@ be gathered before, e.g. in ``after_train_iter``) and reads it back in
 ``load_from`` (fine-tuning): like this hook, keep what was read and decide in ``before_train``
 (``runner.iter > 0`` means a resume). State kept outside the checkpoint (a memory-mapped bank on
 disk) must be snapshotted with the checkpoint (e.g. ``<checkpoint>.<name>.npy`` written with
-:func:`dbdseg.utils.checkpoint.atomic_write_bytes`), because the file on disk has moved on
+:func:`dbdseg.utils.fileio.atomic_write_bytes`), because the file on disk has moved on
 since the checkpoint the run resumes from.
 """
 import logging
@@ -78,7 +78,7 @@ from mmengine.logging import print_log
 from mmengine.runner import BaseLoop
 
 from dbdseg.registry import HOOKS
-from .atomic_checkpoint_hook import AtomicCheckpointHook
+from dbdseg.utils.checkpoint import install_checkpoint_guard
 
 __all__ = ['RNGStateHook', 'capture_rng_state', 'restore_rng_state']
 
@@ -105,11 +105,15 @@ def capture_rng_state() -> dict:
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         cuda = [s.clone() for s in torch.cuda.get_rng_state_all()]
     return dict(
-        python=dict(version=int(py_version),
-                    internal=torch.tensor(py_internal, dtype=torch.int64),
-                    gauss=None if py_gauss is None else float(py_gauss)),
-        numpy=dict(keys=torch.from_numpy(np_state[1].astype(np.int64)), pos=int(np_state[2]),
-                   has_gauss=int(np_state[3]), gauss=float(np_state[4])),
+        python=dict(
+            version=int(py_version),
+            internal=torch.tensor(py_internal, dtype=torch.int64),
+            gauss=None if py_gauss is None else float(py_gauss)),
+        numpy=dict(
+            keys=torch.from_numpy(np_state[1].astype(np.int64)),
+            pos=int(np_state[2]),
+            has_gauss=int(np_state[3]),
+            gauss=float(np_state[4])),
         torch=torch.get_rng_state().clone(),
         cuda=cuda)
 
@@ -123,8 +127,8 @@ def restore_rng_state(state: dict) -> None:
         KeyError, ValueError: ``state`` is not such a dict.
     """
     py = state['python']
-    random.setstate((int(py['version']), tuple(int(v) for v in py['internal'].tolist()),
-                     py['gauss']))
+    random.setstate(
+        (int(py['version']), tuple(int(v) for v in py['internal'].tolist()), py['gauss']))
     npy = state['numpy']
     np.random.set_state(('MT19937', npy['keys'].numpy().astype(np.uint32), int(npy['pos']),
                          int(npy['has_gauss']), float(npy['gauss'])))
@@ -207,20 +211,18 @@ class RNGStateHook(Hook):
 
     Enabled for every dbdseg config in ``configs/_base_/default_runtime.py`` (``custom_hooks``).
     See the module docstring for what is stored, when it is captured and restored, and under which
-    settings a resumed run is bit-exact.
+    settings a resumed run is bit-exact. Checkpoints are written atomically by
+    :class:`~dbdseg.engine.hooks.AtomicCheckpointHook`, which the configs name in
+    ``default_hooks.checkpoint``; this hook works with any ``CheckpointHook``.
 
     Args:
-        atomic_checkpoints (bool): in ``before_run``, upgrade the runner's plain
-            ``CheckpointHook`` to :class:`AtomicCheckpointHook` (checkpoints and
-            ``last_checkpoint`` written through a temporary file and ``os.replace``), so a kill
-            while saving never leaves a corrupt latest checkpoint. Default: True.
         isolate_validation (bool): save the states before validation during training and restore
             them after it, so that validation does not consume training randomness (needed for an
             exact resume when validation runs at a checkpoint iteration). dbdseg's choice; the
-            training stream then does not depend on how often one validates. Default: True.
+            training stream then does not depend on how often one validates. Defaults to True.
         strict (bool): when resuming from a checkpoint without ``rng_state``, or with another
             world size or data order, raise ``RuntimeError`` instead of logging a warning.
-            Default: False.
+            Defaults to False.
 
     Raises:
         RuntimeError: with ``strict=True`` only, see above.
@@ -228,9 +230,11 @@ class RNGStateHook(Hook):
 
     priority = 85  # after every standard hook but CheckpointHook (VERY_LOW = 90)
 
-    def __init__(self, atomic_checkpoints: bool = True, isolate_validation: bool = True,
-                 strict: bool = False):
-        self.atomic_checkpoints = atomic_checkpoints
+    def __init__(self, isolate_validation: bool = True, strict: bool = False):
+        # The checkpoints this hook writes hold numpy RNG states and message-hub buffers that
+        # torch >= 2.6 loads only once they are allow-listed: install the guard here, so that
+        # resuming works from any entry point (also mmseg's own tools/train.py).
+        install_checkpoint_guard()
         self.isolate_validation = isolate_validation
         self.strict = strict
         self._captured: Optional[List[dict]] = None  # per-rank training-stream states
@@ -278,13 +282,6 @@ class RNGStateHook(Hook):
         self._captured_iter = meta_iter
 
     # ------------------------------------------------------------------ run / train / val
-    def before_run(self, runner) -> None:
-        if self.atomic_checkpoints:
-            n = AtomicCheckpointHook.upgrade(runner)
-            if n:
-                print_log(f'RNGStateHook: {n} CheckpointHook(s) write atomically '
-                          '(AtomicCheckpointHook)', logger='current')
-
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         if self._save_due_after_iter(runner):
             # checkpoint meta of an iteration-based save: iter = runner.iter + 1
@@ -318,13 +315,19 @@ class RNGStateHook(Hook):
             if world_size == 1:
                 states = [self._val_state or capture_rng_state()]
             else:
-                print_log('RNGStateHook: a checkpoint is saved at a moment the hook did not '
-                          'expect (not by CheckpointHook); only rank 0\'s random state is stored',
-                          logger='current', level=logging.WARNING)
+                print_log(
+                    'RNGStateHook: a checkpoint is saved at a moment the hook did not '
+                    'expect (not by CheckpointHook); only rank 0\'s random state is stored',
+                    logger='current',
+                    level=logging.WARNING)
                 states = [capture_rng_state()]
         checkpoint[CHECKPOINT_KEY] = dict(
-            version=_VERSION, iter=meta_iter, epoch=meta.get('epoch'), world_size=world_size,
-            ranks=states, sampler=sampler_state(runner))
+            version=_VERSION,
+            iter=meta_iter,
+            epoch=meta.get('epoch'),
+            world_size=world_size,
+            ranks=states,
+            sampler=sampler_state(runner))
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         self._pending = checkpoint.get(CHECKPOINT_KEY)
@@ -384,8 +387,10 @@ class RNGStateHook(Hook):
         current = sampler_state(runner)
         keys = ('type', 'seed', 'shuffle', 'world_size', 'batch_size', 'num_workers', 'epoch',
                 'iterator_epoch')
-        diff = [f'{k}: {expected.get(k)!r} -> {current.get(k)!r}' for k in keys
-                if k in expected and expected.get(k) != current.get(k)]
+        diff = [
+            f'{k}: {expected.get(k)!r} -> {current.get(k)!r}' for k in keys
+            if k in expected and expected.get(k) != current.get(k)
+        ]
         if diff:
-            self._problem('the training data order differs from the interrupted run ('
-                          + ', '.join(diff) + ')')
+            self._problem('the training data order differs from the interrupted run (' +
+                          ', '.join(diff) + ')')

@@ -24,7 +24,7 @@ from typing import Any, Dict, Sequence, Tuple
 
 import numpy as np
 
-from .prediction_io import atomic_write_bytes
+from dbdseg.utils.fileio import atomic_write_bytes
 
 __all__ = ['save_curves_json', 'load_curves_json', 'plot_curves', 'plot_curves_grid']
 
@@ -77,8 +77,12 @@ def load_curves_json(path: str) -> Dict[str, Any]:
         return json.load(f)
 
 
-def _draw_panels(ax_pr, ax_f, curves_list: Sequence[Dict[str, Any]], labels: Sequence[str],
-                 threshold_scale: float = 1.0, title: str = '') -> None:
+def _draw_panels(ax_pr,
+                 ax_f,
+                 curves_list: Sequence[Dict[str, Any]],
+                 labels: Sequence[str],
+                 threshold_scale: float = 1.0,
+                 title: str = '') -> None:
     """Draw PR curves into ``ax_pr`` and F-measure-vs-threshold curves into ``ax_f``.
 
     Raises:
@@ -176,8 +180,8 @@ def plot_curves_grid(rows: Sequence[Tuple[str, Sequence[Dict[str, Any]], Sequenc
         raise ValueError(f'threshold_scale must be > 0, got {threshold_scale}.')
     for title, curves_list, labels in rows:
         if not curves_list:
-            raise ValueError('plot_curves needs at least one curves dict'
-                             + (f' (set {title!r}).' if title else '.'))
+            raise ValueError('plot_curves needs at least one curves dict' +
+                             (f' (set {title!r}).' if title else '.'))
         if len(curves_list) != len(labels):
             raise ValueError(f'plot_curves got {len(curves_list)} curves dicts but '
                              f'{len(labels)} labels' + (f' (set {title!r}).' if title else '.'))

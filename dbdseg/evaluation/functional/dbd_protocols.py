@@ -1,7 +1,7 @@
 """Defocus-blur-detection (DBD) evaluation protocols: binarise, count, aggregate (plain numpy).
 
 DBD papers report F-measures computed under different, mutually incomparable protocols (see
-MODELS.md B.6, 6.3 - 6.4). This module implements three of them, named as in
+``docs/en/evaluation.md``, "DBD protocols"). This module implements three of them, named as in
 ``SODMetric(dbd_protocols=[...])``:
 
 ``'dd'`` -- Cun & Pun, "Defocus blur detection via depth distillation", ECCV 2020, Section 4
@@ -47,7 +47,7 @@ from typing import Dict, List, Sequence, Tuple, Union
 
 import numpy as np
 
-from .prediction_io import prob_to_uint8
+from dbdseg.utils.fileio import prob_to_uint8
 from .sod_measures import check_pred_gt
 
 __all__ = [

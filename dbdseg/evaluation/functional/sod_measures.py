@@ -41,7 +41,7 @@ import py_sod_metrics as psm
 from py_sod_metrics.utils import EPS as _PSM_EPS
 from py_sod_metrics.utils import prepare_data as _psm_prepare_data
 
-from .prediction_io import prob_to_uint8
+from dbdseg.utils.fileio import prob_to_uint8
 
 __all__ = [
     'SOD_METRICS', 'FM_BETA2', 'WFM_BETA2', 'NUM_THRESHOLDS', 'sod_thresholds', 'check_pred_gt',

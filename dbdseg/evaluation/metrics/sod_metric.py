@@ -1,22 +1,24 @@
 """SODMetric: salient-object / defocus-blur detection measures (pysodmetrics) as an mmengine
 metric.
 
-See ARCHITECTURE.md Section 5 and MODELS.md B.6 (6.1 - 6.5).
+The measures themselves live in :mod:`dbdseg.evaluation.functional` (``sod_measures``,
+``dbd_protocols``, ``curves``); this class reads mmseg's data samples, writes the optional files
+and averages per test set. The protocols are documented in ``docs/en/evaluation.md``.
 """
 import os.path as osp
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
-from mmengine.evaluator import BaseMetric, Evaluator
+from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
-from dbdseg.registry import EVALUATOR, METRICS
+from dbdseg.registry import METRICS
 from ..functional import (DBD_BETA2, DBD_PROTOCOLS, DD_FACTOR, FIXED_THRESHOLD, FM_BETA2,
                           NUM_THRESHOLDS, SOD_METRICS, WFM_BETA2, check_dbd_options,
-                          check_dbd_protocols, dbd_image_counts, image_sod_measures,
-                          is_binary_mask, mean_sod_curves, plot_curves, save_curves_json,
-                          save_prob_png, summarize_dbd_protocols, summarize_sod_measures)
+                          check_dbd_protocols, dbd_image_counts, image_sod_measures, is_binary_mask,
+                          mean_sod_curves, plot_curves, save_curves_json, save_prob_png,
+                          summarize_dbd_protocols, summarize_sod_measures)
 
 
 def _field(sample: Any, name: str) -> Any:
@@ -103,8 +105,8 @@ class SODMetric(BaseMetric):
       probability; the class ``positive`` is scored (``'blurred'`` inverts prediction and mask);
       keys ``fixF`` (mean per-image F) and ``fixIoU`` (mean per-image TP / (TP + FP + FN)).
 
-    Keys come in this order: the ``metrics`` in their order, then the protocol keys in the order
-    of ``dbd_protocols``.
+    Keys come in this order: the ``sod_metrics`` in their order, then the protocol keys in the
+    order of ``dbd_protocols``.
 
     Several test sets: multi-set mode is on when ``self.dataset_meta`` (set by mmengine's
     Evaluator from the dataset's metainfo) holds ``set_names`` with more than one name, or when
@@ -120,21 +122,24 @@ class SODMetric(BaseMetric):
     keys and flat folders.
 
     Args:
-        metrics (str | Sequence[str], optional): subset of ``('maxF', 'meanF', 'adpF', 'MAE',
-            'Sm', 'maxE', 'meanE', 'adpE', 'wF')``, returned in the given order. None = all. May
-            be empty (``[]``) when ``dbd_protocols`` is not: DBD-only evaluation.
+        sod_metrics (str | Sequence[str], optional): subset of ``('maxF', 'meanF', 'adpF',
+            'MAE', 'Sm', 'maxE', 'meanE', 'adpE', 'wF')``, returned in the given order (named
+            like mmseg's ``IoUMetric(iou_metrics=...)``; a config key ``metrics`` would make
+            mmengine's runner read the dict as an ``Evaluator``). Defaults to None (all). May be
+            empty (``[]``) when ``dbd_protocols`` is not: DBD-only evaluation. Kept as
+            :attr:`metrics`.
         normalize_pred (bool): True (default, the SOD toolboxes' protocol): each prediction is
             quantised like a saved PNG, ``rint(p * 255)`` as uint8 (the same values ``output_dir``
             writes, so evaluating those PNGs with a pysodmetrics toolbox reproduces the numbers),
             then pysodmetrics divides by 255 and min-max stretches it to [0, 1] per image unless it
             is constant. False: the probability is used as it is, unquantised and unstretched.
-            Applies to ``metrics`` only, not to ``dbd_protocols``.
+            Applies to ``sod_metrics`` only, not to ``dbd_protocols``.
         dbd_protocols (str | Sequence[str], optional): DBD protocols to add, from ``('dd',
             'dd_pooled', 'fixed')``; duplicates dropped. None (default) = none.
         positive (str): class scored by ``'fixed'``: ``'in-focus'`` (default; synonyms
             ``'salient'``, ``'foreground'``) scores label 1, ``'blurred'`` (synonym
             ``'background'``) scores label 0, as D-DFFNet does. ``'dd'`` / ``'dd_pooled'`` always
-            score label 1 (DD's convention) and the SOD ``metrics`` always do.
+            score label 1 (DD's convention) and the ``sod_metrics`` always do.
         dd_factor (float): factor of DD's adaptive threshold ``min(dd_factor * mean(q), 255)``,
             > 0. Defaults to 1.5 (Cun & Pun 2020).
         dd_binarize_gt (bool): True reproduces a quirk of DD's notebook for both dd protocols: the
@@ -165,8 +170,8 @@ class SODMetric(BaseMetric):
 
     Raises:
         ValueError: unknown metric name or DBD protocol (the message lists the valid ones), both
-            ``metrics`` and ``dbd_protocols`` empty, unknown ``positive``, ``dd_factor`` not > 0,
-            ``fixed_threshold`` outside [0, 1], ``format_only`` without ``output_dir``; in
+            ``sod_metrics`` and ``dbd_protocols`` empty, unknown ``positive``, ``dd_factor`` not
+            > 0, ``fixed_threshold`` outside [0, 1], ``format_only`` without ``output_dir``; in
             ``process``: a prediction that is not a 1-channel map in [0, 1], a prediction and mask
             of different sizes, a mask holding 255 (mmseg's ignore index: pysodmetrics cannot
             mask pixels, and test masks are never padded) or other values than 0 / 1, a missing
@@ -180,7 +185,7 @@ class SODMetric(BaseMetric):
     default_prefix: Optional[str] = None
 
     def __init__(self,
-                 metrics: Optional[Union[str, Sequence[str]]] = None,
+                 sod_metrics: Optional[Union[str, Sequence[str]]] = None,
                  normalize_pred: bool = True,
                  dbd_protocols: Optional[Union[str, Sequence[str]]] = None,
                  positive: str = 'in-focus',
@@ -194,10 +199,12 @@ class SODMetric(BaseMetric):
                  collect_dir: Optional[str] = None,
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix, collect_dir=collect_dir)
-        if metrics is None:
+        if sod_metrics is None:
             metrics = list(SOD_METRICS)
-        elif isinstance(metrics, str):
-            metrics = [metrics]
+        elif isinstance(sod_metrics, str):
+            metrics = [sod_metrics]
+        else:
+            metrics = list(sod_metrics)
         metrics = list(dict.fromkeys(metrics))  # de-duplicate, keep order
         unknown = [m for m in metrics if m not in SOD_METRICS]
         if unknown:
@@ -210,8 +217,8 @@ class SODMetric(BaseMetric):
         except ValueError as err:
             raise ValueError(f'SODMetric: {err}') from None
         if not metrics and not protocols:
-            raise ValueError(f'SODMetric: metrics is empty and no dbd_protocols are given; pick '
-                             f'metrics from {list(SOD_METRICS)} or protocols from '
+            raise ValueError(f'SODMetric: sod_metrics is empty and no dbd_protocols are given; '
+                             f'pick sod_metrics from {list(SOD_METRICS)} or protocols from '
                              f'{list(DBD_PROTOCOLS)}.')
         if format_only and output_dir is None:
             raise ValueError('SODMetric: format_only=True only writes predictions, so it needs '
@@ -506,23 +513,3 @@ class SODMetric(BaseMetric):
             logger.info(f'SODMetric: curves{where} saved to {curve_dir}/curves.json and '
                         'curves.png')
         return metrics
-
-
-@EVALUATOR.register_module(name='SODMetric')
-def build_sod_metric_evaluator(**kwargs) -> Evaluator:
-    """Build ``Evaluator(SODMetric(**kwargs))`` for configs that pass ``metrics=[...]``.
-
-    mmengine's ``Runner.build_evaluator`` reads any evaluator dict holding a ``metrics`` key as an
-    ``Evaluator`` config and builds it from the EVALUATOR registry, so
-    ``val_evaluator = dict(type='SODMetric', metrics=['maxF', 'MAE'])`` would otherwise fail with
-    "SODMetric is not in the evaluator registry". Registering this factory under the same name
-    makes that config build the evaluator mmengine would have built from
-    ``dict(type='SODMetric')``.
-
-    Args:
-        **kwargs: :class:`SODMetric` arguments.
-
-    Returns:
-        Evaluator: an mmengine evaluator holding one :class:`SODMetric`.
-    """
-    return Evaluator(SODMetric(**kwargs))

@@ -1,9 +1,10 @@
 """GradientUNet: the backbone of Zhang & Yan's real-time defocus blur detector.
 
 Source: N. Zhang, J. Yan, "Rethinking the Defocus Blur Detection Problem and A Real-Time Deep DBD
-Model", ECCV 2020, Section 3.4 and Fig. 4;
-MODELS.md Sections A.2 and B.4. No code was published; everything the text does not state is a
-reconstruction, marked [RECON] below, and each is a constructor argument.
+Model", ECCV 2020, Section 3.4 and Fig. 4, and Table 1. No code was published; everything the text
+does not state is a reconstruction (our choice), marked [RECON] below, and each is a constructor
+argument; ``configs/realtime_dbd/README.md``, 'What the paper does not say, and what dbdseg chose',
+lists them.
 
 What the paper states (Sec. 3.4):
 
@@ -21,11 +22,12 @@ How this module reads it:
 
 * Three encoders (image, d/dx, d/dy) of ``len(widths)`` "3x3xt Conv" modules each (mmcv
   ``ConvModule`` 3x3 conv + BN + ReLU, twice). Modules ``0..L-2`` end with a 2x2 pooling of
-  stride 2; the last module ("the one before concatenation") has stride 1, read as *no pooling* [RECON], so
-  the total stride is ``2 ** (L - 1)`` (16 with the default five modules: 20x20 at 320x320).
+  stride 2; the last module ("the one before concatenation") has stride 1, read as *no pooling*
+  [RECON], so the total stride is ``2 ** (L - 1)`` (16 with the default five modules: 20x20 at
+  320x320).
 * Gradients are computed inside the model from the de-normalised image with fixed (non-learned)
-  kernels [RECON, MODELS.md B.4]: a central difference (default) or Sobel, on the grey image
-  (default) or per RGB channel.
+  kernels [RECON; the paper only says "partial derivatives in both X and Y direction"]: a central
+  difference (default) or Sobel, on the grey image (default) or per RGB channel.
 * The three bottleneck encodings are concatenated (``3 * widths[-1]`` channels) and the
   "3x3x256" module is ``fuse_num_convs`` 3x3 ConvModules to ``fuse_channels``; default two
   (768 -> 256 -> 256), reading it like the two-convolution "3x3xt Conv" module [RECON]. Then
@@ -35,12 +37,14 @@ How this module reads it:
   (the pre-pooling output of the matching encoder module, as in U-Net [RECON]), then
   ``decoder_num_convs`` 3x3 ConvModules (default 1, so that a decoder stage has two layers like an
   encoder module [RECON]; 0 = transposed convolutions only). The last stage is at full input
-  resolution. Skips come from the image encoder by default (``skip_from='image'``, MODELS.md B.4);
-  ``'all'`` concatenates the same-resolution features of all three encoders [RECON].
+  resolution. Skips come from the image encoder by default (``skip_from='image'`` [RECON]: the
+  text says only "a shortcut from a encoder layer to a decoder layer"); ``'all'`` concatenates the
+  same-resolution features of all three encoders [RECON].
 * Widths are not printed in the paper [RECON]: the defaults (16, 32, 64, 128, 256) with decoder
   (128, 64, 32, 16) give 6,683,344 parameters, 26.84 MB as an fp32 state dict with the 1x1 head
-  (the paper's 26.73 read as MB, MODELS.md A.2). The same widths without gradients give 3,144,752
-  parameters = 12.63 MB, against the paper's 7.79: no shared set of widths reproduces both, because
+  (the paper's 26.73M read as MB [RECON]: the same row of Table 1 gives 200M for BTBNet, i.e.
+  megabytes of weights). The same widths without gradients give 3,144,752 parameters = 12.63 MB,
+  against the paper's 7.79: no shared set of widths reproduces both, because
   dropping two of the three encoders cannot shrink a model by more than 3x while the paper's ratio
   is 3.43 (numbers and other readings in ``configs/realtime_dbd/README.md``).
 
@@ -180,21 +184,21 @@ class GradientUNet(BaseModule):
     See the module docstring for the reading of the paper; every [RECON] choice is an argument.
 
     Args:
-        in_channels (int): image channels. Default: 3.
+        in_channels (int): image channels. Defaults to 3.
         widths (Sequence[int]): t of each "3x3xt Conv" module of each encoder, shallow to deep.
-            ``len(widths) = L >= 2``; the total stride is ``2 ** (L - 1)``. [RECON] Default:
+            ``len(widths) = L >= 2``; the total stride is ``2 ** (L - 1)``. [RECON] Defaults to
             (16, 32, 64, 128, 256).
         decoder_widths (Sequence[int], optional): t of each decoder stage, deep to shallow,
-            ``L - 1`` entries. Default None = ``widths[-2::-1]`` (128, 64, 32, 16). [RECON]
-        fuse_channels (int): filters of the "3x3x256" fusion module. Default: 256 (paper).
-        fuse_num_convs (int): 3x3 ConvModules in the fusion module (>= 1). Default: 2. [RECON]
-        decoder_num_convs (int): 3x3 ConvModules after each skip concatenation (>= 0). Default: 1.
-            [RECON]
+            ``L - 1`` entries. Defaults to None, i.e. ``widths[-2::-1]`` (128, 64, 32, 16). [RECON]
+        fuse_channels (int): filters of the "3x3x256" fusion module. Defaults to 256 (paper).
+        fuse_num_convs (int): 3x3 ConvModules in the fusion module (>= 1). Defaults to 2. [RECON]
+        decoder_num_convs (int): 3x3 ConvModules after each skip concatenation (>= 0).
+            Defaults to 1. [RECON]
         dropout_ratio (float): dropout after the fusion module (element-wise ``nn.Dropout``).
-            Default: 0.2 (paper).
+            Defaults to 0.2 (paper).
         use_gradients (bool): build the d/dx and d/dy encoders. False gives the paper's
             "without image gradient" ablation (Table 1): one encoder, no gradient computation.
-            Default: True.
+            Defaults to True.
         gradient_kernel (str): 'central' (default; [-1/2, 0, 1/2]) or 'sobel' (Sobel / 8). Both
             return the slope of a linear ramp in intensity units per pixel; the border uses
             replicate padding (half the slope at the first/last column for 'central'). [RECON]
@@ -202,22 +206,22 @@ class GradientUNet(BaseModule):
             'rgb' (one gradient per image channel; the gradient encoders then take
             ``in_channels`` channels). [RECON]
         mean (Sequence[float]): the data preprocessor's mean, in the input's channel order
-            (RGB after ``bgr_to_rgb=True``). Default: ImageNet [123.675, 116.28, 103.53].
-        std (Sequence[float]): the data preprocessor's std. Default: [58.395, 57.12, 57.375].
+            (RGB after ``bgr_to_rgb=True``). Defaults to ImageNet [123.675, 116.28, 103.53].
+        std (Sequence[float]): the data preprocessor's std. Defaults to [58.395, 57.12, 57.375].
         max_value (float): the de-normalised image (``x * std + mean``, in [0, max_value]) is
             divided by this before differentiation, so gradients are in units of [0, 1]
-            intensity per pixel (values within [-0.5, 0.5] for both kernels). Default: 255.
+            intensity per pixel (values within [-0.5, 0.5] for both kernels). Defaults to 255.
         gray_weights (Sequence[float]): RGB -> grey weights for ``gradient_mode='gray'`` with
-            3-channel input. Default: (0.299, 0.587, 0.114).
-        skip_from (str): 'image' (default; MODELS.md B.4) or 'all' (concatenate the
+            3-channel input. Defaults to (0.299, 0.587, 0.114).
+        skip_from (str): 'image' (default; our choice) or 'all' (concatenate the
             same-resolution features of the image, d/dx and d/dy encoders). [RECON]
         pool_type (str): 'max' (default, as U-Net) or 'avg'. [RECON]
         out_indices (Sequence[int]): decoder levels to return; index i is stride 2 ** i,
-            0 <= i <= L - 1 (L - 1 = fused bottleneck after dropout). Default: (0,).
-        conv_cfg (dict, optional): convolution config of the 3x3 convolutions. Default: None.
-        norm_cfg (dict): Default: dict(type='BN', requires_grad=True).
-        act_cfg (dict): Default: dict(type='ReLU').
-        init_cfg (dict | list[dict], optional): mmengine init config. Default: None (mmcv
+            0 <= i <= L - 1 (L - 1 = fused bottleneck after dropout). Defaults to (0,).
+        conv_cfg (dict, optional): convolution config of the 3x3 convolutions. Defaults to None.
+        norm_cfg (dict): normalisation config. Defaults to dict(type='BN', requires_grad=True).
+        act_cfg (dict): activation config. Defaults to dict(type='ReLU').
+        init_cfg (dict | list[dict], optional): mmengine init config. Defaults to None (mmcv
             ConvModule's Kaiming init; the paper trains from scratch).
 
     Shapes: input (N, in_channels, H, W), the normalised image from ``SegDataPreProcessor``;

@@ -1,10 +1,12 @@
 """ResNet that also returns its stride-2 stem output (five feature levels).
 
-Source: MODELS.md Section B.1 and ARCHITECTURE.md Section 7. Every reference implementation behind
-dbdseg (AFIU, DD, A2S) uses a five-level pyramid that includes the stem output (conv1 + bn1 + relu,
-before the max-pool). mmseg's :class:`~mmseg.models.backbones.ResNet` returns only the four residual
-stages, so this subclass adds the stem level in front and keeps everything else (module names,
-weight initialisation, ``frozen_stages``, ``norm_eval``) unchanged.
+Source: AFIU (Qian et al. 2020, Sec. 3.2: "E_1 represents conv1 in ResNet-50, E_2 represents
+conv2_x") and the public code of the other models dbdseg builds on (MINet,
+github.com/lartpang/MINet, whose blocks AFIU uses; DD, github.com/vinthony/depth-distillation; A2S,
+github.com/moothes/A2S-USOD) use a five-level pyramid that includes the stem output (conv1 + bn1 +
+relu, before the max-pool). mmseg's :class:`~mmseg.models.backbones.ResNet` returns only the four
+residual stages, so this subclass adds the stem level in front and keeps everything else (module
+names, weight initialisation, ``frozen_stages``, ``norm_eval``) unchanged.
 """
 from typing import Sequence, Tuple
 
@@ -27,7 +29,7 @@ class _StemOutputMixin(PretrainedErrorMixin):
         if deep_stem:
             raise ValueError(
                 f'{type(self).__name__} supports deep_stem=False only: the reference models '
-                '(AFIU, DD, A2S; MODELS.md B.1) and the torchvision/open-mmlab ImageNet '
+                '(AFIU, DD, A2S) and the torchvision/open-mmlab ImageNet '
                 'checkpoints use the plain 7x7 stem (conv1, bn1), and a deep stem (ResNetV1c) '
                 'would change both the stem features and the checkpoint keys.')
         num_stages = kwargs.get('num_stages', 4)
@@ -85,7 +87,7 @@ class _StemOutputMixin(PretrainedErrorMixin):
 class ResNetWithStem(_StemOutputMixin, ResNet):
     """mmseg ResNet returning the stride-2 stem output followed by the four residual stages.
 
-    Levels (ARCHITECTURE.md Section 7, MODELS.md B.1 table), for depth 50/101/152:
+    Levels (the stem output, then the four stages), for depth 50/101/152:
 
     ===== ===================================== ====== ========
     index module                                stride channels
@@ -109,7 +111,7 @@ class ResNetWithStem(_StemOutputMixin, ResNet):
         depth (int): 18, 34, 50, 101 or 152.
         out_indices (Sequence[int]): indices into the five-level tuple above (NOT mmseg's
             four-stage indices): 0 = stem, 1..4 = layer1..layer4. Must be strictly increasing and
-            within ``0..num_stages``. Default: (0, 1, 2, 3, 4).
+            within ``0..num_stages``. Defaults to (0, 1, 2, 3, 4).
         deep_stem (bool): must be False. Raises ``ValueError`` otherwise: the references use the
             plain 7x7 stem, and a deep stem changes features and checkpoint keys.
         **kwargs: every other argument of mmseg's ``ResNet`` (``style``, ``frozen_stages``,

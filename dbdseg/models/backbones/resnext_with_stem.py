@@ -1,7 +1,9 @@
 """ResNeXt that also returns its stride-2 stem output (five feature levels).
 
-Source: MODELS.md Section B.1 (DD uses ResNeXt-101 32x4d with the stem level) and ARCHITECTURE.md
-Section 7.
+Source: Cun & Pun, "Defocus Blur Detection via Depth Distillation", ECCV 2020, Sec. 3.2: DD's
+encoder is an ImageNet ResNeXt-101 whose five levels are taken "before each MaxPooling layer", the
+stride-2 stem output included. The layer layout is that of the ResNeXt-101 32x4d the official DD
+code loads (github.com/vinthony/depth-distillation, ``models/resnext/``).
 """
 from typing import Sequence
 
@@ -18,8 +20,9 @@ class ResNeXtWithStem(_StemOutputMixin, ResNeXt):
     Same five levels as :class:`~dbdseg.models.backbones.ResNetWithStem`: index 0 is
     conv1 + bn1 + relu before the max-pool (stride 2, 64 channels), indices 1..4 are layer1..layer4
     (strides 4, 8, 16, 32; 256, 512, 1024, 2048 channels). DD's encoder is
-    ``ResNeXtWithStem(depth=101, groups=32, base_width=4)`` (MODELS.md B.1/B.3: grouped 3x3
-    convolution carrying the stride, first-stage width 128, 1x1 projection shortcuts), i.e.
+    ``ResNeXtWithStem(depth=101, groups=32, base_width=4)`` (as the official DD code's
+    ``models/resnext/resnext_101_32x4d_.py``: grouped 3x3 convolution carrying the stride,
+    first-stage width 128, 1x1 projection shortcuts), i.e.
     the ResNeXt-101 32x4d feature extractor: 42,128,704 parameters (no classifier).
 
     Module names equal mmseg ResNeXt's (``conv1``, ``bn1``, ``layerX.Y.convZ``/``bnZ``,
@@ -29,10 +32,10 @@ class ResNeXtWithStem(_StemOutputMixin, ResNeXt):
 
     Args:
         depth (int): 50, 101 or 152.
-        groups (int): cardinality. Default: 32 (mmseg's default is 1).
-        base_width (int): width per group in the first stage. Default: 4.
+        groups (int): cardinality. Defaults to 32 (mmseg's default is 1).
+        base_width (int): width per group in the first stage. Defaults to 4.
         out_indices (Sequence[int]): indices into the five-level tuple (0 = stem,
-            1..4 = layer1..layer4), strictly increasing. Default: (0, 1, 2, 3, 4).
+            1..4 = layer1..layer4), strictly increasing. Defaults to (0, 1, 2, 3, 4).
         deep_stem (bool): must be False (``ValueError`` otherwise; see ``ResNetWithStem``).
         **kwargs: every other argument of mmseg's ``ResNet``/``ResNeXt``.
 

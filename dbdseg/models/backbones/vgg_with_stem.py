@@ -1,13 +1,14 @@
 """VGG returning the output of each of its five stages (after each max-pool).
 
-Source: MODELS.md B.1 (table, VGG16 column) and B.3.1 (DD's VGG16 variant, ``vggskspp``: "outputs
-after each of the 5 max-pools (channels 64, 128, 256, 512, 512; strides 2..32), conv layers without
-BN"); ``reference_keys/dd_vggskspp.txt`` (``pretrained_net.features.{0,2,...,28}``, 14,714,688
-parameters). Built on mmcv's :class:`mmcv.cnn.VGG` (mmcv 2.1), whose layer list and indices equal
-torchvision's ``vgg*.features``.
+Source: the VGG16 variant of the official DD code (``vggskspp``, github.com/vinthony/
+depth-distillation, ``models/vgg.py``; the "FCN VGG" / "OursFull VGG" rows of Cun & Pun, ECCV 2020,
+Table 2): the outputs after each of the five max-pools (64, 128, 256, 512, 512 channels, strides
+2..32), convolutions without BN; its backbone holds ``pretrained_net.features.{0,2,...,28}``
+(14,714,688 parameters). Built on mmcv's :class:`mmcv.cnn.VGG` (mmcv 2.1), whose layer list and
+indices equal torchvision's ``vgg*.features``.
 
-The name follows the five-level convention of ``ResNetWithStem`` (ARCHITECTURE.md Section 7): level
-0 is the stride-2 level, here the first stage after its max-pool (VGG has no separate stem).
+The name follows the five-level convention of ``ResNetWithStem``: level 0 is the stride-2 level,
+here the first stage after its max-pool (VGG has no separate stem).
 """
 from typing import Sequence
 
@@ -22,7 +23,7 @@ __all__ = ['VGGWithStem']
 
 @MODELS.register_module()
 class VGGWithStem(PretrainedErrorMixin, BaseModule):
-    """mmcv VGG as a five-level backbone (DD's VGG variant, MODELS.md B.3.1).
+    """mmcv VGG as a five-level backbone (DD's VGG variant, ``vggskspp`` of the official code).
 
     ===== ======================== ====== ========
     index module                   stride channels
@@ -44,15 +45,16 @@ class VGGWithStem(PretrainedErrorMixin, BaseModule):
     VGG16 (``depth`` chooses).
 
     Args:
-        depth (int): 11, 13, 16 or 19. Default: 16 (the reference code).
-        with_bn (bool): BatchNorm after each conv (torchvision ``vgg*_bn`` layout). Default: False.
+        depth (int): 11, 13, 16 or 19. Defaults to 16 (the reference code).
+        with_bn (bool): BatchNorm after each conv (torchvision ``vgg*_bn`` layout).
+            Defaults to False.
         out_indices (Sequence[int]): levels to return (0..4, strictly increasing).
-            Default: (0, 1, 2, 3, 4).
+            Defaults to (0, 1, 2, 3, 4).
         frozen_stages (int): stages 0..frozen_stages-1 are frozen (no gradient, eval mode);
-            -1 freezes nothing. Default: -1.
-        ceil_mode (bool): max-pool ``ceil_mode`` (odd sizes round up). Default: False.
-        init_cfg (dict | list, optional): default Kaiming-normal convolutions (mmcv VGG's own
-            default) and BN weight 1.
+            -1 freezes nothing. Defaults to -1.
+        ceil_mode (bool): max-pool ``ceil_mode`` (odd sizes round up). Defaults to False.
+        init_cfg (dict | list, optional): mmengine init config. Defaults to Kaiming-normal
+            convolutions (mmcv VGG's own default) and BN weight 1.
 
     Shapes: (N, 3, H, W) -> tuple of (N, C_i, H / 2^(i+1), W / 2^(i+1)) (floors, or ceils with
     ``ceil_mode``).

@@ -1,6 +1,7 @@
 from .activation_head import ActivationHead
+from .binary_fcn_head import BinaryFCNHead
 from .ram_head import RAMHead
 from .rsu_stack_head import RSUStackHead
 from .sab_head import SABHead
 
-__all__ = ['ActivationHead', 'RAMHead', 'RSUStackHead', 'SABHead']
+__all__ = ['ActivationHead', 'BinaryFCNHead', 'RAMHead', 'RSUStackHead', 'SABHead']

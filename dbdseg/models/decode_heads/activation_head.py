@@ -2,8 +2,9 @@
 adaptive decision boundary and the sign flip.
 
 Source: Zhou et al., "Activation to Saliency: Forming High-Quality Labels for Unsupervised Salient
-Object Detection" (TCSVT 2023), Section III-A (Eq. 1, 3, 4, 5); MODELS.md A.4 and B.5.2 (the
-reference code's "mnet" decoder, described there).
+Object Detection" (TCSVT 2023), Sec. III-A, Eq. 1, 3, 4, 5. Details the paper leaves open follow
+the "mnet" decoder of the reference code (github.com/moothes/A2S-USOD, A2S-v1,
+methods/mnet/model.py); configs/a2s/README.md lists each such choice.
 """
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -22,10 +23,10 @@ class _SEGate(BaseModule):
     """Channel gate of the A2S "SE block": ``x * sigmoid(g(avgpool(x)))``.
 
     ``bottleneck_ratio=None`` (default) is the reference code's gate: ``g`` is ONE 1x1 convolution
-    C -> C with bias, no reduction (MODELS.md B.5.2; parameter keys ``se.conv.*``). An integer
-    ``r`` gives Hu et al.'s squeeze-and-excitation bottleneck instead (1x1 conv C -> C // r, ReLU,
-    1x1 conv C // r -> C; keys ``se.squeeze.*``, ``se.excite.*``). The paper only cites "SE
-    block [30]" and prints neither form.
+    C -> C with bias, no reduction (A2S-USOD methods/mnet/model.py; parameter keys
+    ``se.conv.*``). An integer ``r`` gives Hu et al.'s squeeze-and-excitation bottleneck instead
+    (1x1 conv C -> C // r, ReLU, 1x1 conv C // r -> C; keys ``se.squeeze.*``, ``se.excite.*``).
+    The paper only cites "SE block [30]" (Sec. III-A) and prints neither form.
 
     Shapes: (N, C, H, W) -> (N, C, H, W).
     """
@@ -57,10 +58,11 @@ class _SEGate(BaseModule):
 class _SEConvBlock(BaseModule):
     """3x3 conv (bias) -> norm -> activation -> SE gate: one "SE block" of A2S stage 1.
 
-    MODELS.md B.5.2 ("ada_block"): the 3x3 convolution maps the encoder level to ``channels``
-    (64), followed by GroupNorm with ONE group, ReLU and the channel gate. Parameter keys:
-    ``conv.weight``, ``conv.bias``, ``norm.weight``, ``norm.bias``, ``se.conv.weight``,
-    ``se.conv.bias``. PyTorch's default initialisation, as the reference.
+    The reference code's ``ada_block`` (A2S-USOD methods/mnet/model.py): the 3x3 convolution
+    maps the encoder level to ``channels`` (64), followed by GroupNorm with ONE group, ReLU and
+    the channel gate. Parameter keys: ``conv.weight``, ``conv.bias``, ``norm.weight``,
+    ``norm.bias``, ``se.conv.weight``, ``se.conv.bias``. PyTorch's default initialisation, as the
+    reference.
 
     Shapes: (N, C_in, H, W) -> (N, channels, H, W).
     """
@@ -87,7 +89,7 @@ class _SEConvBlock(BaseModule):
 class ActivationHead(BaseDecodeHead):
     """A2S stage 1: the activation map, its adaptive decision boundary and the sign flip.
 
-    Network (paper Eq. 1, MODELS.md A.4 / B.5.2), for the default ResNet-50 levels::
+    Network (Zhou et al. 2023, Sec. III-A, Eq. 1), for the default ResNet-50 levels::
 
         F_i   = SE_i(E_i)                        i = 3, 4, 5 (E3 /8, E4 /16, E5 /32; 64 channels)
         F     = SE_0(concat(up(F_3), up(F_4), up(F_5)))   up = bilinear to the fused size (/2)
@@ -114,43 +116,46 @@ class ActivationHead(BaseDecodeHead):
     Encoder freezing is NOT done here: the config freezes the backbone (``frozen_stages=4``
     freezes weights and BatchNorm statistics of ``ResNetWithStem``; see the stage-1 configs).
 
-    Choices where the paper is silent (each a constructor argument):
+    Choices where the paper is silent (each a constructor argument; also listed in
+    configs/a2s/README.md, "What the paper does not say"):
 
     * ``se_bottleneck_ratio=None``: the reference code's one-convolution gate (see ``_SEGate``).
     * ``aux_loss_weights=(0.1, 0.3, 0.5)`` for (F3, F4, F5), weight 1 for F: the reference code's
-      weights (MODELS.md B.5.3); the paper does not give any.
+      weights (A2S-USOD methods/mnet/loss.py); the paper does not give any.
     * ``fuse_size_index=0``: the fused map takes the size of backbone output 0 (the stride-2 stem
       level E1), as the reference. ``None`` = the size of the first selected level.
     * ``loss_at_input_size=False``: the ADB loss of F is computed at F's own resolution (the paper
       defines ``theta`` on the features of F); True upsamples ``theta`` to the network input first
       (bilinear), as the reference code does. Aux maps are always at their own resolution.
     * ``fc_weight_scaling=False``: the reference v1 multiplies E5 channel-wise by the column sums
-      of the encoder's (random, with MoCo weights) ``fc.weight`` before its SE block (MODELS.md
-      B.5.2 item 1, [QUIRK]). True adds a buffer ``e5_channel_scale`` (C5,), initialised to ones,
+      of the encoder's (random, with MoCo weights) ``fc.weight`` before its SE block
+      (A2S-USOD methods/mnet/model.py; not in the paper and removed in A2S-v2, so we treat it as
+      accidental). True adds a buffer ``e5_channel_scale`` (C5,), initialised to ones,
       that a converted official checkpoint can fill.
 
     Args:
-        in_channels (Sequence[int]): Channels of the selected levels. Default (512, 1024, 2048):
-            ResNet-50 E3, E4, E5. ResNet-18/34: (128, 256, 512).
-        channels (int): Width of every SE block (the reference's 64).
-        in_index (Sequence[int]): Indices of E3, E4, E5 in the backbone outputs. Default
-            (2, 3, 4) for ``ResNetWithStem`` with its default ``out_indices=(0, 1, 2, 3, 4)``.
+        in_channels (Sequence[int]): Channels of the selected levels, ResNet-50 E3, E4, E5 by
+            default; ResNet-18/34: (128, 256, 512). Defaults to (512, 1024, 2048).
+        channels (int): Width of every SE block. Defaults to 64 (the reference's).
+        in_index (Sequence[int]): Indices of E3, E4, E5 in the backbone outputs. Defaults to
+            (2, 3, 4), for ``ResNetWithStem`` with its default ``out_indices=(0, 1, 2, 3, 4)``.
         fuse_size_index (int, optional): Backbone output whose spatial size the fused map takes
-            (see above). Default 0.
-        se_bottleneck_ratio (int, optional): See above. Default None.
+            (see above). Defaults to 0.
+        se_bottleneck_ratio (int, optional): See above. Defaults to None.
         aux_loss_weights (Sequence[float]): Loss weight of each selected level's auxiliary map;
-            same length as ``in_channels``. Default (0.1, 0.3, 0.5).
-        loss_at_input_size (bool): See above. Default False.
-        fc_weight_scaling (bool): See above. Default False.
-        conv_cfg (dict, optional): Convolution config of the SE blocks. Default None (Conv2d).
-        norm_cfg (dict, optional): Norm of the SE blocks. Default GroupNorm with 1 group.
-        act_cfg (dict, optional): Activation of the SE blocks. Default ReLU.
-        loss_decode (dict): The loss, applied to every map. Default
+            same length as ``in_channels``. Defaults to (0.1, 0.3, 0.5).
+        loss_at_input_size (bool): See above. Defaults to False.
+        fc_weight_scaling (bool): See above. Defaults to False.
+        conv_cfg (dict, optional): Convolution config of the SE blocks. Defaults to None
+            (Conv2d).
+        norm_cfg (dict, optional): Norm of the SE blocks. Defaults to GroupNorm with 1 group.
+        act_cfg (dict, optional): Activation of the SE blocks. Defaults to ReLU.
+        loss_decode (dict): The loss, applied to every map. Defaults to
             ``dict(type='ADBLoss', alpha=0.1, drop_ratio=0.5, loss_weight=1.0)``.
         num_classes (int): Must be 2. out_channels (int): Must be 1 (mmseg's binary convention).
-        threshold (float): Probability threshold of ``pred_sem_seg``. Default 0.5.
-        align_corners (bool): For every bilinear resize. Default False.
-        init_cfg (dict, optional): Default None (PyTorch's default initialisation, as the
+        threshold (float): Probability threshold of ``pred_sem_seg``. Defaults to 0.5.
+        align_corners (bool): For every bilinear resize. Defaults to False.
+        init_cfg (dict, optional): Defaults to None (PyTorch's default initialisation, as the
             reference).
         **kwargs: Other :class:`~mmseg.models.decode_heads.decode_head.BaseDecodeHead`
             arguments, except ``input_transform`` (always ``'multiple_select'``) and

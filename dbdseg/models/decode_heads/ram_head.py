@@ -2,8 +2,9 @@
 
 Source: Zhou et al., "Activation to Saliency: Forming High-Quality Labels for Unsupervised Salient
 Object Detection" (TCSVT 2023), Sec. III-B, Eq. 7-11 and Fig. 6; Table VII for the model size;
-MODELS.md A.4 and B.5.6 (the reference code's structure, which the paper's parameter count
-confirms, see the class docstring).
+the layer structure follows the authors' code (github.com/moothes/A2S-USOD,
+``methods/cornet/model.py``), which the paper's parameter count confirms (see the class
+docstring).
 """
 from typing import List, Optional, Sequence, Tuple
 
@@ -16,13 +17,15 @@ from mmseg.models.utils import resize
 from mmseg.utils import SampleList
 from torch import Tensor
 
+from dbdseg.models.losses.accuracy import binary_accuracy
+from dbdseg.models.utils.side_output_losses import side_output_losses
 from dbdseg.registry import MODELS
 
 __all__ = ['RAMHead', 'ResidualAttentionModule']
 
 
 class ResidualAttentionModule(BaseModule):
-    """Residual Attention Module, RAM (A2S Eq. 9-10, Fig. 6; MODELS.md B.5.6).
+    """Residual Attention Module, RAM (A2S Eq. 9-10, Fig. 6).
 
     For a pair of lower-level features (a, b) and a global feature g, all ``channels`` wide::
 
@@ -40,12 +43,12 @@ class ResidualAttentionModule(BaseModule):
 
     Args:
         channels (int): width of a, b, g and of the output.
-        use_attention (bool): Eq. 9 attention. Default: True.
+        use_attention (bool): Eq. 9 attention. Defaults to True.
         conv_cfg, norm_cfg, act_cfg: of CGR (mmcv ConvModule configs); the attention and fusion
             convolutions are plain 3x3 convolutions with bias (no norm, no activation), built
             with ``conv_cfg``.
-        align_corners (bool): of the bilinear resizing. Default: False.
-        init_cfg: mmengine init config. Default: None (mmcv/PyTorch defaults).
+        align_corners (bool): of the bilinear resizing. Defaults to False.
+        init_cfg: mmengine init config. Defaults to None (mmcv/PyTorch defaults).
 
     Shapes:
         a: (N, C, Ha, Wa); b: (N, C, Hb, Wb); g: (N, C, Hg, Wg) -> (N, C, Ha, Wa).
@@ -79,8 +82,8 @@ class ResidualAttentionModule(BaseModule):
     def forward(self, a: Tensor, b: Tensor, g: Tensor) -> Tensor:
         """Fuse (a, b) with g; see the class docstring. Returns (N, C, Ha, Wa)."""
         size = a.shape[2:]
-        g = resize(self.global_conv(g), size=size, mode='bilinear',
-                   align_corners=self.align_corners)
+        g = resize(
+            self.global_conv(g), size=size, mode='bilinear', align_corners=self.align_corners)
         b = resize(b, size=size, mode='bilinear', align_corners=self.align_corners)
         if self.use_attention:
             a = a * torch.sigmoid(self.attn_conv1(a - g))
@@ -100,7 +103,7 @@ class RAMHead(BaseDecodeHead):
     1. ``R_r = region_ram(H_3, H_4, g=H_5)`` at stride 8 (Eq. 10, "regional" group).
     2. global path (``global_path=True``): H_5 -> 3x3 conv (``channels`` -> ``global_channels``) +
        GN(64) + ReLU -> bilinear x2 -> 3x3 conv (-> ``channels``) + GN(32) + ReLU -> bilinear x2,
-       i.e. H_5 brought to stride 8 (MODELS.md B.5.6 step 2).
+       i.e. H_5 brought to stride 8 (the reference code's global path).
     3. ``R_l = local_ram(H_1, H_2, g=global path output)`` at stride 2 (Eq. 10, "local" group).
     4. ``Y = sum_c(R_l * up(R_r))`` at stride 2 (Eq. 11): the (N, 1, H/2, W/2) logit. mmseg
        resizes it bilinearly to the label size (loss) or image size (prediction); the sigmoid
@@ -128,31 +131,32 @@ class RAMHead(BaseDecodeHead):
     to ``ignore_index`` (or < 0) are ignored. Use losses that accept float targets: mmseg's
     ``CrossEntropyLoss(use_sigmoid=True, avg_non_ignore=True)`` (BCE), ``SSIMLoss``, ``IoULoss``
     (Eq. 12). ``acc_seg`` is the binary pixel accuracy in percent (prediction > ``threshold``
-    against target > 0.5) over the valid pixels.
+    against target > 0.5) over the valid pixels
+    (:func:`~dbdseg.models.losses.accuracy.binary_accuracy`).
 
     Args:
-        in_channels (Sequence[int]): widths of the 5 input levels. Default: ResNet-50's.
-        channels (int): adapter/RAM width (the paper's 64). Default: 64.
-        global_channels (int): width inside the global path. Default: 128 (reference).
-        in_index (Sequence[int]): backbone outputs to use (5 of them). Default: (0, 1, 2, 3, 4).
-        input_transform (str): must be 'multiple_select'. Default: 'multiple_select'.
+        in_channels (Sequence[int]): widths of the 5 input levels. Defaults to ResNet-50's.
+        channels (int): adapter/RAM width (the paper's 64). Defaults to 64.
+        global_channels (int): width inside the global path. Defaults to 128 (reference).
+        in_index (Sequence[int]): backbone outputs to use (5 of them). Defaults to (0, 1, 2, 3, 4).
+        input_transform (str): must be 'multiple_select'. Defaults to 'multiple_select'.
         norm_cfg (dict): norm of the adapters, of the RAMs' CGR and of the global path's second
-            conv. Default: GN with 32 groups (reference); with reduced ``channels`` reduce
+            conv. Defaults to GN with 32 groups (reference); with reduced ``channels`` reduce
             ``num_groups`` too (it must divide the width).
         global_norm_cfg (dict): norm of the global path's first conv (``global_channels``
-            wide). Default: GN with 64 groups (reference).
-        use_attention (bool): the attention of Eq. 9 in both RAMs. Default: True.
-        global_path (bool): step 2 above (reference). Default: True.
+            wide). Defaults to GN with 64 groups (reference).
+        use_attention (bool): the attention of Eq. 9 in both RAMs. Defaults to True.
+        global_path (bool): step 2 above (reference). Defaults to True.
         target_threshold (float, optional): binarise valid targets (``t > target_threshold``)
             before the losses. None (default) trains on the soft targets as they are (the
             paper: "Y^j is supervised by G^j", Eq. 13-14); 0.5 is the reference code's
-            behaviour (it re-binarises the OLR labels each time, MODELS.md B.5.7-B.5.8).
-        num_classes (int): must be 2. Default: 2.
-        out_channels (int): must be 1. Default: 1.
-        threshold (float): probability threshold of ``pred_sem_seg``. Default: 0.5.
+            behaviour (it re-binarises the OLR labels each time, ``methods/cornet/loss.py``).
+        num_classes (int): must be 2. Defaults to 2.
+        out_channels (int): must be 1. Defaults to 1.
+        threshold (float): probability threshold of ``pred_sem_seg``. Defaults to 0.5.
         dropout_ratio (float): Dropout2d on R_l * R_r before the sum (none in the paper).
-            Default: 0.
-        init_cfg: Default: None (mmcv's ConvModule init, PyTorch defaults for the plain convs).
+            Defaults to 0.
+        init_cfg: Defaults to None (mmcv's ConvModule init, PyTorch defaults for the plain convs).
         **kwargs: other :class:`BaseDecodeHead` arguments (``conv_cfg``, ``act_cfg``,
             ``loss_decode``, ``ignore_index``, ``align_corners``).
 
@@ -276,8 +280,8 @@ class RAMHead(BaseDecodeHead):
             g = self._up2(self.global_convs[0](g))
             g = self._up2(self.global_convs[1](g))
         local = self.local_ram(h[0], h[1], g)
-        region = resize(region, size=local.shape[2:], mode='bilinear',
-                        align_corners=self.align_corners)
+        region = resize(
+            region, size=local.shape[2:], mode='bilinear', align_corners=self.align_corners)
         fused = local * region
         if self.dropout is not None:
             fused = self.dropout(fused)
@@ -299,8 +303,8 @@ class RAMHead(BaseDecodeHead):
             ValueError: a target value outside [0, 1] that is not ``ignore_index``.
         """
         target = self._stack_batch_gt(batch_data_samples).float()
-        seg_logits = resize(seg_logits, size=target.shape[2:], mode='bilinear',
-                            align_corners=self.align_corners)
+        seg_logits = resize(
+            seg_logits, size=target.shape[2:], mode='bilinear', align_corners=self.align_corners)
         valid = (target >= 0) & (target != self.ignore_index)
         if bool((valid & (target > 1)).any()):
             raise ValueError(f'RAMHead: gt_sem_seg values must lie in [0, 1] or equal '
@@ -309,16 +313,10 @@ class RAMHead(BaseDecodeHead):
         if self.target_threshold is not None:
             target = torch.where(valid, (target > self.target_threshold).float(), target)
         target = target.squeeze(1)
-        losses = dict()
-        losses_decode = self.loss_decode if isinstance(self.loss_decode,
-                                                       nn.ModuleList) else [self.loss_decode]
-        for loss_decode in losses_decode:
-            value = loss_decode(seg_logits, target, weight=None, ignore_index=self.ignore_index)
-            name = loss_decode.loss_name
-            losses[name] = losses[name] + value if name in losses else value
-        with torch.no_grad():
-            valid = valid.squeeze(1)
-            pred = seg_logits.squeeze(1).sigmoid() > self.threshold
-            correct = (pred == (target > 0.5)) & valid
-            losses['acc_seg'] = 100.0 * correct.sum() / valid.sum().clamp(min=1)
+
+        def loss(fn: nn.Module, logits: Tensor) -> Tensor:
+            return fn(logits, target, weight=None, ignore_index=self.ignore_index)
+
+        losses = side_output_losses([seg_logits], [1.0], self.loss_decode, loss)
+        losses['acc_seg'] = binary_accuracy(seg_logits, target, self.threshold, self.ignore_index)
         return losses

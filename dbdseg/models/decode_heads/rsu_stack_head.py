@@ -1,13 +1,13 @@
 """RSUStackHead: AFIU's decoder, a top-down stack of U²-Net residual U-blocks.
 
 Source: M. Qian et al., "Defocus Blur Detection via Salient Region Detection Prior" (arXiv
-2011.09677), Sec. 3.2 / Fig. 4 (MODELS.md A.1): "The decoder is formed by a stacked U-net with
-residual connections"; deepest level ``EC5 -> RSU -> D5``; intermediate levels
+2011.09677), Sec. 3.2 / Fig. 4: "The decoder is formed by a stacked U-net with residual
+connections"; deepest level ``EC5 -> RSU -> D5``; intermediate levels
 ``concat(EC_x, D_(x+1)) -> RSU -> D_x``; shallowest: the decoded feature -> 1x1 convolution ->
 output.
-The RSU blocks are U²-Net's (MODELS.md B.2.5, :class:`~dbdseg.models.utils.RSU`). Heights and widths
-per level are not given in the paper: MODELS.md B.2.7 ([RECON]) chooses them by resolution as U²-Net
-does; every one is a config field here.
+The RSU blocks are U²-Net's (Qin et al., Pattern Recognition 2020, Sec. 3.1;
+:class:`~dbdseg.models.utils.RSU`). Heights and widths per level are not given in the paper: dbdseg
+chooses them by resolution as U²-Net does; every one is a config field here.
 """
 from typing import List, Optional, Sequence, Tuple, Union
 
@@ -18,28 +18,22 @@ from mmseg.models.utils import resize
 from mmseg.utils import SampleList
 from torch import Tensor
 
+from dbdseg.models.utils.binary_accuracy import BinaryAccuracyMixin
+from dbdseg.models.utils.per_level import per_level
 from dbdseg.models.utils.rsu import RSU
+from dbdseg.models.utils.side_output_losses import side_output_losses
 from dbdseg.registry import MODELS
 
 __all__ = ['RSUStackHead']
 
 
-def _per_level(name: str, value, n: int, kind=int) -> Tuple:
-    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
-        return (value, ) * n
-    if isinstance(value, (list, tuple)) and len(value) == n:
-        return tuple(value)
-    raise ValueError(f'RSUStackHead: {name} must be one {kind.__name__} or a sequence of {n} '
-                     f'(one per level), got {value!r}')
-
-
 @MODELS.register_module()
-class RSUStackHead(BaseDecodeHead):
+class RSUStackHead(BinaryAccuracyMixin, BaseDecodeHead):
     """AFIU decoder: one RSU block per level, top-down, then a 1x1 classifier on D1.
 
-    Source: Qian et al. (AFIU), Sec. 3.2, Fig. 4 (MODELS.md A.1); blocks MODELS.md B.2.5; defaults
-    MODELS.md B.2.7 ([RECON]: the paper gives neither heights nor widths). With inputs EC_1..EC_L
-    (L = ``len(in_channels)``, level 1 the finest):
+    Source: Qian et al. (AFIU), Sec. 3.2, Fig. 4; blocks: U²-Net's RSU (Qin et al. 2020,
+    Sec. 3.1); defaults: dbdseg's choice (the paper gives neither heights nor widths). With inputs
+    EC_1..EC_L (L = ``len(in_channels)``, level 1 the finest):
 
     * ``D_L = RSU_L(EC_L)``;
     * ``D_x = RSU_x(cat[EC_x, up(D_(x+1))])`` for x = L-1..1, ``up`` = bilinear resizing to EC_x's
@@ -50,7 +44,8 @@ class RSUStackHead(BaseDecodeHead):
       ``out_channels=1``, ``num_classes=2``, BCE = ``CrossEntropyLoss(use_sigmoid=True)`` (the
       paper's Eq. 2), ``threshold=0.5``.
 
-    Default blocks (MODELS.md B.2.7; 320x320 input -> innermost RSU map 5x5 at levels 1-4):
+    Default blocks (heights by resolution as in U²-Net; 320x320 input -> innermost RSU map 5x5 at
+    levels 1-4):
 
     ===== ======== ================ =================
     level stride   block            (in, mid, out)
@@ -63,30 +58,36 @@ class RSUStackHead(BaseDecodeHead):
     ===== ======== ================ =================
 
     Deep supervision (``side_outputs=True``; off by default, the paper trains one BCE): as U²-Net
-    (MODELS.md B.2.6), a 3x3 conv (``side_convs.i``: block_channels[i] -> out_channels) on every
-    D_i, each resized to D_1's size; ``conv_seg`` then becomes the 1x1 fusion over their
-    concatenation (L x out_channels -> out_channels) and gives the main output. In training
-    ``forward`` returns ``(fused, side_1, ..., side_L)``; the losses are ``loss_decode`` on the
-    fused map (its own name, e.g. ``loss_ce``) plus ``loss_side{i}`` = ``side_loss_weights[i-1]`` x
-    ``loss_decode`` on side i. In eval mode ``forward`` returns the fused map only.
+    (Qin et al. 2020, Sec. 3.2-3.3), a 3x3 conv (``side_convs.i``: block_channels[i] ->
+    out_channels) on every D_i, each resized to D_1's size; ``conv_seg`` then becomes the 1x1
+    fusion over their concatenation (L x out_channels -> out_channels) and gives the main output.
+    In training ``forward`` returns ``(fused, side_1, ..., side_L)``; the losses are
+    ``loss_decode`` on the fused map (its own name, e.g. ``loss_ce``) plus, per loss of
+    ``loss_decode``, ``<loss_name>_side{i}`` = ``side_loss_weights[i-1]`` x the loss on side i
+    (e.g. ``loss_ce_side1``; the key scheme of :mod:`dbdseg.models.utils.side_output_losses`;
+    weight-0 sides are left out). In eval mode ``forward`` returns the fused map only.
+
+    ``acc_seg`` (1-channel head) is the pixel accuracy of ``sigmoid(fused) > threshold``, in
+    percent (:class:`~dbdseg.models.utils.binary_accuracy.BinaryAccuracyMixin`).
 
     Args:
-        in_channels (Sequence[int]): channels of EC_1..EC_L. Default: (64,) * 5.
-        in_index (Sequence[int], optional): which neck outputs are EC_1..EC_L. Default: None =
+        in_channels (Sequence[int]): channels of EC_1..EC_L. Defaults to (64,) * 5.
+        in_index (Sequence[int], optional): which neck outputs are EC_1..EC_L. Defaults to None =
             (0, 1, ..., L-1).
         heights (int | Sequence[int]): RSU height per level (finest first).
-            Default: (7, 6, 5, 4, 4).
+            Defaults to (7, 6, 5, 4, 4).
         dilated (bool | Sequence[bool]): RSU-LF (dilated, no pooling) instead of RSU-L, per level.
-            Default: (False, False, False, False, True).
-        mid_channels (int | Sequence[int]): RSU mid width per level. Default: (32, 32, 64, 64, 32).
+            Defaults to (False, False, False, False, True).
+        mid_channels (int | Sequence[int]): RSU mid width per level.
+            Defaults to (32, 32, 64, 64, 32).
         block_channels (int | Sequence[int]): RSU output width per level (D_x channels).
-            Default: 64.
+            Defaults to 64.
         channels (int, optional): width fed to ``conv_seg``; must equal ``block_channels[0]``
             (derived from it when omitted).
-        side_outputs (bool): U²-Net-style deep supervision (see above). Default: False.
-        side_loss_weights (float | Sequence[float]): weight of each side loss. Default: 1.0
+        side_outputs (bool): U²-Net-style deep supervision (see above). Defaults to False.
+        side_loss_weights (float | Sequence[float]): weight of each side loss. Defaults to 1.0
             (U²-Net's equal weights).
-        dropout_ratio (float): dropout before ``conv_seg`` (default mode only). Default: 0.0
+        dropout_ratio (float): dropout before ``conv_seg`` (default mode only). Defaults to 0.0
             (the paper mentions none; mmseg's default would be 0.1).
         **kwargs: the rest of mmseg's ``BaseDecodeHead`` (``num_classes``, ``out_channels``,
             ``threshold``, ``norm_cfg``, ``act_cfg``, ``loss_decode``, ``align_corners``, ...).
@@ -119,16 +120,13 @@ class RSUStackHead(BaseDecodeHead):
         if not isinstance(in_index, (list, tuple)) or len(in_index) != n:
             raise ValueError(f'RSUStackHead: in_index must pick one neck output per level ({n}), '
                              f'got {in_index!r}')
-        heights = _per_level('heights', heights, n)
-        dilated = _per_level('dilated', dilated, n, kind=bool)
-        mid_channels = _per_level('mid_channels', mid_channels, n)
-        block_channels = _per_level('block_channels', block_channels, n)
-        if isinstance(side_loss_weights, (int, float)) and not isinstance(side_loss_weights, bool):
-            side_loss_weights = (float(side_loss_weights), ) * n
-        if not isinstance(side_loss_weights, (list, tuple)) or len(side_loss_weights) != n:
-            raise ValueError(f'RSUStackHead: side_loss_weights must be a float or {n} floats, '
-                             f'got {side_loss_weights!r}')
-        side_loss_weights = tuple(float(w) for w in side_loss_weights)
+        levels = dict(num_levels=n, owner='RSUStackHead')
+        heights = per_level(heights, name='heights', **levels)
+        dilated = per_level(dilated, name='dilated', kind=bool, **levels)
+        mid_channels = per_level(mid_channels, name='mid_channels', **levels)
+        block_channels = per_level(block_channels, name='block_channels', **levels)
+        side_loss_weights = per_level(
+            side_loss_weights, name='side_loss_weights', kind=float, **levels)
         if channels is None:
             channels = block_channels[0]
         if channels != block_channels[0]:
@@ -169,7 +167,7 @@ class RSUStackHead(BaseDecodeHead):
         if self.side_outputs:
             self.side_convs = nn.ModuleList(
                 [nn.Conv2d(block_channels[i], self.out_channels, 3, padding=1) for i in range(n)])
-            # conv_seg becomes the fusion of the L side logits (MODELS.md B.2.6, B.7.4).
+            # conv_seg becomes the fusion of the L side logits (U²-Net's fusion, Sec. 3.2).
             self.conv_seg = nn.Conv2d(n * self.out_channels, self.out_channels, kernel_size=1)
 
     def decode(self, inputs: Sequence[Tensor]) -> List[Tensor]:
@@ -215,19 +213,29 @@ class RSUStackHead(BaseDecodeHead):
 
     def loss_by_feat(self, seg_logits: Union[Tensor, Sequence[Tensor]],
                      batch_data_samples: SampleList) -> dict:
-        """mmseg's loss on the main output (``loss_<name>``, ``acc_seg``); with side outputs also
-        ``loss_side{i}`` = weight_i x (sum of ``loss_decode``) on side i, resized to the label."""
+        """mmseg's loss on the main output (``<loss_name>``, ``acc_seg``); with side outputs also
+        ``<loss_name>_side{i}`` = weight_i x the loss on side i, resized to the label.
+
+        Args:
+            seg_logits (Tensor | Sequence[Tensor]): the logits (N, out_channels, h, w), or in
+                training with side outputs the tuple ``(fused, side_1, ..., side_L)``.
+            batch_data_samples (list[SegDataSample]): with ``gt_sem_seg`` (1, H, W).
+
+        Returns:
+            dict[str, Tensor]: the loss terms and ``acc_seg`` (of the main output).
+        """
         if not isinstance(seg_logits, (tuple, list)):
             return super().loss_by_feat(seg_logits, batch_data_samples)
         losses = super().loss_by_feat(seg_logits[0], batch_data_samples)
         seg_label = self._stack_batch_gt(batch_data_samples)
         label = seg_label.squeeze(1)
-        loss_fns = self.loss_decode if isinstance(self.loss_decode, nn.ModuleList) \
-            else [self.loss_decode]
-        for i, side in enumerate(seg_logits[1:]):
+
+        def side_loss(fn: nn.Module, side: Tensor) -> Tensor:
             side = resize(
                 side, size=seg_label.shape[2:], mode='bilinear', align_corners=self.align_corners)
-            total = sum(
-                fn(side, label, weight=None, ignore_index=self.ignore_index) for fn in loss_fns)
-            losses[f'loss_side{i + 1}'] = self.side_loss_weights[i] * total
+            return fn(side, label, weight=None, ignore_index=self.ignore_index)
+
+        losses.update(
+            side_output_losses(
+                seg_logits[1:], self.side_loss_weights, self.loss_decode, side_loss, first_index=1))
         return losses

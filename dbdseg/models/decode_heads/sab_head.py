@@ -1,10 +1,11 @@
 """SABHead: the decoder of depth distillation (DD) with defocus and depth side outputs.
 
 Source: X. Cun, C.-M. Pun, "Defocus Blur Detection via Depth Distillation", ECCV 2020, Sec. 3.2
-(decoder, SAB, PredictionFusion; Fig. 2b-3), Sec. 3.3 (losses, Eq. 2-3) and Table 2 (ablations);
-MODELS.md A.3 (the paper) and B.3.3-B.3.4 (the reference decoder, level by level).
+(decoder, SAB, PredictionFusion; Fig. 2b-3), Sec. 3.3 (losses, Eq. 2-3) and Table 2 (ablations).
+Where the paper is silent (widths, layer order) the layers follow the authors' released model
+code (github.com/vinthony/depth-distillation, ``models/blocks.py`` and ``models/fcn.py``).
 
-Decoder, deepest level first (ResNeXt-101 at 320 x 320, MODELS.md B.3.4)::
+Decoder, deepest level first (ResNeXt-101 at 320 x 320, the released decoder)::
 
     level  block (SRFB)            out  size  side outputs       then
     1      x5 (2048) -> 1024       20   side1, d1   x SAB1(side1, d1)  + x4
@@ -24,6 +25,9 @@ from mmseg.models.utils import resize
 from mmseg.utils import SampleList
 from torch import Tensor
 
+from dbdseg.models.losses.accuracy import binary_accuracy
+from dbdseg.models.utils.per_level import per_level
+from dbdseg.models.utils.side_output_losses import side_output_losses
 from dbdseg.models.utils.srfb import conv_module
 from dbdseg.registry import MODELS
 
@@ -31,7 +35,7 @@ __all__ = ['SABHead', 'SupervisionAttention']
 
 
 class SupervisionAttention(nn.Module):
-    """Supervision-guided Attention Block (Cun & Pun 2020, Sec. 3.2; MODELS.md B.3.3).
+    """Supervision-guided Attention Block (Cun & Pun 2020, Sec. 3.2).
 
     ``a = sigmoid(conv2(BN(ReLU(conv1(cat[side, depth])))))``: conv1 3x3 ``in_channels -> channels``
     (bias), ReLU, BN (activation before norm, as the reference), conv2 3x3 ``channels -> 1`` (bias),
@@ -39,9 +43,9 @@ class SupervisionAttention(nn.Module):
 
     Args:
         in_channels (int): number of side maps (2 = defocus + depth; 1 without the depth branch).
-        channels (int): hidden width. Default: 32 (reference).
-        norm_cfg, act_cfg (dict): mmcv configs. Defaults: BN, ReLU.
-        order (Sequence[str]): ConvModule order of conv1. Default: ('conv', 'act', 'norm').
+        channels (int): hidden width. Defaults to 32 (reference).
+        norm_cfg, act_cfg (dict): mmcv configs. Defaults to BN and ReLU.
+        order (Sequence[str]): ConvModule order of conv1. Defaults to ('conv', 'act', 'norm').
 
     Shapes: (N, in_channels, H, W) -> attention (N, 1, H, W) in (0, 1).
     """
@@ -69,22 +73,10 @@ class SupervisionAttention(nn.Module):
         return self.conv2(self.conv1(side_maps)).sigmoid()
 
 
-def _per_level(value, n: int, name: str) -> Tuple[float, ...]:
-    if isinstance(value, (int, float)):
-        values = (float(value), ) * n
-    else:
-        values = tuple(float(v) for v in value)
-    if len(values) != n:
-        raise ValueError(f'SABHead: {name} needs one value per level ({n}), got {len(values)}')
-    if any(v < 0 for v in values):
-        raise ValueError(f'SABHead: {name} must be >= 0, got {values}')
-    return values
-
-
 @MODELS.register_module()
 class SABHead(BaseDecodeHead):
     """DD decoder: per level upsample + block (SRFB), defocus and depth side outputs, SAB, skip
-    addition, and PredictionFusion (Cun & Pun 2020, Sec. 3.2-3.3; MODELS.md A.3, B.3.3-B.3.4).
+    addition, and PredictionFusion (Cun & Pun 2020, Sec. 3.2-3.3).
 
     Inputs: the L levels selected by ``in_index`` (``input_transform='multiple_select'``), in
     increasing stride order (ResNeXt/ResNetWithStem: strides 2, 4, 8, 16, 32). Level k = 1..L
@@ -92,7 +84,7 @@ class SABHead(BaseDecodeHead):
     upsampled to the size of the next-shallower input (nearest; the last level x
     ``last_scale_factor``), then two 1x1 side classifiers (bias): ``side_k`` (defocus logit) and
     ``d_k`` (depth, linear). For k < L: ``f = f * SAB_k(cat[side_k, d_k]) + skip_k``
-    (multiplication, then addition: B.3.4). Fusion: every side resized (bilinear,
+    (multiplication, then addition, as the released code). Fusion: every side resized (bilinear,
     ``align_corners``) to side_L's size (the input size for 5 levels with a stride-2 first level),
     concatenated, 1x1 conv L -> 1 (``conv_seg`` for defocus, ``depth_fusion`` for depth).
 
@@ -102,16 +94,18 @@ class SABHead(BaseDecodeHead):
     at its own resolution: strides 16, 8, 4, 2, 1 for the reference layout; the depth entries are
     None / [] without the depth branch).
 
-    Losses (:meth:`loss_by_feat`), every output resized (bilinear) to the label size:
-    ``{loss_decode.loss_name}_fused`` = ``fused_loss_weight`` x loss(fused) and
-    ``{loss_decode.loss_name}_side{k}`` = ``side_loss_weights[k-1]`` x loss(side_k) (alpha_k = 1,
-    Eq. 2), likewise ``{loss_depth.loss_name}_fused`` / ``_side{k}`` with
+    Losses (:meth:`loss_by_feat`), every output resized (bilinear) to the label size, keyed as
+    :mod:`dbdseg.models.utils.side_output_losses` does: ``{loss_decode.loss_name}`` =
+    ``fused_loss_weight`` x loss(fused) and ``{loss_decode.loss_name}_side{k}`` =
+    ``side_loss_weights[k-1]`` x loss(side_k) (alpha_k = 1, Eq. 2), likewise
+    ``{loss_depth.loss_name}`` / ``{loss_depth.loss_name}_side{k}`` with
     ``depth_fused_loss_weight`` / ``depth_side_loss_weights`` (beta_k = 1, Eq. 3) times
     ``loss_depth.loss_weight`` (gamma = 0.1) against ``data_sample.gt_depth_map``; plus
-    ``acc_seg`` (pixel accuracy of the fused map at ``threshold``, %). Pixels labelled
-    ``ignore_index`` are excluded from every term; depth pixels outside [0, 1] (padding) too.
-    Terms with weight 0 are left out; with ``loss_depth.loss_weight == 0`` no depth map is read and
-    one zero term (``{name}_fused``, attached to the graph so that distributed training sees every
+    ``acc_seg`` (pixel accuracy of ``sigmoid(fused) > threshold``, in percent,
+    :func:`~dbdseg.models.losses.accuracy.binary_accuracy`). Pixels labelled ``ignore_index`` are
+    excluded from every term; depth pixels outside [0, 1] (padding) too. Terms with weight 0 are
+    left out; with ``loss_depth.loss_weight == 0`` no depth map is read and one zero term
+    (``{loss_depth.loss_name}``, attached to the graph so that distributed training sees every
     parameter used) is logged.
 
     Table 2 ablations (config fields): ``use_depth=False`` (no depth branch: no depth classifiers,
@@ -120,37 +114,42 @@ class SABHead(BaseDecodeHead):
 
     Args:
         in_channels (Sequence[int]): channels of the selected inputs, shallowest first.
-            Default: (64, 256, 512, 1024, 2048) (ResNeXt-101).
-        channels (int): output width of the last (shallowest) level. Default: 32 (reference).
-        in_index (Sequence[int]): which backbone outputs. Default: (0, 1, 2, 3, 4).
+            Defaults to (64, 256, 512, 1024, 2048) (ResNeXt-101).
+        channels (int): output width of the last (shallowest) level. Defaults to 32 (reference).
+        in_index (Sequence[int]): which backbone outputs. Defaults to (0, 1, 2, 3, 4).
         decoder_channels (Sequence[int], optional): output width of each level, deepest first.
-            Default: the width of the input each level is added to, then ``channels``
+            Defaults to None: the width of the input each level is added to, then ``channels``
             (ResNeXt: (1024, 512, 256, 64, 32); ResNet-18/34: (256, 128, 64, 64, 32)). A width
             that differs from its skip input adds a 1x1 conv (bias) on that skip (not in the
             reference; lets a narrow decoder sit on a wide backbone).
         block_cfg (dict): per-level block, built with ``in_channels``, ``out_channels`` and (last
             level) ``scale_factor=last_scale_factor`` added; ``norm_cfg`` / ``act_cfg`` default to
-            the head's. Default: ``dict(type='SRFB')`` (reduction 4, branches 3/5/7).
-        use_depth (bool): depth side outputs, depth fusion and depth loss. Default: True.
-        use_sab (bool): SAB attention on levels 1..L-1. Default: True.
-        sab_channels (int): SAB hidden width. Default: 32 (reference).
-        last_scale_factor (int | float): upsampling of the last level. Default: 2 (reference: the
-            stride-2 level goes to full resolution).
+            the head's. Defaults to ``dict(type='SRFB')`` (reduction 4, branches 3/5/7).
+        use_depth (bool): depth side outputs, depth fusion and depth loss. Defaults to True.
+        use_sab (bool): SAB attention on levels 1..L-1. Defaults to True.
+        sab_channels (int): SAB hidden width. Defaults to 32 (reference).
+        last_scale_factor (int | float): upsampling of the last level. Defaults to 2 (reference:
+            the stride-2 level goes to full resolution).
         fused_loss_weight (float), side_loss_weights (float | Sequence[float]): defocus weights of
-            the fused output and of side1..sideL (alpha_k). Defaults: 1, 1.
+            the fused output and of side1..sideL (alpha_k). Defaults to 1 and 1.
         depth_fused_loss_weight (float), depth_side_loss_weights (float | Sequence[float]): depth
-            weights (beta_k), multiplied by ``loss_depth.loss_weight``. Defaults: 1, 1.
+            weights (beta_k), multiplied by ``loss_depth.loss_weight``. Defaults to 1 and 1.
         loss_decode (dict | list[dict]): defocus loss(es) on 1-channel logits.
-            Default: ``BalancedBCELoss(loss_name='loss_defocus')``.
+            Defaults to ``BalancedBCELoss(loss_name='loss_defocus')``.
         loss_depth (dict, optional): depth loss, called as ``loss(pred, target, valid_mask)``.
-            Default: ``DepthDistillationLoss(mode='mse', loss_weight=0.1, loss_name='loss_depth')``.
-            None = no depth loss (the depth branch is then trained through SAB only).
-        num_classes (int): must be 2. out_channels (int): must be 1. threshold (float): 0.5.
+            Defaults to ``DepthDistillationLoss(mode='mse', loss_weight=0.1,
+            loss_name='loss_depth')``. None = no depth loss (the depth branch is then trained
+            through SAB only).
+        num_classes (int): must be 2. out_channels (int): must be 1.
+        threshold (float): probability threshold of the prediction (and of ``acc_seg``).
+            Defaults to 0.5.
         input_transform (str): must be 'multiple_select'.
         dropout_ratio (float): must be 0 (the reference decoder has no dropout).
-        norm_cfg (dict): default ``dict(type='BN', requires_grad=True)``; act_cfg: ReLU.
-        align_corners (bool): for the bilinear resizes. Default: False.
-        init_cfg: default None (PyTorch / mmcv default initialisation, as the reference).
+        norm_cfg (dict): Defaults to ``dict(type='BN', requires_grad=True)``.
+        act_cfg (dict): Defaults to ``dict(type='ReLU')``.
+        align_corners (bool): for the bilinear resizes. Defaults to False.
+        init_cfg (dict, optional): Defaults to None (PyTorch / mmcv default initialisation, as
+            the reference).
         **kwargs: other ``BaseDecodeHead`` arguments (``ignore_index``, ...).
 
     Raises:
@@ -236,10 +235,11 @@ class SABHead(BaseDecodeHead):
         self.use_depth = bool(use_depth)
         self.use_sab = bool(use_sab)
         self.fused_loss_weight = float(fused_loss_weight)
-        self.side_loss_weights = _per_level(side_loss_weights, n, 'side_loss_weights')
+        weights = dict(num_levels=n, owner='SABHead', kind=float, minimum=0)
+        self.side_loss_weights = per_level(side_loss_weights, name='side_loss_weights', **weights)
         self.depth_fused_loss_weight = float(depth_fused_loss_weight)
-        self.depth_side_loss_weights = _per_level(depth_side_loss_weights, n,
-                                                  'depth_side_loss_weights')
+        self.depth_side_loss_weights = per_level(
+            depth_side_loss_weights, name='depth_side_loss_weights', **weights)
         if not isinstance(block_cfg, dict) or 'type' not in block_cfg:
             raise ValueError(f'SABHead: block_cfg must be a dict with a type, got {block_cfg!r}')
 
@@ -364,40 +364,28 @@ class SABHead(BaseDecodeHead):
         seg_label = self._stack_batch_gt(batch_data_samples)  # (N, 1, H, W)
         size = seg_label.shape[2:]
         label = seg_label.squeeze(1)
-        losses: Dict[str, Tensor] = {}
-        n = self.num_levels
-        defocus = [('fused', outs['fused'], self.fused_loss_weight)]
-        defocus += [(f'side{k + 1}', outs['sides'][k], self.side_loss_weights[k]) for k in range(n)]
-        loss_modules = (
-            self.loss_decode if isinstance(self.loss_decode, nn.ModuleList) else [self.loss_decode])
-        for module in loss_modules:
-            for name, logit, weight in defocus:
-                if weight == 0:
-                    continue
-                key = f'{module.loss_name}_{name}'
-                value = weight * module(
-                    self._resize(logit, size), label, ignore_index=self.ignore_index)
-                losses[key] = losses[key] + value if key in losses else value
+
+        def defocus_loss(fn: nn.Module, logit: Tensor) -> Tensor:
+            return fn(self._resize(logit, size), label, ignore_index=self.ignore_index)
+
+        outputs = [outs['fused'], *outs['sides']]
+        weights = [self.fused_loss_weight, *self.side_loss_weights]
+        losses = side_output_losses(outputs, weights, self.loss_decode, defocus_loss)
 
         if self.loss_depth is not None:
-            name = self.loss_depth.loss_name
             if self.loss_depth.loss_weight == 0:
-                losses[f'{name}_fused'] = outs['fused_depth'].sum() * 0.0
+                losses[self.loss_depth.loss_name] = outs['fused_depth'].sum() * 0.0
             else:
                 target = self._stack_depth_gt(batch_data_samples, size)
                 valid = seg_label != self.ignore_index
-                depth_outs = [('fused', outs['fused_depth'], self.depth_fused_loss_weight)]
-                depth_outs += [(f'side{k + 1}', outs['depth_sides'][k],
-                                self.depth_side_loss_weights[k]) for k in range(n)]
-                for level, pred, weight in depth_outs:
-                    if weight == 0:
-                        continue
-                    losses[f'{name}_{level}'] = weight * self.loss_depth(
-                        self._resize(pred, size), target, valid_mask=valid)
 
-        with torch.no_grad():
-            valid = label != self.ignore_index
-            pred = (self._resize(outs['fused'], size).squeeze(1).sigmoid() > self.threshold)
-            correct = ((pred.long() == label) & valid).sum()
-            losses['acc_seg'] = correct.float() * 100.0 / valid.sum().clamp(min=1).float()
+                def depth_loss(fn: nn.Module, pred: Tensor) -> Tensor:
+                    return fn(self._resize(pred, size), target, valid_mask=valid)
+
+                outputs = [outs['fused_depth'], *outs['depth_sides']]
+                weights = [self.depth_fused_loss_weight, *self.depth_side_loss_weights]
+                losses.update(side_output_losses(outputs, weights, self.loss_depth, depth_loss))
+
+        losses['acc_seg'] = binary_accuracy(
+            self._resize(outs['fused'], size), label, self.threshold, self.ignore_index)
         return losses

@@ -1,7 +1,9 @@
 """Adaptive-decision-boundary (ADB) loss of A2S stage 1.
 
 Source: Zhou et al., "Activation to Saliency: Forming High-Quality Labels for Unsupervised Salient
-Object Detection" (TCSVT 2023), Section III-A, Eq. 4; MODELS.md A.4 and B.5.3.
+Object Detection" (TCSVT 2023), Sec. III-A, Eq. 3-4, Table V. Details the paper leaves open follow
+the stage-1 loss of the reference code (github.com/moothes/A2S-USOD, methods/mnet/loss.py); see
+configs/a2s/README.md, "What the paper does not say".
 """
 from typing import Optional
 
@@ -29,25 +31,29 @@ class ADBLoss(nn.Module):
     Pixel dropping (paper, after Eq. 4; Table IV variant A2): each call draws a fresh Bernoulli
     keep-mask with keep probability ``1 - drop_ratio`` over every pixel of the batch (torch's global
     RNG, which mmengine seeds), and ``L_adb`` is the mean over the kept (and valid) pixels of the
-    whole batch, as the reference code does (MODELS.md B.5.3). The mask is drawn whenever
-    ``drop_ratio > 0`` (the loss is only computed in training); ``drop_ratio=0`` uses every pixel.
+    whole batch, as the reference code does (A2S-USOD methods/mnet/loss.py). The mask is drawn
+    whenever ``drop_ratio > 0`` (the loss is only computed in training); ``drop_ratio=0`` uses
+    every pixel.
 
     Choices where the paper is silent (each a constructor argument):
 
     * ``|D_n|_2`` is read as the SQUARED distance ``D_n^2``, as the reference code computes it
-      (MODELS.md B.5.3): for a scalar the plain L2 norm would equal the L1 term, and the paper
-      describes the two terms as behaving differently.
+      (A2S-USOD methods/mnet/loss.py): for a scalar the plain L2 norm would equal the L1 term,
+      and the paper describes the two terms as behaving differently.
     * ``offset``: the reference code minimises ``1 - mean(...)`` instead of ``-mean(...)``; the
       constant changes the logged value (the paper's loss is <= 0, the reference's in [0.7, 1])
-      but not the gradient. Default 0.0 (the paper); 1.0 reproduces the reference's logged values.
+      but not the gradient. Defaults to 0.0 (the paper); 1.0 reproduces the reference's logged
+      values.
 
     Args:
-        alpha (float): Weight of the L1 term, >= 0. The paper's Table V picks 0.1. Default 0.1.
-        drop_ratio (float): Fraction of pixels dropped at random per call, in [0, 1). Default 0.5.
-        offset (float): Constant added to the loss (see above). Default 0.0.
-        loss_weight (float): Factor applied to the returned loss. Default 1.0.
+        alpha (float): Weight of the L1 term, >= 0. The paper's Table V picks 0.1. Defaults to
+            0.1.
+        drop_ratio (float): Fraction of pixels dropped at random per call, in [0, 1). Defaults
+            to 0.5.
+        offset (float): Constant added to the loss (see above). Defaults to 0.0.
+        loss_weight (float): Factor applied to the returned loss. Defaults to 1.0.
         loss_name (str): Name under which decode heads log this loss; must start with ``loss_``
-            (mmengine sums the keys that contain ``loss``). Default ``'loss_adb'``.
+            (mmengine sums the keys that contain ``loss``). Defaults to ``'loss_adb'``.
 
     Raises:
         ValueError: ``alpha < 0``, ``drop_ratio`` outside [0, 1), or a ``loss_name`` that does not

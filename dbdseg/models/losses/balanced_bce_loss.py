@@ -1,9 +1,11 @@
 """Class-balanced binary cross-entropy (defocus loss of depth distillation).
 
 Source: Cun & Pun, "Defocus Blur Detection via Depth Distillation", ECCV 2020, Sec. 3.3, Eq. 2
-("weighted binary cross entropy ... as in [13, 46]"); MODELS.md A.3 and B.3.6. The class weights
-of Eq. 2 are garbled in the available text, so MODELS.md A.3 prescribes class-balanced BCE with each
-class weighted by the other class's pixel share (HED style, per image).
+("weighted binary cross entropy ... as in [13, 46]"), applied to the fused and every side output
+with alpha_k = 1. The class weights printed in Eq. 2 are garbled in the available text, and the
+authors released no training code, so the weighting is our choice: class-balanced BCE with each
+class weighted by the other class's pixel share, per image, as HED (Xie & Tu, ICCV 2015) does
+(see configs/depth_distillation/README.md, 'What the paper does not say').
 """
 from typing import Optional
 
@@ -59,11 +61,10 @@ def balanced_bce_with_logits(logits: Tensor,
             and ``ignore_index``.
         weight (Tensor, optional): per-pixel weights, (N, H, W) or broadcastable to
             (N, 1, H, W).
-        ignore_index (int, optional): excluded label. Default: 255.
-        balance (bool): class-balanced weights (True) or plain BCE (False). Default: True.
-        per_image (bool): class shares per image (HED, MODELS.md B.3.6) or per batch.
-            Default: True.
-        reduction (str): 'mean' or 'sum' (see above). Default: 'mean'.
+        ignore_index (int, optional): excluded label. Defaults to 255.
+        balance (bool): class-balanced weights (True) or plain BCE (False). Defaults to True.
+        per_image (bool): class shares per image (as HED) or per batch. Defaults to True.
+        reduction (str): 'mean' or 'sum' (see above). Defaults to 'mean'.
 
     Returns:
         Tensor: scalar loss, differentiable w.r.t. ``logits``.
@@ -116,7 +117,8 @@ def balanced_bce_with_logits(logits: Tensor,
 class BalancedBCELoss(nn.Module):
     """Class-balanced BCE for 1-channel (sigmoid) heads; see :func:`balanced_bce_with_logits`.
 
-    DD's defocus loss (Cun & Pun 2020, Sec. 3.3, Eq. 2; MODELS.md A.3, B.3.6):
+    DD's defocus loss (Cun & Pun 2020, Sec. 3.3, Eq. 2; the weighting is our choice, see the
+    module docstring):
     ``l_defocus = l_bce(M, M_f) + sum_k alpha_k l_bce(M, M'_k)``; the head applies this module to
     the fused and every side output (resized to the label size) and logs each term.
 
@@ -124,13 +126,14 @@ class BalancedBCELoss(nn.Module):
     negatives by |P|/|V|, ``sum w * bce / |V|``, averaged over images; ``loss_weight`` times that.
 
     Args:
-        loss_weight (float): multiplier. Default: 1.0.
-        balance (bool): class-balanced (True) or plain BCE (False, MODELS.md B.3.6 option).
-            Default: True.
-        per_image (bool): class shares per image (True, HED) or over the batch. Default: True.
-        reduction (str): 'mean' (over valid pixels) or 'sum' (HED's sum). Default: 'mean'.
+        loss_weight (float): multiplier. Defaults to 1.0.
+        balance (bool): class-balanced (True) or plain BCE (False, an option for ablations).
+            Defaults to True.
+        per_image (bool): class shares per image (True, HED) or over the batch.
+            Defaults to True.
+        reduction (str): 'mean' (over valid pixels) or 'sum' (HED's sum). Defaults to 'mean'.
         loss_name (str): name in the loss dict; must start with ``loss_``.
-            Default: 'loss_balanced_bce'.
+            Defaults to 'loss_balanced_bce'.
 
     Raises:
         ValueError: ``loss_name`` not starting with ``loss_``, an unknown ``reduction``; in

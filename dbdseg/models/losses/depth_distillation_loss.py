@@ -2,7 +2,9 @@
 
 Source: Cun & Pun, "Defocus Blur Detection via Depth Distillation", ECCV 2020, Sec. 3.3, Eq. 3:
 ``l_depth^k = || Phi_d^k(I) - Phi_rd(I) ||_2``, ``l_depth = l_depth^f + sum_k beta_k l_depth^k``,
-``L = l_defocus + gamma * l_depth`` with beta_k = 1 and gamma = 0.1; MODELS.md A.3 and B.3.6.
+``L = l_defocus + gamma * l_depth`` with beta_k = 1 and gamma = 0.1 (Table 3 sweeps gamma). The
+per-pixel mean (``mode='mse'``) is our choice, see :func:`depth_distillation_loss` and
+configs/depth_distillation/README.md, 'What the paper does not say'.
 """
 from typing import Optional
 
@@ -28,10 +30,10 @@ def depth_distillation_loss(pred: Tensor,
     geometric transforms holds 255 and is therefore excluded). Per image with valid pixels V:
 
     * ``'mse'`` (default): ``sum_V (pred - target)^2 / |V|`` -- the squared L2 norm averaged over
-      pixels. MODELS.md A.3: the paper's ``||.||_2`` summed over 320 x 320 pixels would dwarf the
-      BCE terms at gamma = 0.1, which its ablation (Table 3) shows is not the case, so the
+      pixels. Our choice: the paper's ``||.||_2`` summed over 320 x 320 pixels would dwarf the
+      BCE terms at gamma = 0.1, which its gamma sweep (Table 3) shows is not the case, so the
       per-pixel mean is the default.
-    * ``'l1'``: ``sum_V |pred - target| / |V|`` (MODELS.md B.3.6 option).
+    * ``'l1'``: ``sum_V |pred - target| / |V|`` (an option; not in the paper).
     * ``'l2'``: ``sqrt(sum_V (pred - target)^2)``, Eq. 3 taken literally (not normalised).
 
     The result is the mean over the images that have at least one valid pixel (0, still attached
@@ -41,7 +43,7 @@ def depth_distillation_loss(pred: Tensor,
         pred (Tensor): (N, 1, H, W) or (N, H, W) predicted depth (linear output, no sigmoid).
         target (Tensor): teacher depth of the same shape, values in [0, 1] (others ignored).
         valid_mask (Tensor, optional): bool, same shape; False pixels are ignored (e.g. label 255).
-        mode (str): 'mse', 'l1' or 'l2'. Default: 'mse'.
+        mode (str): 'mse', 'l1' or 'l2'. Defaults to 'mse'.
 
     Returns:
         Tensor: scalar loss.
@@ -87,10 +89,12 @@ class DepthDistillationLoss(nn.Module):
     supervision off (SOD data has no depth maps).
 
     Args:
-        mode (str): 'mse' (default, per-pixel mean of the squared error; MODELS.md A.3), 'l1', or
-            'l2' (the unnormalised L2 norm of Eq. 3).
-        loss_weight (float): gamma (>= 0). Default: 0.1.
-        loss_name (str): key in the loss dict, must start with ``loss_``. Default: 'loss_depth'.
+        mode (str): 'mse' (per-pixel mean of the squared error; our choice, see
+            :func:`depth_distillation_loss`), 'l1', or 'l2' (the unnormalised L2 norm of Eq. 3).
+            Defaults to 'mse'.
+        loss_weight (float): gamma (>= 0). Defaults to 0.1.
+        loss_name (str): key in the loss dict, must start with ``loss_``.
+            Defaults to 'loss_depth'.
 
     Raises:
         ValueError: an unknown ``mode``, a negative ``loss_weight``, a ``loss_name`` not starting

@@ -1,8 +1,9 @@
 """IoU loss of the A2S stage-2 detector (L_I of Eq. 12).
 
 Source: Zhou et al. (TCSVT 2023), Sec. III-B, Eq. 12 ("BCE, SSIM and IOU losses", citing BASNet
-[61]); the per-image form of MODELS.md B.5.7: ``1 - sum(p t) / (sum(p + t - p t) + 1e-7)``,
-averaged over the images of the batch.
+[61]). The paper names the loss only; the form is that of the reference code
+(github.com/moothes/A2S-USOD, methods/cornet/loss.py): per image
+``1 - sum(p t) / (sum(p + t - p t) + 1e-7)``, averaged over the images of the batch.
 """
 from torch import Tensor
 
@@ -21,20 +22,22 @@ class IoULoss(BinaryMapLoss):
         IoU_n = (sum(p t) + smooth) / (sum(p + t - p t) + smooth + eps),   loss = mean_n(1 - IoU_n)
 
     with ``p = sigmoid(cls_score)`` and ``t`` the binary or soft target in [0, 1].
-    The reference (MODELS.md B.5.7) uses ``smooth = 0`` and ``eps = 1e-7``; then an image whose
-    target and prediction are both empty scores IoU 0 (loss 1), which ``smooth > 0`` (e.g. 1,
-    the Dice/IoU "Laplace" smoothing) changes to loss 0. Not in the paper: the paper names the
-    loss only; ``smooth`` is kept as a field, default 0 as the reference.
+    The reference (A2S-USOD methods/cornet/loss.py) uses ``smooth = 0`` and ``eps = 1e-7``; then
+    an image whose target and prediction are both empty scores IoU 0 (loss 1), which
+    ``smooth > 0`` (e.g. 1, the Dice/IoU "Laplace" smoothing) changes to loss 0. Not in the
+    paper: the paper names the loss only; ``smooth`` is kept as a field, default 0 as the
+    reference (configs/a2s/README.md, "IoU of two empty maps").
 
     Values: in [0, 1]; ~0 for identical binary non-empty maps; 1 for disjoint maps. Note that
     identical *soft* maps do not give 0 (e.g. p = t = 0.5 everywhere: IoU = 1/3).
 
     Args:
-        eps (float): added to the denominator (>= 0). Default: 1e-7.
-        smooth (float): added to numerator and denominator (>= 0). Default: 0.
-        use_sigmoid (bool): the scores are logits (True) or probabilities (False). Default: True.
-        loss_weight (float): multiplier. Default: 1.0.
-        loss_name (str): name in the loss dict (``loss_`` prefix). Default: 'loss_iou'.
+        eps (float): added to the denominator (>= 0). Defaults to 1e-7.
+        smooth (float): added to numerator and denominator (>= 0). Defaults to 0.
+        use_sigmoid (bool): the scores are logits (True) or probabilities (False). Defaults to
+            True.
+        loss_weight (float): multiplier. Defaults to 1.0.
+        loss_name (str): name in the loss dict (``loss_`` prefix). Defaults to 'loss_iou'.
 
     Raises:
         ValueError: negative ``eps``/``smooth``, a bad ``loss_name``; see

@@ -2,7 +2,8 @@
 
 Source: Zhou et al., "Activation to Saliency: Forming High-Quality Labels for Unsupervised Salient
 Object Detection" (TCSVT 2023), Sec. III-B, Eq. 12 (``L_det = L_B + L_S + L_I``, "BCE, SSIM and IOU
-losses", citing BASNet [61]); the SSIM form and constants are those of MODELS.md B.5.7: an 11 x 11
+losses", citing BASNet [61]). The paper names the loss only; the SSIM form and constants are
+those of the reference code (github.com/moothes/A2S-USOD, methods/cornet/loss.py): an 11 x 11
 Gaussian window with sigma 1.5 (normalised to sum 1), zero padding 5, applied per channel,
 C1 = 0.01^2, C2 = 0.03^2, and the loss is the mean over pixels of ``1 - SSIM``.
 """
@@ -24,8 +25,9 @@ def gaussian_window(window_size: int = 11,
     """Normalised 2-D Gaussian window (outer product of two 1-D Gaussians).
 
     Args:
-        window_size (int): odd side length in pixels (>= 1). Default: 11 (MODELS.md B.5.7).
-        sigma (float): standard deviation in pixels (> 0). Default: 1.5.
+        window_size (int): odd side length in pixels (>= 1). Defaults to 11 (the A2S reference
+            code's).
+        sigma (float): standard deviation in pixels (> 0). Defaults to 1.5.
         dtype, device: of the returned tensor.
 
     Returns:
@@ -50,7 +52,7 @@ def ssim_map(x: Tensor,
              sigma: float = 1.5,
              c1: float = 0.01**2,
              c2: float = 0.03**2) -> Tensor:
-    """Per-pixel structural similarity of two maps (Wang et al. 2004; MODELS.md B.5.7).
+    """Per-pixel structural similarity of two maps (Wang et al. 2004, as A2S-USOD computes it).
 
     ``SSIM = ((2 mu_x mu_y + C1)(2 sigma_xy + C2)) / ((mu_x^2 + mu_y^2 + C1)(sigma_x^2 + sigma_y^2
     + C2))`` with local means, variances and covariance taken under the Gaussian window, each
@@ -60,9 +62,9 @@ def ssim_map(x: Tensor,
     Args:
         x, y (Tensor): (N, C, H, W) float maps of the same shape, values in [0, 1] (the
             constants C1, C2 assume a dynamic range of 1).
-        window_size (int): Gaussian window side (odd). Default: 11.
-        sigma (float): Gaussian standard deviation. Default: 1.5.
-        c1, c2 (float): stabilising constants. Default: 0.01^2, 0.03^2.
+        window_size (int): Gaussian window side (odd). Defaults to 11.
+        sigma (float): Gaussian standard deviation. Defaults to 1.5.
+        c1, c2 (float): stabilising constants. Defaults to 0.01^2, 0.03^2.
 
     Returns:
         Tensor: (N, C, H, W) SSIM values, at most 1; exactly 1 where x and y are identical.
@@ -91,7 +93,7 @@ def ssim_map(x: Tensor,
 
 @MODELS.register_module()
 class SSIMLoss(BinaryMapLoss):
-    """Structural-similarity loss ``mean(1 - SSIM(p, t))`` (A2S Eq. 12, L_S; MODELS.md B.5.7).
+    """Structural-similarity loss ``mean(1 - SSIM(p, t))`` (Zhou et al. 2023, Eq. 12, L_S).
 
     ``p = sigmoid(cls_score)`` and ``t`` the (soft or binary) target; SSIM per pixel by
     :func:`ssim_map`. Ignored pixels (``label == ignore_index`` or < 0, e.g. padding) are set to
@@ -103,13 +105,15 @@ class SSIMLoss(BinaryMapLoss):
     C1) away from the borders for constant maps p = a, t = b.
 
     Args:
-        window_size (int): Gaussian window side (odd). Default: 11.
-        sigma (float): Gaussian standard deviation in pixels. Default: 1.5.
-        c1, c2 (float): SSIM constants. Default: 0.01^2, 0.03^2.
+        window_size (int): Gaussian window side (odd). Defaults to 11.
+        sigma (float): Gaussian standard deviation in pixels. Defaults to 1.5.
+        c1, c2 (float): SSIM constants. Defaults to 0.01^2, 0.03^2.
         use_sigmoid (bool): the scores are logits (True, mmseg's convention for 1-channel heads)
-            or already probabilities (False). Default: True.
-        loss_weight (float): multiplier. Default: 1.0 (Eq. 12 weights the three terms equally).
-        loss_name (str): name in the loss dict, must start with ``loss_``. Default: 'loss_ssim'.
+            or already probabilities (False). Defaults to True.
+        loss_weight (float): multiplier. Defaults to 1.0 (Eq. 12 weights the three terms
+            equally).
+        loss_name (str): name in the loss dict, must start with ``loss_``. Defaults to
+            'loss_ssim'.
 
     Raises:
         ValueError: an invalid argument; see also

@@ -1,10 +1,11 @@
 """AIMSIMNeck: the encoder of AFIU (Qian et al.): AIM -> SIM -> fusion on five levels.
 
 Source: M. Qian et al., "Defocus Blur Detection via Salient Region Detection Prior" (arXiv
-2011.09677), Sec. 3.2 and Fig. 4 (MODELS.md A.1): "The encoder is formed by blocks consisting of an
-AIM, a SIM, and an extra fusion module at the end"; each AIM "receives 2 or 3 different levels
-features"; the SIMs are MINet's (Pang et al., CVPR 2020). Blocks: MODELS.md B.2.2 (AIM), B.2.3
-(SIM); assembly and fusion module: MODELS.md B.2.7 ([RECON], the paper does not detail them).
+2011.09677), Sec. 3.2 and Fig. 4: "The encoder is formed by blocks consisting of an AIM, a SIM,
+and an extra fusion module at the end"; each AIM "receives 2 or 3 different levels features"; the
+AIMs and SIMs are MINet's (Pang et al., CVPR 2020, Sec. 3.2-3.3;
+:mod:`dbdseg.models.utils.aim_sim_blocks`). The paper does not detail the assembly or the fusion
+module: both are dbdseg's choices, each a constructor argument.
 """
 from typing import List, Optional, Sequence, Tuple, Union
 
@@ -14,8 +15,9 @@ from mmengine.model import BaseModule
 from mmseg.utils import ConfigType, OptMultiConfig
 from torch import Tensor
 
+from dbdseg.models.utils.aim_sim_blocks import AIM2, AIM3, SIM
+from dbdseg.models.utils.per_level import per_level
 from dbdseg.registry import MODELS
-from .aim_sim_blocks import AIM2, AIM3, SIM
 
 __all__ = ['AIMSIMNeck']
 
@@ -23,32 +25,12 @@ NUM_LEVELS = 5
 IntOrSeq = Union[int, Sequence[int]]
 
 
-def _per_level(name: str, value, allow_none: bool = False) -> Tuple:
-    """An int (or None) for every level, or a sequence of exactly five values."""
-    if value is None and allow_none:
-        return (None, ) * NUM_LEVELS
-    if isinstance(value, int) and not isinstance(value, bool):
-        values = (value, ) * NUM_LEVELS
-    elif isinstance(value, (list, tuple)) and len(value) == NUM_LEVELS:
-        values = tuple(value)
-    else:
-        raise ValueError(f'AIMSIMNeck: {name} must be an int or a sequence of {NUM_LEVELS} ints'
-                         f'{" (or None)" if allow_none else ""}, got {value!r}')
-    for v in values:
-        if v is None and allow_none:
-            continue
-        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-            raise ValueError(f'AIMSIMNeck: every {name} value must be a positive int, got '
-                             f'{value!r}')
-    return values
-
-
 @MODELS.register_module()
 class AIMSIMNeck(BaseModule):
     """AFIU encoder neck: per level an AIM, a SIM and a fusion conv, giving EC1..EC5.
 
-    Source: Qian et al. (AFIU), Sec. 3.2 / Fig. 4 (MODELS.md A.1); AIM and SIM as MINet
-    (MODELS.md B.2.2, B.2.3); assembly MODELS.md B.2.7. For backbone levels E1..E5 (strides 2..32,
+    Source: Qian et al. (AFIU), Sec. 3.2 / Fig. 4; AIM and SIM as MINet (Pang et al. 2020,
+    Sec. 3.2-3.3); the assembly is dbdseg's choice. For backbone levels E1..E5 (strides 2..32,
     e.g. :class:`~dbdseg.models.backbones.ResNetWithStem`):
 
     ====== ============================== ==================== =======================
@@ -64,7 +46,7 @@ class AIMSIMNeck(BaseModule):
     then ``S_x = SIM(A_x)`` (SIM(64, 32) in MINet) and ``EC_x = fusion_x(S_x)``. The paper says only
     that the processed information "will be fused via a convolutional module": dbdseg's fusion is
     ``fusion_num_convs`` x (``fusion_kernel_size`` conv (no bias) + BN + ReLU), default one 3x3 conv
-    64 -> 64 per level (MODELS.md B.2.7, [RECON]); ``fusion_num_convs=0`` skips it.
+    64 -> 64 per level (dbdseg's choice); ``fusion_num_convs=0`` skips it.
 
     Memory: with ResNet-50 inputs and MINet's widths the AIM alone holds 137.7 M parameters (level 5
     runs 3x3 convolutions at 1024 channels: 85.7 M), as in MINet-Res50; ``aim_mid_channels`` reduces
@@ -72,26 +54,26 @@ class AIMSIMNeck(BaseModule):
 
     Shapes: inputs (N, in_channels[i], H_i, W_i), i = 0..4, each level about half the size of the
     previous (any sizes: the AIM resamples to the target size; for inputs that are multiples of 32
-    this equals MINet's nearest x2 / AvgPool 2x2, see ``aim_sim_blocks``). Outputs: a 5-tuple,
-    (N, out_channels[i], H_i, W_i).
+    this equals MINet's nearest x2 / AvgPool 2x2, see :mod:`dbdseg.models.utils.aim_sim_blocks`).
+    Outputs: a 5-tuple, (N, out_channels[i], H_i, W_i).
 
     Args:
         in_channels (Sequence[int]): channels of E1..E5. ResNet-50: (64, 256, 512, 1024, 2048);
             ResNet-18/34: (64, 64, 128, 256, 512).
         aim_channels (int | Sequence[int]): output channels of each AIM (= SIM channels). MINet: 64.
         aim_mid_channels (None | int | Sequence[int]): internal width of each AIM; None = the
-            minimum of its input channels (MINet). Default: None.
+            minimum of its input channels (MINet). Defaults to None.
         sim_low_channels (int | Sequence[int]): width of each SIM's half-resolution branch.
             MINet: 32.
         out_channels (int | Sequence[int]): channels of EC1..EC5 (the fusion output). Must equal
-            ``aim_channels`` when ``fusion_num_convs=0``. Default: 64.
-        fusion_num_convs (int): conv-BN-ReLU layers of each fusion module (>= 0). Default: 1.
-        fusion_kernel_size (int): their kernel size (odd). Default: 3.
-        norm_cfg (dict): normalisation of every block. Default: BN.
-        act_cfg (dict): activation of every block. Default: ReLU.
+            ``aim_channels`` when ``fusion_num_convs=0``. Defaults to 64.
+        fusion_num_convs (int): conv-BN-ReLU layers of each fusion module (>= 0). Defaults to 1.
+        fusion_kernel_size (int): their kernel size (odd). Defaults to 3.
+        norm_cfg (dict): normalisation of every block. Defaults to BN.
+        act_cfg (dict): activation of every block. Defaults to ReLU.
         align_corners (bool): of the SIMs' bilinear resizing. MINet: False.
-        init_cfg (dict, optional): mmengine init config. Default: None (PyTorch defaults in the AIMs
-            and SIMs, as MINet; mmcv ``ConvModule`` defaults in the fusion convs).
+        init_cfg (dict, optional): mmengine init config. Defaults to None (PyTorch defaults in
+            the AIMs and SIMs, as MINet; mmcv ``ConvModule`` defaults in the fusion convs).
 
     Raises:
         ValueError: ``in_channels`` not five positive ints; a bad width, ``fusion_num_convs`` or
@@ -115,11 +97,12 @@ class AIMSIMNeck(BaseModule):
         if not isinstance(in_channels, (list, tuple)) or len(in_channels) != NUM_LEVELS:
             raise ValueError(f'AIMSIMNeck: in_channels must list the channels of the '
                              f'{NUM_LEVELS} backbone levels E1..E5, got {in_channels!r}')
-        in_channels = _per_level('in_channels', tuple(in_channels))
-        aim_channels = _per_level('aim_channels', aim_channels)
-        aim_mid = _per_level('aim_mid_channels', aim_mid_channels, allow_none=True)
-        sim_low = _per_level('sim_low_channels', sim_low_channels)
-        out_channels = _per_level('out_channels', out_channels)
+        widths = dict(num_levels=NUM_LEVELS, owner='AIMSIMNeck', kind=int, minimum=1)
+        in_channels = per_level(tuple(in_channels), name='in_channels', **widths)
+        aim_channels = per_level(aim_channels, name='aim_channels', **widths)
+        aim_mid = per_level(aim_mid_channels, name='aim_mid_channels', allow_none=True, **widths)
+        sim_low = per_level(sim_low_channels, name='sim_low_channels', **widths)
+        out_channels = per_level(out_channels, name='out_channels', **widths)
         if isinstance(fusion_num_convs, bool) or not isinstance(fusion_num_convs, int) or \
                 fusion_num_convs < 0:
             raise ValueError(f'AIMSIMNeck: fusion_num_convs must be an int >= 0, got '

@@ -1,8 +1,10 @@
 """SRFBNeck: one Selective Reception Field Block per feature level.
 
-Source: Cun & Pun, "Defocus Blur Detection via Depth Distillation", ECCV 2020, Sec. 3.2 (SRFB);
-MODELS.md B.3.2 and Section B.7.11 (SRFB lives in the DD head's per-level block; ``SRFBNeck``
-offers it to other models). ARCHITECTURE.md Section 7 fixes the name.
+Source: Cun & Pun, "Defocus Blur Detection via Depth Distillation", ECCV 2020, Sec. 3.2 (SRFB,
+Fig. 4), with the layer details of the official DD code (github.com/vinthony/depth-distillation,
+``models/blocks.py``); see :class:`~dbdseg.models.utils.SRFB`. In DD the SRFB sits in the decode
+head's per-level block (:class:`~dbdseg.models.decode_heads.SABHead`); ``SRFBNeck`` (a public
+name) offers it to other models as a neck, which the paper does not do.
 """
 from typing import List, Sequence, Tuple, Union
 
@@ -29,11 +31,11 @@ class SRFBNeck(BaseModule):
     Args:
         in_channels (Sequence[int]): channels of the input levels.
         out_channels (int | Sequence[int]): output channels, one per level or one for all.
-        block_cfg (dict): block config without the widths. Default: ``dict(type='SRFB')``
+        block_cfg (dict): block config without the widths. Defaults to ``dict(type='SRFB')``
             (reduction 4, kernel = dilation = 3, 5, 7, cascaded, with identity, SK hidden
             max(C/16, 32)).
         in_index (Sequence[int], optional): which input levels to process (the others are
-            dropped); default: all, in order.
+            dropped). Defaults to None: all, in order.
         init_cfg (dict, optional): mmengine init config.
 
     Shapes: ``forward(inputs)`` takes the tuple of (N, in_channels[i], H_i, W_i) maps (all levels

@@ -1,7 +1,7 @@
 """Test-time augmentation for binary-map segmentors (defocus blur detection, SOD).
 
 mmseg 1.2.2's :class:`~mmseg.models.SegTTAModel` is wrong for the 1-channel (sigmoid) heads that
-dbdseg uses (ARCHITECTURE.md Section 4): :meth:`mmseg.models.BaseSegmentor.postprocess_result`
+dbdseg uses (see ``docs/en/conventions.md``): :meth:`mmseg.models.BaseSegmentor.postprocess_result`
 already turns each view's logits into probabilities (sigmoid) at the original image size (flip
 undone, resized), and ``SegTTAModel.merge_preds`` applies a second sigmoid to them (so every pixel
 ends up above 0.5), thresholds that, and returns the last view's sample, whose ``seg_logits`` (which

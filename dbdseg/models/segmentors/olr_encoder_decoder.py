@@ -1,8 +1,9 @@
 """OLREncoderDecoder: A2S stage-2 training with Online Label Rectification.
 
 Source: Zhou et al., "Activation to Saliency: Forming High-Quality Labels for Unsupervised Salient
-Object Detection" (TCSVT 2023), Sec. III-B, Eq. 13-14 ("Online Label Rectifying"); MODELS.md A.4
-and B.5.8 (the reference updates each batch's stored labels right after its forward pass).
+Object Detection" (TCSVT 2023), Sec. III-B, Eq. 13-14 ("Online Label Rectifying"); as in the
+authors' code (github.com/moothes/A2S-USOD, ``train_stage2.py``), each batch's stored labels are
+updated right after its forward pass.
 """
 from typing import Dict, List, Optional, Tuple
 
@@ -68,12 +69,12 @@ class OLREncoderDecoder(EncoderDecoder):
 
     Per epoch every image is seen once, so the per-iteration update equals Eq. 14's per-epoch
     G^(j+1) = lambda G^j + (1 - lambda) Y^j, with Y^j the prediction at the iteration that saw
-    the image (as in the reference, MODELS.md B.5.8). With ``olr_lambda == 1`` (the paper's first
+    the image (as in the authors' code). With ``olr_lambda == 1`` (the paper's first
     two epochs) nothing is written except first-time initialisation.
 
     The bank is any object with ``rows_of(img_paths)``, ``shape`` ((H, W)),
     ``is_initialised(rows)``, ``init_rows(rows, values)``, ``read(rows)`` and
-    ``update(rows, y, lam, mask)`` (see :class:`~dbdseg.engine.hooks.label_bank.OLRLabelBank`);
+    ``update(rows, y, lam, mask)`` (see :class:`~dbdseg.engine.label_bank.OLRLabelBank`);
     ``OLRHook`` creates it and sets ``model.olr_bank`` and ``model.olr_lambda``. Prediction is
     mmseg's ``EncoderDecoder`` unchanged.
 
@@ -89,9 +90,9 @@ class OLREncoderDecoder(EncoderDecoder):
         auxiliary_head: must be None (ValueError otherwise).
         require_bank (bool): raise in :meth:`loss` when no bank is attached (the config lacks
             ``OLRHook``). False trains on the packed ``gt_pseudo_label`` without rectification.
-            Default: True.
+            Defaults to True.
         pseudo_label_field (str): data-sample field of the initial pseudo labels.
-            Default: 'gt_pseudo_label'.
+            Defaults to 'gt_pseudo_label'.
 
     Raises:
         ValueError: at construction, an auxiliary head or a decode head with
@@ -152,7 +153,7 @@ class OLREncoderDecoder(EncoderDecoder):
             if self.pseudo_label_field not in s:
                 raise ValueError(
                     f'{name}: training sample {img} has no {self.pseudo_label_field}; add '
-                    f'pseudo_label_path to the dataset\'s data_prefix (ARCHITECTURE.md Section 4)')
+                    f'pseudo_label_path to the dataset\'s data_prefix (docs/en/conventions.md)')
             data = getattr(s, self.pseudo_label_field).data
             if data.dim() != 3 or data.shape[0] != 1 or tuple(data.shape[-2:]) != size:
                 raise ValueError(
@@ -213,8 +214,8 @@ class OLREncoderDecoder(EncoderDecoder):
         with torch.no_grad():
             logits = seg_logits.detach()
             if logits.shape[-2:] != size:
-                logits = F.interpolate(logits.float(), size=size, mode='bilinear',
-                                       align_corners=self.align_corners)
+                logits = F.interpolate(
+                    logits.float(), size=size, mode='bilinear', align_corners=self.align_corners)
             prob = logits.float().sigmoid()
             flips = self._flips(data_samples)
             y = torch.stack([flip_map(prob[i, 0], *flips[i]) for i in range(len(rows))])

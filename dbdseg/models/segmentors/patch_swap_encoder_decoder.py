@@ -1,7 +1,8 @@
 """PatchSwapEncoderDecoder: the training objective of Zhang & Yan's real-time DBD model.
 
 Source: N. Zhang, J. Yan, "Rethinking the Defocus Blur Detection Problem and A Real-Time Deep DBD
-Model", ECCV 2020, Sections 3.2-3.3 (Eq. 1-8), 4.1 and 4.3-4.4; MODELS.md Sections A.2 and B.4.
+Model", ECCV 2020, Sections 3.2-3.3 (Eq. 1-8), 4.1 and 4.3-4.4. The loss terms are the functions
+of :mod:`dbdseg.models.losses.patch_swap_loss`.
 
 * Patch swap + self-supervision (Sec. 3.2, Eq. 1-5): I' = f(I) swaps two random patches of the
   input image, G' = f(G); O = net(I), O' = net(I'), O'' = f(O).
@@ -26,99 +27,12 @@ from mmseg.models.segmentors import EncoderDecoder
 from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, SampleList
 from torch import Tensor
 
+from dbdseg.models.losses.patch_swap_loss import (LOSS_REDUCTIONS, hard_mining_weights,
+                                                  self_supervision_loss, weighted_bce_with_logits)
 from dbdseg.models.utils.patch_swap import sample_swap_boxes, swap_patches
 from dbdseg.registry import MODELS
 
-__all__ = ['PatchSwapEncoderDecoder', 'hard_mining_weights', 'weighted_bce_with_logits']
-
-_REDUCTIONS = ('mean_valid', 'sum_per_image')
-
-
-def hard_mining_weights(gt: Tensor,
-                        saliency: Tensor,
-                        w_hard: float = 2.0,
-                        threshold: float = 0.5,
-                        ignore_index: int = 255) -> Tensor:
-    """Per-pixel weight map W of the hard-mining BCE (Zhang & Yan 2020, Sec. 3.3, Eq. 6-7).
-
-    ``W = 1 + (w_hard - 1) * [S xor F]`` with ``S = saliency > threshold`` (salient region) and
-    ``F = gt == 1`` (in-focus region): ``w_hard`` on the hard region
-    ``H = (S u F) - (S n F)`` (salient but blurred, or in focus but not salient), 1 elsewhere.
-    The paper gives "double weights" (Sec. 4.1: ``w_hard = 2``); the binarisation of the
-    saliency map (``threshold``) is not stated in the paper (MODELS.md B.4: 0.5).
-    Ignored pixels (``gt == ignore_index``) get weight 1; the losses exclude them anyway
-    (the saliency map may hold 255 there, where a geometric transform padded).
-
-    Args:
-        gt (Tensor): integer ground truth, any shape (e.g. (B, 1, H, W)), values in {0, 1} and
-            ``ignore_index``.
-        saliency (Tensor): float saliency map of the same shape, values in [0, 1] (255 where
-            padded).
-        w_hard (float): weight of the hard region. Default: 2.0.
-        threshold (float): S = saliency > threshold. Default: 0.5.
-        ignore_index (int): ignored label. Default: 255.
-
-    Returns:
-        Tensor: float32 (or ``saliency``'s floating dtype) weights of ``gt``'s shape, values in
-        {1, w_hard}.
-
-    Raises:
-        ValueError: ``gt`` and ``saliency`` shapes differ.
-    """
-    if gt.shape != saliency.shape:
-        raise ValueError(f'hard_mining_weights: gt {tuple(gt.shape)} and saliency '
-                         f'{tuple(saliency.shape)} must have the same shape')
-    dtype = saliency.dtype if saliency.is_floating_point() else torch.float32
-    hard = ((saliency > threshold) ^ (gt == 1)) & (gt != ignore_index)
-    return 1.0 + (w_hard - 1.0) * hard.to(dtype)
-
-
-def weighted_bce_with_logits(logits: Tensor,
-                             gt: Tensor,
-                             weight: Tensor,
-                             ignore_index: int = 255,
-                             reduction: str = 'mean_valid') -> Tensor:
-    """Pixel-weighted binary cross-entropy over the valid pixels (Eq. 1/2, 6/7).
-
-    The paper writes Eq. 1 as ``sum_xy -G log O`` and calls it "the binary cross entropy
-    (BCE)"; this is the full BCE, ``-(G log O + (1 - G) log(1 - O))`` with ``O = sigmoid``
-    of the logits, times W. The normalisation is not given in the paper (Eq. 1 is a plain sum):
-
-    * ``'mean_valid'``: sum over the valid pixels of the batch of ``W * bce``, divided by the
-      number of valid pixels (0 when there are none);
-    * ``'sum_per_image'``: sum over the valid pixels of each image (Eq. 1 as printed), averaged
-      over the images.
-
-    Args:
-        logits (Tensor): (B, 1, H, W) float logits.
-        gt (Tensor): (B, 1, H, W) integer labels in {0, 1}; ``ignore_index`` = excluded.
-        weight (Tensor): (B, 1, H, W) float pixel weights W.
-        ignore_index (int): Default: 255.
-        reduction (str): 'mean_valid' or 'sum_per_image'. Default: 'mean_valid'.
-
-    Returns:
-        Tensor: scalar loss (differentiable w.r.t. ``logits``).
-
-    Raises:
-        ValueError: unknown ``reduction``, or shapes that differ.
-    """
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f'reduction must be one of {_REDUCTIONS}, got {reduction!r}')
-    if not logits.shape == gt.shape == weight.shape:
-        raise ValueError(f'logits {tuple(logits.shape)}, gt {tuple(gt.shape)} and weight '
-                         f'{tuple(weight.shape)} must have the same shape')
-    valid = gt != ignore_index
-    target = (gt == 1).to(logits.dtype)  # ignored pixels -> 0 (masked out below)
-    bce = F.binary_cross_entropy_with_logits(logits, target, reduction='none')
-    masked = torch.where(valid, weight * bce, torch.zeros_like(bce))
-    if reduction == 'mean_valid':
-        return masked.sum() / valid.sum().clamp(min=1)
-    return masked.flatten(1).sum(1).mean()
-
-
-def _masked_mean(x: Tensor, mask: Tensor) -> Tensor:
-    """Mean of ``x`` over the pixels where ``mask`` is True (0 when there are none)."""
-    return torch.where(mask, x, torch.zeros_like(x)).sum() / mask.sum().clamp(min=1)
+__all__ = ['PatchSwapEncoderDecoder']
 
 
 @MODELS.register_module()
@@ -149,8 +63,9 @@ class PatchSwapEncoderDecoder(EncoderDecoder):
          (G'[p] = G[f(p)]), so "valid in both views" is exactly ``G' != 255``.
 
     The returned dict has exactly the keys ``loss_ori``, ``loss_aug`` and ``loss_self``
-    (ARCHITECTURE.md Section 7), or only ``loss_ori`` when ``self_supervision=False``; mmengine
-    sums them into the total of Eq. 5 / Eq. 8 (``loss_self`` already includes ``lambda_self``).
+    (the paper's L_ori, L_aug, L_self), or only ``loss_ori`` when ``self_supervision=False``;
+    mmengine sums them into the total of Eq. 5 / Eq. 8 (``loss_self`` already includes
+    ``lambda_self``).
 
     Note: ``self_supervision=True, lambda_self=0`` still trains ``L_aug`` on the swapped
     images; the paper says lambda_s = 0 "boils down to BCE" (Sec. 4.4), but its "BCE" rows
@@ -163,31 +78,31 @@ class PatchSwapEncoderDecoder(EncoderDecoder):
             losses above are computed here) and it must not have a ``sampler``.
         auxiliary_head: must be None (not supported; ValueError otherwise).
         patch_size (int): side of the two swapped squares, in input pixels. Paper: 64 in
-            Sec. 3.2, 16 in Sec. 4.1 (both work). Default: 64.
+            Sec. 3.2, 16 in Sec. 4.1 (both work). Defaults to 64.
         lambda_self (float): lambda_s of Eq. 5/8 (>= 0). Paper: 0.2; Table 2 sweeps 0.0-0.5.
-            Default: 0.2.
+            Defaults to 0.2.
         self_supervision (bool): False = plain (weighted) BCE training, the paper's "BCE"
-            rows: only ``loss_ori``, no swapped view. Default: True.
+            rows: only ``loss_ori``, no swapped view. Defaults to True.
         hard_mining (bool): weight the BCE terms with W (Eq. 6-8). Needs a
             ``gt_saliency_map`` (float (1, H, W) in [0, 1]) on every training sample
-            (``saliency_map_path`` in the dataset's ``data_prefix``). Default: False.
+            (``saliency_map_path`` in the dataset's ``data_prefix``). Defaults to False.
         w_hard (float): weight of the hard region (> 0); Sec. 4.1 "double weights".
-            ``w_hard=1`` is the same as no hard mining. Default: 2.0.
-        saliency_threshold (float): S = saliency > threshold (not in the paper; MODELS.md B.4).
-            Default: 0.5.
+            ``w_hard=1`` is the same as no hard mining. Defaults to 2.0.
+        saliency_threshold (float): S = saliency > threshold (not in the paper; dbdseg's
+            choice). Defaults to 0.5.
         detach_self_target (bool): detach O'' = f(sigmoid(O)) in ``loss_self``, so that the
-            self-supervision gradient flows through O' only. Not stated in the paper (MODELS.md
-            B.4: default no detach). Default: False.
+            self-supervision gradient flows through O' only. Not stated in the paper (dbdseg's
+            choice: no detach). Defaults to False.
         loss_reduction (str): normalisation of the BCE terms, not given in the paper:
             ``'mean_valid'`` (sum of W * bce over the valid pixels / number of valid pixels) or
             ``'sum_per_image'`` (the sum of Eq. 1 per image, averaged over the batch). See
-            :func:`weighted_bce_with_logits`. ``loss_self`` is always a mean (Eq. 4 has
-            1 / (h * w)). Default: 'mean_valid'.
+            :func:`~dbdseg.models.losses.patch_swap_loss.weighted_bce_with_logits`.
+            ``loss_self`` is always a mean (Eq. 4 has 1 / (h * w)). Defaults to 'mean_valid'.
         swap_align (int): top-left corners of the patches are multiples of this (1 = any
-            pixel; not in the paper). Default: 1.
+            pixel; not in the paper). Defaults to 1.
         concat_views (bool): run the original and the swapped batch through the network as
             one batch of 2B (True: BatchNorm statistics over both views, one running-stat
-            update) or as two forward passes (False). Not stated in the paper. Default: True.
+            update) or as two forward passes (False). Not stated in the paper. Defaults to True.
 
     Raises:
         ValueError: at construction, an ``auxiliary_head``, a decode head with
@@ -229,8 +144,8 @@ class PatchSwapEncoderDecoder(EncoderDecoder):
             raise ValueError(f'{name}: lambda_self must be >= 0, got {lambda_self}')
         if w_hard <= 0:
             raise ValueError(f'{name}: w_hard must be > 0, got {w_hard}')
-        if loss_reduction not in _REDUCTIONS:
-            raise ValueError(f'{name}: loss_reduction must be one of {_REDUCTIONS}, '
+        if loss_reduction not in LOSS_REDUCTIONS:
+            raise ValueError(f'{name}: loss_reduction must be one of {LOSS_REDUCTIONS}, '
                              f'got {loss_reduction!r}')
         super().__init__(
             backbone=backbone,
@@ -314,7 +229,7 @@ class PatchSwapEncoderDecoder(EncoderDecoder):
         if 'gt_saliency_map' not in data_sample:
             raise ValueError(
                 f'{name}(hard_mining=True): training sample {img} has no gt_saliency_map; add '
-                f'saliency_map_path to the dataset\'s data_prefix (ARCHITECTURE.md Section 4) or '
+                f'saliency_map_path to the dataset\'s data_prefix (docs/en/conventions.md) or '
                 f'set hard_mining=False')
         sal = data_sample.gt_saliency_map.data
         h, w = gt.shape[-2:]
@@ -368,8 +283,8 @@ class PatchSwapEncoderDecoder(EncoderDecoder):
         target = swap_patches(logits.sigmoid(), boxes, p)  # O''
         if self.detach_self_target:
             target = target.detach()
-        l1 = (logits_swap.sigmoid() - target).abs()
         return dict(
             loss_ori=weighted_bce_with_logits(logits, gt, weights, **bce),
             loss_aug=weighted_bce_with_logits(logits_swap, gt_swap, weights_swap, **bce),
-            loss_self=self.lambda_self * _masked_mean(l1, gt_swap != self.ignore_index))
+            loss_self=self.lambda_self *
+            self_supervision_loss(logits_swap.sigmoid(), target, gt_swap != self.ignore_index))

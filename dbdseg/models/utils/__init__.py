@@ -1,12 +1,18 @@
+from .aim_sim_blocks import AIM2, AIM3, SIM, CrossScaleMerge
+from .binary_accuracy import BinaryAccuracyMixin
 from .loss_inputs import binary_loss_inputs
 from .patch_swap import sample_swap_boxes, swap_patches
+from .per_level import per_level
 from .pretrained import PretrainedErrorMixin, pretrained_fetch_help, pretrained_source
-from .rsu import REBNConv, RSU
-from .srfb import RFB, SRFB, UpsampleConvBlock
+from .rfb import RFB
+from .rsu import RSU, REBNConv
+from .side_output_losses import side_loss_key, side_output_losses
+from .srfb import SRFB
+from .upsample_conv_block import UpsampleConvBlock
 
 __all__ = [
-    'REBNConv', 'RSU',
-    'SRFB', 'RFB', 'UpsampleConvBlock',
-    'PretrainedErrorMixin', 'pretrained_fetch_help', 'pretrained_source', 'sample_swap_boxes',
-    'swap_patches', 'binary_loss_inputs'
+    'AIM2', 'AIM3', 'SIM', 'CrossScaleMerge', 'REBNConv', 'RSU', 'SRFB', 'RFB', 'UpsampleConvBlock',
+    'BinaryAccuracyMixin', 'PretrainedErrorMixin', 'pretrained_fetch_help', 'pretrained_source',
+    'sample_swap_boxes', 'swap_patches', 'binary_loss_inputs', 'per_level', 'side_loss_key',
+    'side_output_losses'
 ]

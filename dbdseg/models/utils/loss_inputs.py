@@ -1,7 +1,9 @@
 """Input handling shared by dbdseg's 1-channel map losses (``SSIMLoss``, ``IoULoss``).
 
 Source: Zhou et al., "Activation to Saliency: Forming High-Quality Labels for Unsupervised Salient
-Object Detection" (TCSVT 2023), Sec. III-B, Eq. 12 (``L_det = L_B + L_S + L_I``); MODELS.md B.5.7.
+Object Detection" (TCSVT 2023), Sec. III-B, Eq. 12 (``L_det = L_B + L_S + L_I``: BCE, SSIM and IoU
+losses); the terms' details follow the official code, github.com/moothes/A2S-USOD,
+``methods/cornet/loss.py``.
 """
 from typing import Optional
 
@@ -108,7 +110,7 @@ class BinaryMapLoss(nn.Module):
             label (Tensor): (N, H, W) or (N, 1, H, W) target in [0, 1] (int or float);
                 ``ignore_index`` = ignored.
             weight (Tensor, optional): per-pixel weights (N, H, W).
-            ignore_index (int, optional): Default: 255.
+            ignore_index (int, optional): Defaults to 255.
 
         Returns:
             Tensor: scalar, ``loss_weight * loss_from_inputs(p, t, w)``.

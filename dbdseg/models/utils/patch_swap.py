@@ -4,7 +4,7 @@ Source: N. Zhang, J. Yan, "Rethinking the Defocus Blur Detection Problem and A R
 Model", ECCV 2020, Section 3.2 and Fig. 2: "for an input image I, we randomly choose two patches
 with the same size and swapped the pixel value of one patches for the other"; the same transition
 ``f`` is applied to the ground truth (G -> G'), to the hard-mining weights (W -> W', Sec. 3.3) and
-to the prediction of the original image (O -> O''). MODELS.md Sections A.2 and B.4.
+to the prediction of the original image (O -> O'', Eq. 3-4).
 
 What the paper does not state, and how it is read here (each one an argument):
 
@@ -93,11 +93,11 @@ def sample_swap_boxes(batch_size: int,
         patch_size (int): side p of both square patches (paper: 64 in Sec. 3.2, 16 in Sec. 4.1).
         generator (torch.Generator, optional): random source (for reproducible draws). The draw
             runs on the generator's device (CPU when None, using torch's global RNG).
-        device (str | torch.device, optional): device of the returned tensor. Default: the
+        device (str | torch.device, optional): device of the returned tensor. Defaults to the
             generator's device, else CPU.
         align (int): top-left corners are multiples of ``align`` along both axes (1 = any
-            pixel). Default: 1.
-        max_tries (int): rejection-sampling rounds before the exact draw (>= 0). Default: 10.
+            pixel). Defaults to 1.
+        max_tries (int): rejection-sampling rounds before the exact draw (>= 0). Defaults to 10.
 
     Returns:
         torch.Tensor: int64 (B, 2, 2); ``boxes[b, 0] = (y, x)`` is the top-left corner of patch

@@ -1,4 +1,9 @@
-"""Clear errors when pretrained weights named in a config cannot be fetched (ARCHITECTURE.md Section 4)."""
+"""Clear errors when pretrained weights named in a config cannot be fetched.
+
+Configs may name the standard sources a user's machine can fetch (``torchvision://resnet50``,
+``open-mmlab://...``), as mmseg does (see ``docs/en/conventions.md``); when a fetch fails, the error
+says which file to place where, or how to train from scratch instead.
+"""
 import os.path as osp
 from urllib.parse import urlparse
 
@@ -27,16 +32,16 @@ def pretrained_source(checkpoint):
             local path.
 
     Returns:
-        tuple[str, str]: the URL (or the path itself) and the file mmengine/torch would read from disk
-        (``<torch hub dir>/checkpoints/<file name>`` for remote sources).
+        tuple[str, str]: the URL (or the path itself) and the file mmengine/torch would read from
+        disk (``<torch hub dir>/checkpoints/<file name>`` for remote sources).
     """
     from mmengine.runner.checkpoint import get_external_models
 
     url = checkpoint
-    for prefix, table in (('torchvision://', get_torchvision_models),
-                          ('modelzoo://', get_torchvision_models),
-                          ('open-mmlab://', get_external_models),
-                          ('openmmlab://', get_external_models)):
+    for prefix, table in (('torchvision://', get_torchvision_models), ('modelzoo://',
+                                                                       get_torchvision_models),
+                          ('open-mmlab://', get_external_models), ('openmmlab://',
+                                                                   get_external_models)):
         if checkpoint.startswith(prefix):
             url = table().get(checkpoint[len(prefix):], checkpoint)
             break
@@ -68,9 +73,9 @@ def pretrained_fetch_help(checkpoint, owner='model.backbone'):
 
 
 class PretrainedErrorMixin:
-    """``init_weights`` that turns a failed fetch of ``init_cfg=dict(type='Pretrained', ...)`` into an
-    error saying which file to place where (or how to train from scratch). Mix in before the mmengine
-    module class.
+    """``init_weights`` that turns a failed fetch of ``init_cfg=dict(type='Pretrained', ...)`` into
+    an error saying which file to place where (or how to train from scratch). Mix in before the
+    mmengine module class.
 
     Raises:
         RuntimeError: the pretrained checkpoint could not be downloaded or read (chained to the

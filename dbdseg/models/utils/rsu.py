@@ -1,9 +1,10 @@
 """Residual U-blocks (RSU-L and RSU-LF) of U²-Net, and their conv-BN-ReLU unit.
 
 Source: X. Qin et al., "U²-Net: Going Deeper with Nested U-Structure for Salient Object Detection"
-(Pattern Recognition 2020), Sec. 3.1 and Fig. 2; the structure as described in MODELS.md B.2.5
-(written from that description; no code of the reference repository is used). AFIU (Qian et al.,
-MODELS.md A.1 and B.2.7) puts one RSU on every decoder level
+(Pattern Recognition 2020), Sec. 3.1 and Fig. 2, with the details the paper leaves open (bias,
+ceil-mode pooling, bilinear resizing) as in the official code, github.com/xuebinqin/U-2-Net,
+``model/u2net.py`` (written from a description of it; none of its code is used). AFIU (Qian et
+al. 2020, Sec. 3.2 and Fig. 4) puts one RSU on every decoder level
 (:class:`~dbdseg.models.decode_heads.RSUStackHead`), which is why the blocks live here, shared.
 
 State-dict names (``tools/model_converters/u2net2dbdseg.py`` maps U²-Net checkpoints onto them):
@@ -41,8 +42,8 @@ __all__ = ['REBNConv', 'RSU']
 class REBNConv(BaseModule):
     """3x3 convolution (with bias) -> normalisation -> activation: U²-Net's "REBNCONV".
 
-    Source: MODELS.md B.2.5 (U²-Net, Qin et al. 2020, Sec. 3.1). Padding equals the dilation, so
-    the spatial size is kept: (N, in_channels, H, W) -> (N, out_channels, H, W).
+    Source: U²-Net (Qin et al. 2020, Sec. 3.1; official code ``model/u2net.py``). Padding equals
+    the dilation, so the spatial size is kept: (N, in_channels, H, W) -> (N, out_channels, H, W).
 
     The convolution keeps its bias although a BatchNorm follows, as U²-Net does (the parameter
     counts and checkpoint keys depend on it). Weights use PyTorch's default initialisation, as the
@@ -51,11 +52,11 @@ class REBNConv(BaseModule):
     Args:
         in_channels (int): input channels (> 0).
         out_channels (int): output channels (> 0).
-        dilation (int): dilation (= padding) of the 3x3 convolution (>= 1). Default: 1.
+        dilation (int): dilation (= padding) of the 3x3 convolution (>= 1). Defaults to 1.
         norm_cfg (dict): normalisation layer (mmcv ``build_norm_layer``), stored as ``bn``
-            whatever its type. Default: ``dict(type='BN')``.
-        act_cfg (dict): activation (mmcv ``build_activation_layer``). Default: ReLU.
-        init_cfg (dict, optional): mmengine initialisation config. Default: None.
+            whatever its type. Defaults to ``dict(type='BN')``.
+        act_cfg (dict): activation (mmcv ``build_activation_layer``). Defaults to ReLU.
+        init_cfg (dict, optional): mmengine initialisation config. Defaults to None.
 
     Raises:
         ValueError: a channel count <= 0 or a dilation < 1.
@@ -87,8 +88,8 @@ class REBNConv(BaseModule):
 class RSU(BaseModule):
     """Residual U-block of height L: RSU-L (pooling U-Net) or RSU-LF (dilated, no pooling).
 
-    Source: MODELS.md B.2.5 (U²-Net, Qin et al. 2020, Sec. 3.1, Fig. 2). With ``x_in =
-    conv_in(x)``:
+    Source: U²-Net (Qin et al. 2020, Sec. 3.1, Fig. 2; official code ``model/u2net.py``). With
+    ``x_in = conv_in(x)``:
 
     * RSU-L (``dilated=False``): ``e_1 = enc_1(x_in)``; ``e_k = enc_k(MaxPool(e_(k-1)))`` for
       k = 2..L-1 (2x2, stride 2, ``ceil_mode=True``: L-2 poolings); bottom ``e_L =
@@ -109,11 +110,12 @@ class RSU(BaseModule):
         in_channels (int): input channels.
         mid_channels (int): channels inside the U (``M`` in U²-Net).
         out_channels (int): output channels (also of ``conv_in``, for the residual).
-        dilated (bool): RSU-LF instead of RSU-L. Default: False.
-        norm_cfg (dict): normalisation of every :class:`REBNConv`. Default: BN.
-        act_cfg (dict): activation of every :class:`REBNConv`. Default: ReLU.
+        dilated (bool): RSU-LF instead of RSU-L. Defaults to False.
+        norm_cfg (dict): normalisation of every :class:`REBNConv`. Defaults to BN.
+        act_cfg (dict): activation of every :class:`REBNConv`. Defaults to ReLU.
         align_corners (bool): of the bilinear resizing in RSU-L's decoder. U²-Net: False.
-        init_cfg (dict, optional): mmengine initialisation config. Default: None (PyTorch defaults).
+        init_cfg (dict, optional): mmengine initialisation config. Defaults to None (PyTorch
+            defaults).
 
     Raises:
         ValueError: ``height`` < 2 or not an integer; a channel count <= 0; an input that is not

@@ -1,10 +1,11 @@
-"""Decoder blocks of depth distillation (DD): SRFB and its Table 2 ablation variants.
+"""SRFB, the decoder block of depth distillation (DD), and the frame its Table 2 variants share.
 
 Source: X. Cun, C.-M. Pun, "Defocus Blur Detection via Depth Distillation", ECCV 2020, Sec. 3.2
-("Selective Reception Field Block", Fig. 3-4) and Table 2; MODELS.md A.3 and B.3.2 (the reference
-code, ``UpsampleSKConv`` + ``SKSPP``, described level by level).
+("Selective Reception Field Block", Fig. 3-4) and Table 2. Where the paper is silent the layers
+follow the authors' released model code (github.com/vinthony/depth-distillation,
+``models/blocks.py``: ``UpsampleSKConv`` + ``SKSPP``), described here in our own words.
 
-All three blocks share one frame (B.3.2 steps 1, 2 and 4)::
+The three DD decoder blocks share one frame (:class:`UpsampleReduceExpand`)::
 
     x (N, C_in, H, W)
       -> upsample (nearest, x``scale_factor`` or to a given size)      step 1
@@ -12,14 +13,15 @@ All three blocks share one frame (B.3.2 steps 1, 2 and 4)::
       -> context module on C_inner channels                           step 3  (``pyramid``)
       -> 1x1 conv C_inner -> C_out (bias) -> ReLU -> BN                step 4  (``expand``)
 
-and differ in step 3:
+and differ in step 3 (one registered class per file):
 
-* :class:`SRFB` (the paper's block): selective kernel over a pyramid of the identity plus cascaded
-  dilated convolutions (kernel = dilation = 3, 5, 7; receptive field up to 43, paper Sec. 3.2).
-* :class:`RFB` ("+D+RFB+SA" row of Table 2, "without selective attention, similar to RFB"): the same
-  pyramid merged without selection.
-* :class:`UpsampleConvBlock` (the "FCN" / "+D" rows): no pyramid, the upsample + convolution decoder
-  alone.
+* :class:`SRFB` (this file, the paper's block): selective kernel over a pyramid of the identity
+  plus cascaded dilated convolutions (kernel = dilation = 3, 5, 7; receptive field up to 43, paper
+  Sec. 3.2);
+* :class:`~dbdseg.models.utils.rfb.RFB` ("+D+RFB+SA" row of Table 2): the same pyramid merged
+  without selection;
+* :class:`~dbdseg.models.utils.upsample_conv_block.UpsampleConvBlock` (the "FCN" / "+D" rows): no
+  pyramid.
 
 They are registered in ``MODELS`` so that :class:`~dbdseg.models.decode_heads.SABHead` and
 :class:`~dbdseg.models.necks.SRFBNeck` build them from a config dict (``block_cfg``) and a user can
@@ -39,7 +41,8 @@ from torch import Tensor
 from dbdseg.registry import MODELS
 
 __all__ = [
-    'SRFB', 'RFB', 'UpsampleConvBlock', 'SelectiveReceptiveFieldPyramid', 'ReceptiveFieldPyramid'
+    'SRFB', 'DilatedPyramid', 'SelectiveReceptiveFieldPyramid', 'UpsampleReduceExpand',
+    'biased_conv', 'conv_module'
 ]
 
 _ORDERS = (('conv', 'norm', 'act'), ('conv', 'act', 'norm'), ('norm', 'conv', 'act'))
@@ -54,8 +57,8 @@ def _check_order(order, name: str) -> Tuple[str, str, str]:
 
 def conv_module(*args, **kwargs) -> ConvModule:
     """mmcv ``ConvModule`` without its "Unnecessary conv bias before batch/instance norm" warning:
-    the reference convolutions keep their bias in front of BN (MODELS.md B.3.2), which the
-    parameter counts of ``reference_keys/dd_*.txt`` include."""
+    the convolutions of DD's released model keep their bias in front of BN, and its parameter
+    counts (see :class:`SRFB`) include those biases."""
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='Unnecessary conv bias')
         return ConvModule(*args, **kwargs)
@@ -68,9 +71,9 @@ def _layer_cfgs(conv_cfg: Optional[dict], norm_cfg: Optional[dict], act_cfg: Opt
         conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg, order=_check_order(order, name))
 
 
-def _biased_conv(in_channels: int, out_channels: int, kernel_size: int, layer_cfgs: dict,
-                 **kwargs) -> ConvModule:
-    """conv (bias on, as the reference keeps it in front of BN, B.3.2) + the layers of
+def biased_conv(in_channels: int, out_channels: int, kernel_size: int, layer_cfgs: dict,
+                **kwargs) -> ConvModule:
+    """conv (bias on, as DD's released model keeps it in front of BN) + the layers of
     ``layer_cfgs`` (see :func:`_layer_cfgs`); ``kwargs``: padding, dilation."""
     return conv_module(in_channels, out_channels, kernel_size, bias=True, **layer_cfgs, **kwargs)
 
@@ -93,24 +96,24 @@ def _check_pyramid_args(channels: int, kernel_sizes: Sequence[int],
     return kernel_sizes, dilations
 
 
-class _Pyramid(BaseModule):
+class DilatedPyramid(BaseModule):
     """Feature pyramid of Fig. 4: the input (optional) plus dilated-convolution branches.
 
     Branch i is a ``k_i x k_i`` convolution with dilation ``d_i``, "same" padding
     ``d_i * (k_i - 1) / 2`` (3, 10, 21 for the defaults), bias on, then BN and ReLU in
-    ``branch_order`` (B.3.2: conv -> BN -> ReLU). With ``cascade=True`` (the shipped reference code,
-    B.3.2) branch i takes branch i-1's output, so the receptive fields grow to 7, 21, 43 px;
+    ``branch_order`` (DD's released code: conv -> BN -> ReLU). With ``cascade=True`` (the released
+    code) branch i takes branch i-1's output, so the receptive fields grow to 7, 21, 43 px;
     ``cascade=False`` applies every branch to the input (the commented-out older variant).
 
     Args:
         channels (int): C, input and output width of every branch.
-        kernel_sizes (Sequence[int]): odd branch kernels. Default: (3, 5, 7).
-        dilations (Sequence[int]): branch dilations. Default: (3, 5, 7).
-        cascade (bool): branch i takes branch i-1's output. Default: True.
-        with_identity (bool): the input is the first pyramid map. Default: True.
-        conv_cfg, norm_cfg, act_cfg: mmcv layer configs. Defaults: None, BN, ReLU.
+        kernel_sizes (Sequence[int]): odd branch kernels. Defaults to (3, 5, 7).
+        dilations (Sequence[int]): branch dilations. Defaults to (3, 5, 7).
+        cascade (bool): branch i takes branch i-1's output. Defaults to True.
+        with_identity (bool): the input is the first pyramid map. Defaults to True.
+        conv_cfg, norm_cfg, act_cfg: mmcv layer configs. Defaults to None, BN and ReLU.
         branch_order (Sequence[str]): ConvModule order of the branches (and of the RFB fuse).
-            Default: ('conv', 'norm', 'act').
+            Defaults to ('conv', 'norm', 'act').
         init_cfg (dict, optional): mmengine init config.
 
     The subclasses take these arguments as keywords (``**kwargs``) after their own.
@@ -139,7 +142,7 @@ class _Pyramid(BaseModule):
         self.with_identity = bool(with_identity)
         self._layer_cfgs = _layer_cfgs(conv_cfg, norm_cfg, act_cfg, branch_order, 'branch_order')
         self.branches = nn.ModuleList([
-            _biased_conv(
+            biased_conv(
                 channels, channels, k, self._layer_cfgs, padding=d * (k - 1) // 2, dilation=d)
             for k, d in zip(kernel_sizes, dilations)
         ])
@@ -160,8 +163,8 @@ class _Pyramid(BaseModule):
         return maps
 
 
-class SelectiveReceptiveFieldPyramid(_Pyramid):
-    """SKSPP of the reference code (MODELS.md B.3.2 step 3): selective kernel over the pyramid.
+class SelectiveReceptiveFieldPyramid(DilatedPyramid):
+    """SKSPP of DD's released code (step 3 of the frame): selective kernel over the pyramid.
 
     ``U = sum_m B_m``; ``s = mean_{H,W} U`` (N, C); ``z = fc(s)`` (Linear C -> d,
     ``d = max(C // sk_reduction, sk_min_channels)``, no activation unless ``squeeze_act_cfg``);
@@ -169,19 +172,21 @@ class SelectiveReceptiveFieldPyramid(_Pyramid):
     output ``sum_m softmax(a)_m * B_m`` (N, C, H, W).
 
     The paper (Sec. 3.2) follows SK-Net [19], whose squeeze has BN + ReLU; the reference code has
-    no nonlinearity on z (MODELS.md B.3.2, B.8 item 2), which is the default here
+    no nonlinearity on z, which is the default here
     (``squeeze_act_cfg=None``; e.g. ``dict(type='ReLU')`` adds one).
 
     Args:
         channels (int): C.
-        sk_reduction (int), sk_min_channels (int): hidden width d. Defaults: 16, 32 (reference).
-        squeeze_act_cfg (dict, optional): activation after the squeeze. Default: None.
-        **kwargs: the pyramid arguments of :class:`_Pyramid` (``kernel_sizes``, ``dilations``,
+        sk_reduction (int), sk_min_channels (int): hidden width d. Defaults to 16 and 32
+            (reference).
+        squeeze_act_cfg (dict, optional): activation after the squeeze. Defaults to None.
+        **kwargs: the pyramid arguments of :class:`DilatedPyramid` (``kernel_sizes``, ``dilations``,
             ``cascade``, ``with_identity``, ``conv_cfg``, ``norm_cfg``, ``act_cfg``,
             ``branch_order``, ``init_cfg``), keyword-only.
 
     Raises:
-        ValueError: a non-positive SK width, fewer than two pyramid maps; as :class:`_Pyramid`.
+        ValueError: a non-positive SK width, fewer than two pyramid maps; as
+            :class:`DilatedPyramid`.
     """
 
     def __init__(self,
@@ -227,43 +232,8 @@ class SelectiveReceptiveFieldPyramid(_Pyramid):
         return (out, att) if return_attention else out
 
 
-class ReceptiveFieldPyramid(_Pyramid):
-    """The SRFB pyramid merged WITHOUT selection (Table 2, "+D+RFB+SA"; paper Sec. 4.2: "the model
-    without selective attention (similar to RFB [22])").
-
-    ``merge='concat'`` (default): concatenate the M maps and fuse them with a 1x1 convolution
-    M*C -> C (bias) + BN + ReLU in ``branch_order`` -- the merge of Liu et al.'s RFB.
-    ``merge='sum'``: ``U = sum_m B_m`` (SRFB with equal, fixed branch weights; no parameters).
-    The paper does not describe the variant further; both readings are dbdseg's choice.
-
-    Args:
-        channels (int): C.
-        merge (str): 'concat' or 'sum'. Default: 'concat'.
-        **kwargs: the pyramid arguments of :class:`_Pyramid`, keyword-only (as
-            :class:`SelectiveReceptiveFieldPyramid`).
-
-    Raises:
-        ValueError: an unknown ``merge``; as :class:`_Pyramid`.
-    """
-
-    def __init__(self, channels: int, *, merge: str = 'concat', **kwargs):
-        super().__init__(channels, **kwargs)
-        if merge not in ('concat', 'sum'):
-            raise ValueError(f"merge must be 'concat' or 'sum', got {merge!r}")
-        self.merge = merge
-        if merge == 'concat':
-            self.fuse = _biased_conv(channels * self.num_branches, channels, 1, self._layer_cfgs)
-
-    def forward(self, x: Tensor) -> Tensor:
-        """(N, C, H, W) -> (N, C, H, W)."""
-        maps = self.branch_maps(x)
-        if self.merge == 'sum':
-            return torch.stack(maps, dim=0).sum(dim=0)
-        return self.fuse(torch.cat(maps, dim=1))
-
-
-class _UpsampleReduceExpand(BaseModule):
-    """Frame shared by the three blocks (B.3.2 steps 1, 2, 4).
+class UpsampleReduceExpand(BaseModule):
+    """Frame shared by the three DD decoder blocks (steps 1, 2 and 4 of the module docstring).
 
     Subclasses set :attr:`pyramid_type`, the step-3 context module, built as
     ``pyramid_type(inner_channels, conv_cfg=..., norm_cfg=..., act_cfg=..., **pyramid_kwargs)``
@@ -319,8 +289,8 @@ class _UpsampleReduceExpand(BaseModule):
         self.upsample_mode = upsample_mode
         self.align_corners = align_corners
         layer_cfgs = _layer_cfgs(conv_cfg, norm_cfg, act_cfg, conv_order, 'conv_order')
-        self.reduce = _biased_conv(in_channels, inner_channels, 3, layer_cfgs, padding=1)
-        self.expand = _biased_conv(inner_channels, out_channels, 1, layer_cfgs)
+        self.reduce = biased_conv(in_channels, inner_channels, 3, layer_cfgs, padding=1)
+        self.expand = biased_conv(inner_channels, out_channels, 1, layer_cfgs)
         self.pyramid = None if self.pyramid_type is None else self.pyramid_type(
             inner_channels, conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg, **pyramid_kwargs)
 
@@ -345,7 +315,7 @@ class _UpsampleReduceExpand(BaseModule):
 
         Args:
             x (Tensor): (N, in_channels, H, W).
-            size (tuple[int, int], optional): output (H', W'); default
+            size (tuple[int, int], optional): output (H', W'). Defaults to None:
                 ``(H * scale_factor, W * scale_factor)``. (With nearest upsampling, size
                 ``(2H, 2W)`` equals ``scale_factor=2``.)
 
@@ -365,8 +335,8 @@ class _UpsampleReduceExpand(BaseModule):
 
 
 @MODELS.register_module()
-class SRFB(_UpsampleReduceExpand):
-    """Selective Reception Field Block (Cun & Pun 2020, Sec. 3.2, Fig. 3-4; MODELS.md B.3.2).
+class SRFB(UpsampleReduceExpand):
+    """Selective Reception Field Block (Cun & Pun 2020, Sec. 3.2, Fig. 3-4).
 
     ``upsample -> reduce (3x3, C_in -> C_in / reduction, ReLU, BN) -> SKSPP -> expand (1x1 ->
     C_out, ReLU, BN)``, where SKSPP selects (SK-style softmax attention per channel) over the input
@@ -375,40 +345,42 @@ class SRFB(_UpsampleReduceExpand):
     growth of dilation and convolutional kernel"; receptive field 43 with four branches).
     See :class:`SelectiveReceptiveFieldPyramid`.
 
-    Reference widths (ResNeXt decoder, MODELS.md B.3.4; ``reduction=4``, SK hidden 32):
+    Widths of DD's released ResNeXt decoder (``reduction=4``, SK hidden 32) and their parameter
+    counts, which the released weights have:
     2048 -> 1024 (inner 512): 31,812,640 parameters; 1024 -> 512: 7,976,480; 512 -> 256:
     2,005,792; 256 -> 64: 503,008; 64 -> 32 (inner 16): 33,920.
 
     Activation before normalisation in ``reduce``/``expand`` (``conv_order``), normalisation before
-    activation in the pyramid branches (``branch_order``), as the reference code (B.3.2, B.8).
+    activation in the pyramid branches (``branch_order``), as DD's released code.
 
     Args:
         in_channels (int): C_in.
         out_channels (int): C_out.
-        reduction (int): inner width C_in // reduction. Default: 4 (reference).
+        reduction (int): inner width C_in // reduction. Defaults to 4 (reference).
         inner_channels (int, optional): explicit inner width (overrides ``reduction``).
         scale_factor (int | float): upsampling factor when ``forward`` gets no ``size``; 1 = no
-            upsampling (as a neck). Default: 2 (reference decoder).
-        upsample_mode (str): ``F.interpolate`` mode. Default: 'nearest' (reference).
+            upsampling (as a neck). Defaults to 2 (reference decoder).
+        upsample_mode (str): ``F.interpolate`` mode. Defaults to 'nearest' (reference).
         align_corners (bool, optional): for the linear modes only.
-        kernel_sizes (Sequence[int]): branch kernels. Default: (3, 5, 7).
-        dilations (Sequence[int]): branch dilations. Default: (3, 5, 7).
-        cascade (bool): branch i takes branch i-1's output (reference). Default: True.
-        with_identity (bool): the input is a pyramid map (paper). Default: True.
+        kernel_sizes (Sequence[int]): branch kernels. Defaults to (3, 5, 7).
+        dilations (Sequence[int]): branch dilations. Defaults to (3, 5, 7).
+        cascade (bool): branch i takes branch i-1's output (reference). Defaults to True.
+        with_identity (bool): the input is a pyramid map (paper). Defaults to True.
         sk_reduction (int), sk_min_channels (int): SK hidden width
-            ``max(C_inner // sk_reduction, sk_min_channels)``. Defaults: 16, 32 (reference).
-        squeeze_act_cfg (dict, optional): activation after the squeeze Linear. Default: None
+            ``max(C_inner // sk_reduction, sk_min_channels)``. Defaults to 16 and 32 (reference).
+        squeeze_act_cfg (dict, optional): activation after the squeeze Linear. Defaults to None
             (reference).
-        conv_cfg, norm_cfg, act_cfg: mmcv layer configs. Defaults: None, BN, ReLU.
-        conv_order (Sequence[str]): ConvModule order of reduce/expand. Default:
+        conv_cfg, norm_cfg, act_cfg: mmcv layer configs. Defaults to None, BN and ReLU.
+        conv_order (Sequence[str]): ConvModule order of reduce/expand. Defaults to
             ('conv', 'act', 'norm').
-        branch_order (Sequence[str]): ConvModule order of the branches. Default:
+        branch_order (Sequence[str]): ConvModule order of the branches. Defaults to
             ('conv', 'norm', 'act').
-        init_cfg (dict, optional): mmengine init config. Default: None (PyTorch / mmcv defaults).
+        init_cfg (dict, optional): mmengine init config. Defaults to None (PyTorch / mmcv
+            defaults).
 
     The arguments after ``align_corners`` are keyword-only; ``kernel_sizes``, ``dilations``,
     ``cascade``, ``with_identity``, the SK arguments and ``branch_order`` go to
-    :class:`SelectiveReceptiveFieldPyramid` (see :class:`_UpsampleReduceExpand`).
+    :class:`SelectiveReceptiveFieldPyramid` (see :class:`UpsampleReduceExpand`).
 
     Raises:
         TypeError: an unknown keyword argument.
@@ -417,44 +389,3 @@ class SRFB(_UpsampleReduceExpand):
     """
 
     pyramid_type = SelectiveReceptiveFieldPyramid
-
-
-@MODELS.register_module()
-class RFB(_UpsampleReduceExpand):
-    """SRFB without selection: Table 2's "+D+RFB+SA" block (Cun & Pun 2020, Sec. 4.2).
-
-    Same frame and pyramid as :class:`SRFB` (identity + cascaded dilated branches), merged by
-    :class:`ReceptiveFieldPyramid`: ``merge='concat'`` (default; concatenation + 1x1 conv, as
-    Liu et al.'s RFB merges) or ``merge='sum'`` (plain sum). The paper gives no further detail;
-    the merge is dbdseg's choice.
-
-    Args:
-        merge (str): 'concat' or 'sum'. Default: 'concat'.
-        Other arguments: as :class:`SRFB` (without the SK arguments; keyword-only after
-            ``align_corners``; ``merge`` and the pyramid arguments go to
-            :class:`ReceptiveFieldPyramid`).
-
-    Raises:
-        ValueError: as :class:`SRFB`; an unknown ``merge``.
-    """
-
-    pyramid_type = ReceptiveFieldPyramid
-
-
-@MODELS.register_module()
-class UpsampleConvBlock(_UpsampleReduceExpand):
-    """Plain decoder block of the "FCN" and "+D" rows of Table 2 (Cun & Pun 2020, Sec. 3.2: "the
-    upsampling layer with convolution instead of deconvolution").
-
-    ``upsample -> 3x3 conv C_in -> C_in / reduction (ReLU, BN) -> 1x1 conv -> C_out (ReLU, BN)``:
-    the SRFB frame with the pyramid removed, so the ablation changes only the context module. The
-    paper does not print the FCN decoder; this reading is dbdseg's choice.
-
-    Args: as :class:`SRFB` (``in_channels``, ``out_channels``, ``reduction``, ``inner_channels``,
-    ``scale_factor``, ``upsample_mode``, ``align_corners``, ``conv_cfg``, ``norm_cfg``,
-    ``act_cfg``, ``conv_order``, ``init_cfg``; keyword-only after ``align_corners``).
-
-    Raises:
-        TypeError: a pyramid argument (there is no pyramid).
-        ValueError: as :class:`SRFB`.
-    """

@@ -3,14 +3,15 @@
 A :class:`ClassicalDBDSegmentor` is an mmseg segmentor without learned parameters: it computes a
 sharpness map per image from the raw pixel values, maps it to an in-focus probability in [0, 1]
 and returns the same :class:`~mmseg.structures.SegDataSample` fields as dbdseg's networks
-(ARCHITECTURE.md Section 4: ``seg_logits`` = probability at the original image size,
-``pred_sem_seg`` = that probability thresholded). So ``tools/test.py CONFIG none`` and
+(``seg_logits`` = in-focus probability in [0, 1] at the original image size, ``pred_sem_seg`` =
+that probability thresholded at 0.5). So ``tools/test.py CONFIG none`` and
 ``tools/infer.py CONFIG none IMAGES --out-dir D`` run these detectors like any trained model and
 the benchmark tables get the "hand-crafted" rows of the DBD literature on the same protocol.
 """
 from abc import abstractmethod
 from typing import List, Optional, Sequence
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -73,10 +74,15 @@ class ClassicalDBDSegmentor(BaseSegmentor):
     Args:
         normalize (str): ``'minmax'`` (per-image stretch) or ``'none'`` (the detector's fixed
             mapping). Defaults to ``'minmax'``.
-        threshold (float): probability threshold of ``pred_sem_seg``, in [0, 1] (ARCHITECTURE.md
-            Section 4: 0.5). Defaults to 0.5.
+        threshold (float): probability threshold of ``pred_sem_seg``, in [0, 1] (0.5, as every
+            dbdseg model). Defaults to 0.5.
         channel_order (str, optional): ``'bgr'``, ``'rgb'`` or None (follow the preprocessor, see
             above). Defaults to None.
+        uint8_grey (bool): convert colour to grey as OpenCV does for a uint8 image
+            (``cv2.cvtColor(..., COLOR_BGR2GRAY)``, BT.601 in fixed point, rounded to 8-bit
+            levels), then divide by 255, instead of the unrounded float conversion. This is what
+            :func:`dbdseg.utils.gradient_energy_map` does with a uint8 image, so a detector run
+            with it reproduces that function on the loaded image bit for bit. Defaults to False.
         data_preprocessor (dict, optional): Defaults to ``dict(type='SegDataPreProcessor')``
             (no normalisation, no channel swap).
         train_cfg (dict, optional): Accepted and ignored (mmseg / ``init_model`` pass it).
@@ -96,6 +102,7 @@ class ClassicalDBDSegmentor(BaseSegmentor):
                  normalize: str = 'minmax',
                  threshold: float = 0.5,
                  channel_order: Optional[str] = None,
+                 uint8_grey: bool = False,
                  data_preprocessor: Optional[dict] = None,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
@@ -122,6 +129,7 @@ class ClassicalDBDSegmentor(BaseSegmentor):
         self.normalize = normalize
         self.threshold = float(threshold)
         self.channel_order = channel_order
+        self.uint8_grey = bool(uint8_grey)
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
         self.align_corners = False
@@ -133,8 +141,8 @@ class ClassicalDBDSegmentor(BaseSegmentor):
             return
         mean = getattr(pre, 'mean', None)
         std = getattr(pre, 'std', None)
-        if mean is not None and std is not None and bool((mean == 0).all()) and bool(
-                (std == 1).all()):
+        identity = mean is not None and std is not None
+        if identity and bool((mean == 0).all()) and bool((std == 1).all()):
             return
         raise ValueError(
             f'{name}: the data preprocessor normalises the images (mean={mean.flatten().tolist()}'
@@ -199,7 +207,7 @@ class ClassicalDBDSegmentor(BaseSegmentor):
 
         Returns:
             Tensor: ``(B, H, W)`` float32 grey values in [0, 1] (values outside [0, 255] are
-            clipped), on the inputs' device.
+            clipped; multiples of 1/255 with ``uint8_grey``), on the inputs' device.
 
         Raises:
             ValueError: ``inputs`` is not 4-D with 1 or 3 channels.
@@ -209,6 +217,16 @@ class ClassicalDBDSegmentor(BaseSegmentor):
             raise ValueError(f'{type(self).__name__}: expected inputs of shape (B, 3, H, W) or '
                              f'(B, 1, H, W), got {shape}')
         x = inputs.float()
+        if self.uint8_grey:
+            pixels = x.round().clamp(0, 255).to(torch.uint8).cpu().numpy()
+            if pixels.shape[1] == 3:
+                code = cv2.COLOR_BGR2GRAY if self.channel_order == 'bgr' else cv2.COLOR_RGB2GRAY
+                grey = np.stack([
+                    cv2.cvtColor(np.ascontiguousarray(p.transpose(1, 2, 0)), code) for p in pixels
+                ])
+            else:
+                grey = pixels[:, 0]
+            return torch.from_numpy(grey.astype(np.float32) / 255.0).to(inputs.device)
         if x.shape[1] == 3:
             weights = GREY_WEIGHTS_BGR if self.channel_order == 'bgr' else GREY_WEIGHTS_BGR[::-1]
             w = torch.tensor(weights, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
@@ -283,9 +301,10 @@ class ClassicalDBDSegmentor(BaseSegmentor):
         """
         batch_size, _, height, width = seg_logits.shape
         if data_samples is None:
-            data_samples = [SegDataSample(metainfo=dict(ori_shape=(height, width),
-                                                        img_shape=(height, width)))
-                            for _ in range(batch_size)]
+            data_samples = [
+                SegDataSample(metainfo=dict(ori_shape=(height, width), img_shape=(height, width)))
+                for _ in range(batch_size)
+            ]
         if len(data_samples) != batch_size:
             raise ValueError(f'{type(self).__name__}: {len(data_samples)} data samples for a '
                              f'batch of {batch_size} images')
@@ -301,11 +320,13 @@ class ClassicalDBDSegmentor(BaseSegmentor):
                 prob = prob.flip(dims=(3, ) if direction == 'horizontal' else (2, ))
             ori_shape = tuple(int(v) for v in meta.get('ori_shape', prob.shape[2:])[:2])
             if tuple(prob.shape[2:]) != ori_shape:
-                prob = F.interpolate(prob, size=ori_shape, mode='bilinear',
-                                     align_corners=self.align_corners)
+                prob = F.interpolate(
+                    prob, size=ori_shape, mode='bilinear', align_corners=self.align_corners)
             prob = prob[0].float().clamp(0.0, 1.0)
-            sample.set_data(dict(seg_logits=PixelData(data=prob),
-                                 pred_sem_seg=PixelData(data=(prob > self.threshold).long())))
+            sample.set_data(
+                dict(
+                    seg_logits=PixelData(data=prob),
+                    pred_sem_seg=PixelData(data=(prob > self.threshold).long())))
         return data_samples
 
     def loss(self, inputs: Tensor, data_samples) -> dict:

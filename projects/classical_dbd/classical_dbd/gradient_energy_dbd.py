@@ -22,8 +22,9 @@ class GradientEnergyDBD(ClassicalDBDSegmentor):
     with the 4-neighbour Laplacian ``[[0, 1, 0], [1, -4, 1], [0, 1, 0]]`` (OpenCV ``ksize=1``)
     and ``W_w(x)`` the ``w x w`` box centred on ``x`` (OpenCV's default reflected border), then
     stretches ``E`` to [0, 1] per image. This is exactly :func:`dbdseg.utils.gradient_energy_map`
-    (the core's baseline, also used by ``tools/analysis_tools/eval_baselines.py``), run here as a
-    segmentor so that ``tools/test.py CONFIG none`` evaluates it.
+    (the core's baseline), run here as a segmentor so that ``tools/test.py CONFIG none``
+    evaluates it; with ``uint8_grey=True`` it equals that function on the loaded uint8 image bit
+    for bit (the "gradient-energy" row of ``tools/demo.sh``).
 
     Source: the energy-of-Laplacian focus measure (Subbarao, Choi & Nikzad, "Focusing techniques",
     Optical Engineering 32(11), 1993), the LAP family of Pertuz, Puig & Garcia, "Analysis of focus

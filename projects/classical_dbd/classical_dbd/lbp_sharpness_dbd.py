@@ -62,9 +62,9 @@ def lbp_riu2_codes(grey: np.ndarray, lbp_threshold: float = 0.016) -> np.ndarray
         # bilinear interpolation at (a, a) inside the unit square centre/horizontal/vertical/corner
         return (1 - a) * ((1 - a) * g + a * horizontal) + a * ((1 - a) * vertical + a * corner)
 
-    neighbours = (right, diagonal(right, above, above_right), above,
-                  diagonal(left, above, above_left), left, diagonal(left, below, below_left),
-                  below, diagonal(right, below, below_right))
+    neighbours = (right, diagonal(right, above,
+                                  above_right), above, diagonal(left, above, above_left), left,
+                  diagonal(left, below, below_left), below, diagonal(right, below, below_right))
     bits = np.stack([(n - g) >= lbp_threshold for n in neighbours])  # (8, H, W) bool
     ones = bits.sum(axis=0)
     transitions = (bits != np.roll(bits, 1, axis=0)).sum(axis=0)
@@ -99,8 +99,8 @@ def lbp_sharpness_map(grey: np.ndarray,
     codes = lbp_riu2_codes(grey, lbp_threshold)
     sharp = np.isin(codes, np.asarray(sharp_codes)).astype(np.float32)
     window = int(window)
-    return cv2.boxFilter(sharp, -1, (window, window), normalize=True,
-                         borderType=cv2.BORDER_REPLICATE)
+    return cv2.boxFilter(
+        sharp, -1, (window, window), normalize=True, borderType=cv2.BORDER_REPLICATE)
 
 
 @MODELS.register_module()

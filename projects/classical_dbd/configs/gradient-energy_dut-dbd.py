@@ -8,14 +8,18 @@ _base_ = [
     '../../../configs/_base_/datasets/dut_dbd.py',
     '../../../configs/_base_/default_runtime.py',
 ]
-# `projects` is found on sys.path: dbdseg's editable install (tools/install.sh) puts the
-# repository root there; otherwise run the tools from the repository root with PYTHONPATH=.
-custom_imports = dict(imports=['dbdseg', 'projects.classical_dbd.classical_dbd'],
-                      allow_failed_imports=False)
+# `projects` is found on sys.path: tools/train.py, test.py and infer.py put the repository root
+# there; elsewhere run from the repository root with PYTHONPATH=.
+custom_imports = dict(
+    imports=[
+        'dbdseg.datasets', 'dbdseg.engine', 'dbdseg.evaluation', 'dbdseg.models',
+        'dbdseg.visualization', 'projects.classical_dbd.classical_dbd'
+    ],
+    allow_failed_imports=False)
 
 model = dict(
     type='GradientEnergyDBD',
-    window=15,  # box window (pixels), as dbdseg.utils.gradient_energy_map / eval_baselines.py
+    window=15,  # box window (pixels), as dbdseg.utils.gradient_energy_map's default
     sigma=None,  # no Gaussian pre-blur
     normalize='minmax',  # per-image stretch to [0, 1]
     threshold=0.5,  # pred_sem_seg = prob > 0.5
@@ -41,5 +45,5 @@ val_evaluator = None
 # Distributed testing (tools/dist_test.sh): plain DDP refuses a module without parameters; this
 # wrapper wraps only sub-modules that have trainable parameters (none here) and otherwise calls
 # the model's own test_step.
-model_wrapper_cfg = dict(type='MMSeparateDistributedDataParallel', broadcast_buffers=False,
-                         find_unused_parameters=False)
+model_wrapper_cfg = dict(
+    type='MMSeparateDistributedDataParallel', broadcast_buffers=False, find_unused_parameters=False)

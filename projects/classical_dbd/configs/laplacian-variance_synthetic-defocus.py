@@ -11,10 +11,7 @@ test_dataloader = dict(
         type='BinarySegDataset',
         data_root='data/synthetic_defocus',
         data_prefix=dict(img_path='images', seg_map_path='masks'),
-        img_suffix='.jpg',
-        seg_map_suffix='.png',
-        ann_file='val.txt',
-        invert=False,
+        ann_file='val.txt',  # suffixes and polarity: BinarySegDataset's (.jpg, .png, no invert)
         pipeline=[
             dict(type='LoadImageFromFile'),
             dict(type='LoadBinaryAnnotations'),

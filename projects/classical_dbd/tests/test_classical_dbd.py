@@ -19,9 +19,10 @@ from mmengine.structures import PixelData
 from mmseg.registry import METRICS, MODELS
 from mmseg.structures import SegDataSample
 
-from projects.classical_dbd.classical_dbd import (ClassicalDBDSegmentor, GradientEnergyDBD,
-                                                  LaplacianVarianceDBD, LBPSharpnessDBD,
-                                                  lbp_riu2_codes, lbp_sharpness_map)
+from projects.classical_dbd.classical_dbd import (ClassicalDBDSegmentor, ConstantDBD,
+                                                  GradientEnergyDBD, LaplacianVarianceDBD,
+                                                  LBPSharpnessDBD, lbp_riu2_codes,
+                                                  lbp_sharpness_map)
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 CONFIG_DIR = osp.join(REPO_ROOT, 'projects', 'classical_dbd', 'configs')
@@ -85,7 +86,8 @@ def sharp_minus_blurred(prob, margin=12):
 # --- registration, arguments ----------------------------------------------------------------
 @pytest.mark.parametrize('name,cls', [('GradientEnergyDBD', GradientEnergyDBD),
                                       ('LBPSharpnessDBD', LBPSharpnessDBD),
-                                      ('LaplacianVarianceDBD', LaplacianVarianceDBD)])
+                                      ('LaplacianVarianceDBD', LaplacianVarianceDBD),
+                                      ('ConstantDBD', ConstantDBD)])
 def test_registered_without_parameters(name, cls):
     assert MODELS.get(name) is cls
     model = MODELS.build(dict(type=name))
@@ -104,11 +106,15 @@ def test_registered_without_parameters(name, cls):
     (dict(type='LBPSharpnessDBD', fusion='median'), 'fusion'),
     (dict(type='LaplacianVarianceDBD', half_value=0), 'half_value'),
     (dict(type='LaplacianVarianceDBD', normalize='sigmoid'), 'normalize'),
+    (dict(type='ConstantDBD', normalize='minmax'), 'not supported'),
+    (dict(type='ConstantDBD', value=1.5), 'value'),
     (dict(type='LBPSharpnessDBD', threshold=1.5), 'threshold'),
     (dict(type='LBPSharpnessDBD', channel_order='grb'), 'channel_order'),
-    (dict(type='LBPSharpnessDBD', data_preprocessor=dict(
-        type='SegDataPreProcessor', mean=[123.675, 116.28, 103.53], std=[58.4, 57.1, 57.4])),
-     'raw pixel values'),
+    (dict(
+        type='LBPSharpnessDBD',
+        data_preprocessor=dict(
+            type='SegDataPreProcessor', mean=[123.675, 116.28, 103.53],
+            std=[58.4, 57.1, 57.4])), 'raw pixel values'),
 ])
 def test_bad_arguments_raise(cfg, match):
     with pytest.raises(ValueError, match=match):
@@ -116,8 +122,10 @@ def test_bad_arguments_raise(cfg, match):
 
 
 def test_identity_normalisation_is_accepted():
-    model = MODELS.build(dict(type='LBPSharpnessDBD', data_preprocessor=dict(
-        type='SegDataPreProcessor', mean=[0, 0, 0], std=[1, 1, 1])))
+    model = MODELS.build(
+        dict(
+            type='LBPSharpnessDBD',
+            data_preprocessor=dict(type='SegDataPreProcessor', mean=[0, 0, 0], std=[1, 1, 1])))
     assert model.channel_order == 'bgr'
 
 
@@ -134,8 +142,10 @@ def test_channel_order_of_grey_conversion():
     pixel = torch.tensor([255.0, 0.0, 0.0]).view(1, 3, 1, 1)  # first channel only
     bgr = MODELS.build(dict(type='GradientEnergyDBD'))
     rgb = MODELS.build(dict(type='GradientEnergyDBD', channel_order='rgb'))
-    swapped = MODELS.build(dict(type='GradientEnergyDBD', data_preprocessor=dict(
-        type='SegDataPreProcessor', bgr_to_rgb=True)))
+    swapped = MODELS.build(
+        dict(
+            type='GradientEnergyDBD',
+            data_preprocessor=dict(type='SegDataPreProcessor', bgr_to_rgb=True)))
     assert bgr.grey_images(pixel).item() == pytest.approx(0.114, abs=1e-6)  # blue weight
     assert rgb.grey_images(pixel).item() == pytest.approx(0.299, abs=1e-6)  # red weight
     assert swapped.channel_order == 'rgb'
@@ -174,6 +184,35 @@ def test_gradient_energy_equals_core_baseline():
     prob = model.predict(to_batch(img))[0].seg_logits.data[0].numpy()
     grey = cv2.cvtColor(img.astype(np.float32), cv2.COLOR_BGR2GRAY) / 255.0
     np.testing.assert_allclose(prob, gradient_energy_map(grey, window=7), atol=1e-5)
+
+
+def test_uint8_grey_reproduces_the_core_function_on_uint8_images():
+    """``uint8_grey=True``: bit for bit what gradient_energy_map gives for the uint8 image (8-bit
+    grey from OpenCV), which differs slightly from the unrounded grey of the default."""
+    from dbdseg.utils import gradient_energy_map
+    img = half_blurred(48, 40, seed=6)
+    model = MODELS.build(dict(type='GradientEnergyDBD', uint8_grey=True))
+    prob = model.predict(to_batch(img))[0].seg_logits.data[0].numpy()
+    np.testing.assert_array_equal(prob, gradient_energy_map(img, window=15))
+    grey = model.grey_images(to_batch(img))[0].numpy()
+    np.testing.assert_array_equal(grey, cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) / np.float32(255))
+    default = MODELS.build(dict(type='GradientEnergyDBD')).predict(to_batch(img))[0]
+    assert not np.array_equal(default.seg_logits.data[0].numpy(), prob)
+    # RGB input order and grey (1-channel) input
+    rgb = MODELS.build(dict(type='GradientEnergyDBD', uint8_grey=True, channel_order='rgb'))
+    np.testing.assert_array_equal(rgb.grey_images(to_batch(img[..., ::-1].copy()))[0].numpy(), grey)
+    one = torch.from_numpy(img[..., 1].copy())[None, None].float()
+    np.testing.assert_array_equal(model.grey_images(one)[0].numpy(), img[..., 1] / np.float32(255))
+
+
+def test_constant_map():
+    model = MODELS.build(dict(type='ConstantDBD'))
+    sample = model.predict(to_batch(half_blurred(12, 20)))[0]
+    assert torch.equal(sample.seg_logits.data, torch.ones(1, 12, 20))
+    assert torch.equal(sample.pred_sem_seg.data, torch.ones(1, 12, 20, dtype=torch.int64))
+    low = MODELS.build(dict(type='ConstantDBD', value=0.25)).predict(to_batch(half_blurred()))[0]
+    assert torch.equal(low.seg_logits.data, torch.full((1, 64, 64), 0.25))
+    assert int(low.pred_sem_seg.data.sum()) == 0
 
 
 def test_laplacian_variance_value():
@@ -261,8 +300,7 @@ def test_predict_keeps_metainfo_and_resizes_to_ori_shape():
     model = MODELS.build(dict(type='LBPSharpnessDBD', window_sizes=(5, )))
     img = half_blurred(32, 32, seed=6)  # as if the pipeline had resized a 48 x 64 image
     gt = PixelData(data=torch.ones(1, 48, 64, dtype=torch.int64))
-    sample = SegDataSample(metainfo=dict(img_path='x.png', ori_shape=(48, 64),
-                                         img_shape=(32, 32)))
+    sample = SegDataSample(metainfo=dict(img_path='x.png', ori_shape=(48, 64), img_shape=(32, 32)))
     sample.gt_sem_seg = gt
     out = model.predict(to_batch(img), [sample])[0]
     assert out is sample and out.img_path == 'x.png' and out.gt_sem_seg is gt
@@ -272,8 +310,8 @@ def test_predict_keeps_metainfo_and_resizes_to_ori_shape():
     assert sharp_minus_blurred(prob, margin=8) > 0.3
 
     # a horizontally flipped view is flipped back; padding is cropped
-    flipped = SegDataSample(metainfo=dict(ori_shape=(32, 32), flip=True,
-                                          flip_direction='horizontal'))
+    flipped = SegDataSample(
+        metainfo=dict(ori_shape=(32, 32), flip=True, flip_direction='horizontal'))
     plain = SegDataSample(metainfo=dict(ori_shape=(32, 32)))
     p_plain = model.predict(to_batch(img), [plain])[0].seg_logits.data
     p_flip = model.predict(to_batch(img), [flipped])[0].seg_logits.data
@@ -289,13 +327,17 @@ def test_inference_model_at_original_size_after_resize(tmp_path):
     from dbdseg.apis import inference_model, init_model
     path = str(tmp_path / 'photo.png')
     assert cv2.imwrite(path, half_blurred(48, 64, seed=7))
-    resize_pipeline = [dict(type='LoadImageFromFile'),
-                       dict(type='Resize', scale=(40, 30), keep_ratio=False),
-                       dict(type='LoadBinaryAnnotations'),
-                       dict(type='PackBinarySegInputs')]
+    resize_pipeline = [
+        dict(type='LoadImageFromFile'),
+        dict(type='Resize', scale=(40, 30), keep_ratio=False),
+        dict(type='LoadBinaryAnnotations'),
+        dict(type='PackBinarySegInputs')
+    ]
     for name in ('lbp-sharpness', 'gradient-energy', 'laplacian-variance'):
-        model = init_model(osp.join(CONFIG_DIR, f'{name}_dut-dbd.py'), None, cfg_options={
-            'test_dataloader.dataset.pipeline': resize_pipeline})
+        model = init_model(
+            osp.join(CONFIG_DIR, f'{name}_dut-dbd.py'),
+            None,
+            cfg_options={'test_dataloader.dataset.pipeline': resize_pipeline})
         result = inference_model(model, path)
         prob = result.seg_logits.data
         assert prob.shape == (1, 48, 64) and result.img_shape == (30, 40)
@@ -310,15 +352,15 @@ def write_dut_like_set(root, n=3, h=48, w=64):
     for sub in ('images', 'masks'):
         (root / 'test' / sub).mkdir(parents=True, exist_ok=True)
     for i in range(n):
-        assert cv2.imwrite(str(root / 'test' / 'images' / f'{i}.png'),
-                           half_blurred(h, w, seed=10 + i))
+        assert cv2.imwrite(
+            str(root / 'test' / 'images' / f'{i}.png'), half_blurred(h, w, seed=10 + i))
         assert cv2.imwrite(str(root / 'test' / 'masks' / f'{i}.bmp'), half_mask(h, w))
     return str(root)
 
 
 def max_f_of(pred_dir, data_root, invert):
     """maxF of the saved prediction PNGs (optionally inverted) with a fresh SODMetric."""
-    metric = METRICS.build(dict(type='SODMetric', metrics=['maxF']))
+    metric = METRICS.build(dict(type='SODMetric', sod_metrics=['maxF']))
     stems = sorted(osp.splitext(f)[0] for f in os.listdir(pred_dir))
     for stem in stems:
         prob = cv2.imread(osp.join(pred_dir, f'{stem}.png'), cv2.IMREAD_GRAYSCALE) / 255.0
@@ -339,8 +381,8 @@ def test_tools_test_end_to_end(tmp_path, name):
     metrics_file = str(tmp_path / 'metrics.json')
     test_tool = tiny.load_tool('test')
     flat = test_tool.main([
-        osp.join(CONFIG_DIR, f'{name}_dut-dbd.py'), 'none', '--work-dir', work_dir, '--out',
-        preds, '--metrics-out', metrics_file, '--cfg-options',
+        osp.join(CONFIG_DIR, f'{name}_dut-dbd.py'), 'none', '--work-dir', work_dir, '--out', preds,
+        '--metrics-out', metrics_file, '--cfg-options',
         f'test_dataloader.dataset.data_root={data_root}', 'test_dataloader.dataset.img_suffix=.png',
         'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False',
         f'experiment_name={tiny.unique_name("classical")}', 'log_level=WARNING'
@@ -365,9 +407,58 @@ def test_tools_infer_end_to_end(tmp_path):
     assert cv2.imwrite(str(img), half_blurred(48, 64, seed=20))
     out_dir = tmp_path / 'out'
     written = tiny.load_tool('infer').main([
-        osp.join(CONFIG_DIR, 'lbp-sharpness_dut-dbd.py'), 'none', str(img), '--out-dir',
-        str(out_dir)])
+        osp.join(CONFIG_DIR, 'lbp-sharpness_dut-dbd.py'), 'none',
+        str(img), '--out-dir',
+        str(out_dir)
+    ])
     assert sorted(osp.basename(p) for p in written) == ['photo.png', 'photo_overlay.jpg']
     prob = cv2.imread(str(out_dir / 'photo.png'), cv2.IMREAD_GRAYSCALE) / 255.0
     assert prob.shape == (48, 64)
     assert sharp_minus_blurred(prob, margin=8) > 0.3
+
+
+def _former_eval_baselines(data_root, window=15):
+    """The loop of the former tools/analysis_tools/eval_baselines.py (what tools/demo.sh printed
+    until the baselines became tools/test.py runs): the maps computed on the loaded uint8 image at
+    its original size, scored by a fresh SODMetric per baseline."""
+    from dbdseg.utils import gradient_energy_map
+    stems = sorted(osp.splitext(f)[0] for f in os.listdir(osp.join(data_root, 'test', 'images')))
+    baselines = {
+        'all-in-focus': lambda img: np.ones(img.shape[:2], np.float32),
+        'gradient-energy': lambda img: gradient_energy_map(img, window=window),
+    }
+    cfg = dict(type='SODMetric', dbd_protocols=['dd', 'dd_pooled', 'fixed'])
+    metrics = {name: METRICS.build(cfg) for name in baselines}
+    for stem in stems:
+        img_path = osp.join(data_root, 'test', 'images', f'{stem}.png')
+        img = cv2.imread(img_path)
+        gt = cv2.imread(osp.join(data_root, 'test', 'masks', f'{stem}.bmp'), 0) > 128
+        for name, metric in metrics.items():
+            sample = SegDataSample(metainfo=dict(img_path=img_path, ori_shape=img.shape[:2]))
+            sample.seg_logits = PixelData(data=torch.from_numpy(baselines[name](img))[None])
+            sample.gt_sem_seg = PixelData(data=torch.from_numpy(gt.astype(np.int64))[None])
+            metric.process([], [sample.to_dict()])
+    return {name: metric.evaluate(len(stems)) for name, metric in metrics.items()}
+
+
+def test_demo_baselines_equal_the_former_eval_baselines(tmp_path):
+    """tools/demo.sh's all-in-focus and gradient-energy rows (tools/test.py, ConstantDBD and
+    GradientEnergyDBD with uint8_grey=True) equal the former eval_baselines.py numbers exactly;
+    the constant map scores MAE = blurred fraction and F = 1.3 f / (0.3 f + 1)."""
+    tiny = _tiny()
+    data_root = write_dut_like_set(tmp_path / 'data')
+    expected = _former_eval_baselines(data_root)
+    for name, extra in (('all-in-focus', []), ('gradient-energy', ['model.uint8_grey=True'])):
+        flat = tiny.load_tool('test').main([
+            osp.join(CONFIG_DIR, f'{name}_dut-dbd.py'), 'none', '--work-dir',
+            str(tmp_path / name), '--cfg-options', f'test_dataloader.dataset.data_root={data_root}',
+            'test_dataloader.dataset.img_suffix=.png', 'test_dataloader.num_workers=0',
+            'test_dataloader.persistent_workers=False', 'log_level=WARNING',
+            f'experiment_name={tiny.unique_name("baseline")}', *extra
+        ])
+        assert flat == pytest.approx(expected[name], abs=1e-12, rel=0), name
+    frac = float((half_mask(48, 64) > 128).mean())
+    const = expected['all-in-focus']
+    assert const['MAE'] == pytest.approx(1 - frac, abs=1e-6)
+    assert const['maxF'] == pytest.approx(1.3 * frac / (0.3 * frac + 1), abs=1e-3)
+    assert expected['gradient-energy']['maxF'] > const['maxF'] + 0.2

@@ -10,7 +10,11 @@ _base_ = [
 ]
 # Registers TinySharpNet, TinySharpHead and SoftIoULoss (and dbdseg's modules).
 custom_imports = dict(
-    imports=['dbdseg', 'projects.example_project.example_project'], allow_failed_imports=False)
+    imports=[
+        'dbdseg.datasets', 'dbdseg.engine', 'dbdseg.evaluation', 'dbdseg.models',
+        'dbdseg.visualization', 'projects.example_project.example_project'
+    ],
+    allow_failed_imports=False)
 
 crop_size = (64, 64)
 data_root = 'data/synthetic_defocus'
@@ -114,7 +118,7 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(
-        type='CheckpointHook',
+        type='AtomicCheckpointHook',
         by_epoch=False,
         interval=val_interval,
         save_best='maxF',

@@ -257,7 +257,10 @@ def test_soft_iou_errors_and_name():
 # ---------------------------------------------------------------------------- config + training
 def test_project_config():
     cfg = Config.fromfile(CONFIG)
-    assert cfg.custom_imports.imports == ['dbdseg', 'projects.example_project.example_project']
+    assert cfg.custom_imports.imports == [
+        'dbdseg.datasets', 'dbdseg.engine', 'dbdseg.evaluation', 'dbdseg.models',
+        'dbdseg.visualization', 'projects.example_project.example_project'
+    ]
     assert cfg.custom_imports.allow_failed_imports is False
     assert cfg.model.backbone.type == 'TinySharpNet'
     assert cfg.model.decode_head.type == 'TinySharpHead'

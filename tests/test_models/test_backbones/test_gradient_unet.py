@@ -1,6 +1,4 @@
-"""Tests of GradientUNet (Zhang & Yan 2020, Fig. 4; MODELS.md A.2/B.4) and its configs."""
-import glob
-import importlib.util
+"""Tests of GradientUNet (Zhang & Yan 2020, Sec. 3.4, Fig. 4) and its configs."""
 import os.path as osp
 
 import pytest
@@ -267,116 +265,17 @@ def test_segmentor_overfits_and_predicts_probabilities():
         assert acc > 0.8
 
 
-CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs/realtime_dbd/*.py')))
-
-
-def test_realtime_dbd_configs_exist():
-    names = {osp.basename(c) for c in CONFIGS}
-    expected = set()
-    for data in ('cuhk', 'dut'):
-        # Table 1 rows and the Table 2 lambda_s sweep (0.2 is the bce-self config)
-        for variant in ['gradunet_1xb64-bce', 'unet-nograd_1xb64-bce', 'gradunet_1xb64-bce-self',
-                        'gradunet_1xb64-bce-self-hard'] + [
-                            f'gradunet_1xb64-bce-self-ls{ls}' for ls in ('0.0', '0.1', '0.3', '0.4',
-                                                                         '0.5')]:
-            expected.add(f'realtime-dbd_{variant}-19k_{data}-320x320.py')
-        # the SOD -> DBD transfer pair (AFIU's strategy): DUTS pre-training, then load_from
-        expected.add(f'realtime-dbd_gradunet_1xb64-bce-19k_sod2dbd_{data}-320x320.py')
-    expected.add('realtime-dbd_gradunet_1xb64-bce-19k_duts-320x320.py')
-    assert names == expected
-
-
-@pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
-def test_realtime_dbd_config_loads_and_builds(path):
-    cfg = Config.fromfile(path)
-    name = osp.basename(path)
-    backbone = cfg.model.backbone
-    assert backbone.type == 'GradientUNet'
-    assert backbone.use_gradients == ('nograd' not in name)
-    assert backbone.mean == cfg.model.data_preprocessor.mean
-    assert backbone.std == cfg.model.data_preprocessor.std
-    assert cfg.model.data_preprocessor.size == (320, 320)
-    assert cfg.model.decode_head.in_channels == backbone.decoder_widths[-1]
-    assert cfg.model.decode_head.out_channels == 1 and cfg.model.decode_head.threshold == 0.5
-    assert cfg.model.test_cfg.mode == 'whole'
-    assert cfg.train_dataloader.batch_size == 64
-    assert any(t.type == 'RandomRotate' for t in cfg.train_dataloader.dataset.pipeline)
-    root = ('data/dut_dbd' if '_dut-' in name else 'data/duts' if '_duts-' in name else
-            'data/cuhk_dbd')
-    for loader in (cfg.train_dataloader, cfg.val_dataloader, cfg.test_dataloader):
-        assert loader.dataset.data_root == root
-        assert loader.dataset.invert == ('_cuhk-' in name)
-    if '_sod2dbd_' in name:  # step 2 of the transfer starts from the DUTS checkpoint
-        assert cfg.load_from == ('work_dirs/realtime-dbd_gradunet_1xb64-bce-19k_duts-320x320/'
-                                 'iter_19000.pth')
-    else:
-        assert cfg.get('load_from') is None
-    assert cfg.optim_wrapper.optimizer == dict(
-        type='Adam', lr=2e-5, betas=(0.9, 0.999), weight_decay=5e-4)
-    assert cfg.param_scheduler[0].eta_min == 2e-6
-    assert cfg.param_scheduler[0].end == cfg.train_cfg.max_iters == 19000
-    assert cfg.default_hooks.checkpoint.save_best == 'maxF'
-    train_prefix = cfg.train_dataloader.dataset.data_prefix
-    if '-bce-self' in name:
-        assert cfg.model.type == 'PatchSwapEncoderDecoder' and cfg.model.patch_size == 64
-        ls = name.split('-ls')[1].split('-')[0] if '-ls' in name else '0.2'
-        assert cfg.model.lambda_self == float(ls)
-        assert cfg.model.get('hard_mining', False) == ('-hard' in name)
-        assert ('saliency_map_path' in train_prefix) == ('-hard' in name)
-    else:
-        assert cfg.model.type == 'EncoderDecoder' and 'saliency_map_path' not in train_prefix
-    if '-hard' in name:
-        assert cfg.model.w_hard == 2.0 and train_prefix.saliency_map_path == 'train/saliency'
-        assert train_prefix.img_path == 'train/images'  # merged into the base prefix
-    init_default_scope('mmseg')
-    model = MODELS.build(cfg.model)
-    assert model.backbone.use_gradients == backbone.use_gradients
-    assert type(model).__name__ == cfg.model.type
-
-
-def _load_model_size_tool():
-    path = osp.join(ROOT, 'tools/analysis_tools/model_size.py')
-    spec = importlib.util.spec_from_file_location('model_size', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_model_size_tool_numbers_for_readme(capsys):
-    tool = _load_model_size_tool()
+def test_model_size_numbers_for_readme():
+    from dbdseg.utils.benchmark import config_model_size, format_model_size
     cfg_dir = osp.join(ROOT, 'configs/realtime_dbd')
-    full = tool.main([osp.join(cfg_dir, 'realtime-dbd_gradunet_1xb64-bce-19k_cuhk-320x320.py')])
-    out = capsys.readouterr().out
+    full = config_model_size(
+        osp.join(cfg_dir, 'realtime-dbd_gradunet_1xb64-bce-19k_cuhk-320x320.py'))
+    out = format_model_size(full)
     assert 'backbone' in out and 'decode_head' in out and 'MB' in out
     assert full['parts'] == {'backbone': 6_683_344, 'decode_head': 17}
     assert full['total_params'] == 6_683_361
     assert 26.80 < full['fp32_MB'] < 26.88  # paper: 26.73
-    nograd = tool.main(
-        [osp.join(cfg_dir, 'realtime-dbd_unet-nograd_1xb64-bce-19k_cuhk-320x320.py')])
+    nograd = config_model_size(
+        osp.join(cfg_dir, 'realtime-dbd_unet-nograd_1xb64-bce-19k_cuhk-320x320.py'))
     assert nograd['total_params'] == 3_144_769
     assert 12.60 < nograd['fp32_MB'] < 12.67  # paper: 7.79
-
-
-ABLATION = sorted(glob.glob(osp.join(ROOT, 'configs/realtime_dbd/cpu_ablation/*.py')))
-
-
-def test_cpu_ablation_configs_differ_only_in_the_objective():
-    """The four CPU ablation variants share data, schedule, seed and widths."""
-    cfgs = {osp.basename(p).split('_1xb8-')[1].split('-400it')[0] + ('-nograd' if 'nograd' in p
-                                                                        else ''): Config.fromfile(p)
-            for p in ABLATION}
-    assert set(cfgs) == {'bce', 'bce-nograd', 'bce-self', 'bce-self-hard'}
-    ref = cfgs['bce']
-    for key, cfg in cfgs.items():
-        assert cfg.train_cfg.max_iters == 400 and cfg.param_scheduler[-1].end == 400
-        assert cfg.randomness == ref.randomness and cfg.crop_size == (192, 192)
-        assert cfg.train_dataloader.batch_size == ref.train_dataloader.batch_size == 8
-        assert cfg.model.backbone.widths == ref.model.backbone.widths
-        assert cfg.model.backbone.use_gradients == (key != 'bce-nograd')
-        assert (cfg.model.type == 'PatchSwapEncoderDecoder') == key.startswith('bce-self')
-        assert cfg.model.get('hard_mining', False) == (key == 'bce-self-hard')
-        init_default_scope('mmseg')
-        model = MODELS.build(cfg.model)
-        assert type(model).__name__ == cfg.model.type
-    assert cfgs['bce-self'].model.patch_size == 40 and cfgs['bce-self'].model.lambda_self == 0.2
-    assert cfgs['bce-self-hard'].train_dataloader.dataset.data_prefix.saliency_map_path == 'saliency'

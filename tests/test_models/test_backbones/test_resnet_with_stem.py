@@ -1,10 +1,9 @@
-"""Tests of ResNetWithStem / ResNeXtWithStem (ARCHITECTURE.md Section 7, MODELS.md B.1)."""
+"""Tests of ResNetWithStem / ResNeXtWithStem: the stride-2 stem output, then the stages."""
 import pytest
 import torch
 import torch.nn.functional as F
 from mmseg.models.backbones import ResNet, ResNeXt
 
-import dbdseg  # noqa: F401  registers dbdseg's modules
 from dbdseg.models.backbones import ResNetWithStem, ResNeXtWithStem
 from dbdseg.registry import MODELS
 

@@ -12,7 +12,7 @@ from dbdseg.registry import MODELS
 
 init_default_scope('mmseg')
 
-# reference (moothes/A2S-USOD mnet, ../shared/design/reference_keys/a2s_mnet.txt): decoder
+# The official A2S code (github.com/moothes/A2S-USOD, methods/mnet/model.py, ResNet-50): decoder
 # 2,192,896 parameters, of which 4 x 128 are the unused GroupNorm inside each SE block.
 REF_DECODER_PARAMS = 2192896
 REF_UNUSED_SE_GN = 4 * 128

@@ -17,8 +17,9 @@ from dbdseg.registry import MODELS
 
 init_default_scope('mmseg')
 
-# ../shared/design/reference_keys/a2s_cornet.txt: decoder 2,840,832; total 28,397,864 including
-# the ResNet-50 fc (2,049,000). Paper (Table VII): 28.40M, 28.25M with the RAMs replaced by convs.
+# The official A2S code (github.com/moothes/A2S-USOD, methods/cornet/model.py, ResNet-50): decoder
+# 2,840,832 parameters; total 28,397,864 including the ResNet-50 fc (2,049,000). Paper (Zhou et
+# al. 2023, Table VII): 28.40M, 28.25M with the RAMs replaced by convs.
 REF_DECODER = 2840832
 REF_TOTAL = 28397864
 FC = 2049000
@@ -28,9 +29,14 @@ LOSSES = [
     dict(type='SSIMLoss'),
     dict(type='IoULoss'),
 ]
-TINY = dict(type='RAMHead', in_channels=(4, 6, 8, 10, 12), channels=8, global_channels=16,
-            norm_cfg=dict(type='GN', num_groups=4), global_norm_cfg=dict(type='GN', num_groups=8),
-            loss_decode=LOSSES)
+TINY = dict(
+    type='RAMHead',
+    in_channels=(4, 6, 8, 10, 12),
+    channels=8,
+    global_channels=16,
+    norm_cfg=dict(type='GN', num_groups=4),
+    global_norm_cfg=dict(type='GN', num_groups=8),
+    loss_decode=LOSSES)
 
 
 def _n(module):
@@ -46,8 +52,9 @@ def _tiny(**kw):
 
 def _feats(n=2, h=32, w=32, widths=(4, 6, 8, 10, 12), seed=0):
     gen = torch.Generator().manual_seed(seed)
-    return tuple(torch.randn(n, c, -(-h // s), -(-w // s), generator=gen)
-                 for c, s in zip(widths, (2, 4, 8, 16, 32)))
+    return tuple(
+        torch.randn(n, c, -(-h // s), -(-w // s), generator=gen)
+        for c, s in zip(widths, (2, 4, 8, 16, 32)))
 
 
 def _samples(targets):
@@ -68,8 +75,8 @@ def test_sizes_against_paper_and_reference():
     no_global = MODELS.build(dict(type='RAMHead', global_path=False, loss_decode=LOSSES))
     assert _n(head) - _n(no_global) == 148032  # reference gb_conv
     # ResNet-18 widths (the lead's CPU run)
-    r18 = MODELS.build(dict(type='RAMHead', in_channels=(64, 64, 128, 256, 512),
-                            loss_decode=LOSSES))
+    r18 = MODELS.build(
+        dict(type='RAMHead', in_channels=(64, 64, 128, 256, 512), loss_decode=LOSSES))
     assert tuple(r18.state_dict()['adapters.1.conv.weight'].shape) == (64, 64, 3, 3)
     assert tuple(r18.state_dict()['adapters.4.conv.weight'].shape) == (64, 512, 3, 3)
 
@@ -105,8 +112,8 @@ def test_channel_sum_of_ram_product():
         out = head(feats)
     (h1, h2, g), local = got['local']
     assert g.shape[-1] == 4  # global path: H5 (1x1) -> x2 -> x2 = stride 8 of a 32 input
-    region = F.interpolate(got['region'], size=local.shape[-2:], mode='bilinear',
-                           align_corners=False)
+    region = F.interpolate(
+        got['region'], size=local.shape[-2:], mode='bilinear', align_corners=False)
     assert torch.allclose(out, (local * region).sum(1, keepdim=True), atol=1e-6)
     assert got['region'].shape[-1] == 4 and local.shape[-1] == 16
 
@@ -157,9 +164,9 @@ def test_losses_soft_targets_by_hand():
     l4 = head.loss_by_feat(other, _samples(target))
     assert not torch.isclose(l4['loss_bce'], l1['loss_bce'], atol=1e-6)
 
+
 def test_integer_targets_and_threshold():
-    head = _tiny(loss_decode=[dict(type='CrossEntropyLoss', use_sigmoid=True,
-                                   avg_non_ignore=True)])
+    head = _tiny(loss_decode=[dict(type='CrossEntropyLoss', use_sigmoid=True, avg_non_ignore=True)])
     feats = _feats(1, 32, 32)
     logits = head(feats)
     hard = torch.zeros(1, 32, 32, dtype=torch.long)
@@ -183,15 +190,16 @@ def test_gradients_reach_every_parameter():
 
 def test_errors():
     with pytest.raises(ValueError, match='5 levels'):
-        MODELS.build(dict(type='RAMHead', in_channels=(64, 256, 512), in_index=(0, 1, 2),
-                          loss_decode=LOSSES))
+        MODELS.build(
+            dict(
+                type='RAMHead', in_channels=(64, 256, 512), in_index=(0, 1, 2), loss_decode=LOSSES))
     with pytest.raises(ValueError, match='out_channels=1'):
         MODELS.build(dict(type='RAMHead', out_channels=2, loss_decode=LOSSES))
     with pytest.raises(ValueError, match='multiple_select'):
         MODELS.build(dict(type='RAMHead', input_transform='resize_concat', loss_decode=LOSSES))
     with pytest.raises(ValueError, match='sampler'):
-        MODELS.build(dict(type='RAMHead', sampler=dict(type='OHEMPixelSampler'),
-                          loss_decode=LOSSES))
+        MODELS.build(
+            dict(type='RAMHead', sampler=dict(type='OHEMPixelSampler'), loss_decode=LOSSES))
     with pytest.raises(ValueError, match='target_threshold'):
         MODELS.build(dict(type='RAMHead', target_threshold=1.5, loss_decode=LOSSES))
     head = _tiny()

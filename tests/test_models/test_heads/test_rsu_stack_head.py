@@ -1,4 +1,4 @@
-"""RSUStackHead: AFIU's decoder (Qian et al. Sec. 3.2; MODELS.md A.1, B.2.7)."""
+"""RSUStackHead: AFIU's decoder (Qian et al. Sec. 3.2) of U²-Net RSU blocks."""
 import pytest
 import torch
 import torch.nn as nn
@@ -6,7 +6,6 @@ import torch.nn.functional as F
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
-import dbdseg  # noqa: F401  registers dbdseg's modules
 from dbdseg.models.decode_heads import RSUStackHead
 from dbdseg.registry import MODELS
 
@@ -48,7 +47,7 @@ def _samples(n=2, size=64, seed=0):
     return samples
 
 
-def test_default_blocks_follow_models_b27():
+def test_default_blocks_by_resolution_as_u2net():
     with torch.device('meta'):
         head = MODELS.build(
             dict(
@@ -62,7 +61,7 @@ def test_default_blocks_follow_models_b27():
     # innermost RSU map for a 320 input: 160 / 2^5, 80 / 2^4, 40 / 2^3, 20 / 2^2, 10 (no pooling)
     assert [b.num_pools for b in head.blocks] == [5, 4, 3, 2, 0]
 
-    # per REBNConv(i, o): 9 i o + o (conv) + 2 o (BN); an RSU has 2L of them (MODELS.md B.2.5)
+    # per REBNConv(i, o): 9 i o + o (conv) + 2 o (BN); an RSU has 2L of them (U²-Net, Sec. 3.1)
     def rsu_params(L, i, m, o):
 
         def unit(a, b):
@@ -143,12 +142,13 @@ def test_side_outputs_deep_supervision():
     assert torch.allclose(outs[0], head.conv_seg(torch.cat(outs[1:], 1)))
     samples = _samples(size=64)
     losses = head.loss_by_feat(outs, samples)
-    assert set(losses) == {'loss_ce', 'acc_seg'} | {f'loss_side{i}' for i in range(1, 6)}
-    assert all(losses[f'loss_side{i}'] == 0 for i in range(1, 5))
+    # one key scheme (dbdseg.models.utils.side_output_losses): <loss_name>_side<i>; sides of
+    # weight 0 are left out
+    assert list(losses) == ['loss_ce', 'acc_seg', 'loss_ce_side5']
     label = torch.stack([s.gt_sem_seg.data for s in samples]).float()
     side5 = F.interpolate(outs[5], size=(64, 64), mode='bilinear', align_corners=False)
     expected = 2.0 * F.binary_cross_entropy_with_logits(side5, label)
-    assert torch.allclose(losses['loss_side5'], expected, atol=1e-6)
+    assert torch.allclose(losses['loss_ce_side5'], expected, atol=1e-6)
     fused = F.interpolate(outs[0], size=(64, 64), mode='bilinear', align_corners=False)
     assert torch.allclose(
         losses['loss_ce'], F.binary_cross_entropy_with_logits(fused, label), atol=1e-6)
@@ -192,3 +192,44 @@ def test_errors_are_clear():
     head = RSUStackHead(**SMALL)
     with pytest.raises(ValueError, match=r'EC_5 must be \(N, 6, H, W\)'):
         head(_levels(channels=(4, 4, 4, 4, 4)))
+
+
+def test_side_losses_total_and_repeated_loss_names():
+    """The total over the loss keys is fused + sum_i w_i * side_i for every loss of loss_decode
+    (U²-Net, Eq. 1); two losses give their own keys per side, summed into the same total."""
+    torch.manual_seed(0)
+    weights = (0.5, 1.0, 1.5, 2.0, 2.5)
+    dice = dict(type='DiceLoss', use_sigmoid=True, loss_weight=0.3)
+    head = RSUStackHead(
+        side_outputs=True, side_loss_weights=weights, **dict(SMALL, loss_decode=[BCE, dice]))
+    outs = head(_levels(size=32))
+    samples = _samples(size=64)
+    losses = head.loss_by_feat(outs, samples)
+    sides = [f'loss_{name}_side{i}' for name in ('ce', 'dice') for i in range(1, 6)]
+    assert list(losses) == ['loss_ce', 'loss_dice', 'acc_seg'] + sides
+    label = torch.stack([s.gt_sem_seg.data for s in samples]).squeeze(1)
+    expected = 0.0
+    for w, out in zip((1.0, ) + weights, outs):
+        out = F.interpolate(out, size=(64, 64), mode='bilinear', align_corners=False)
+        expected = expected + w * sum(
+            fn(out, label, weight=None, ignore_index=255) for fn in head.loss_decode)
+    total = sum(v for k, v in losses.items() if 'loss' in k)
+    assert torch.allclose(total, expected, atol=1e-6)
+
+
+def test_acc_seg_is_the_accuracy_of_the_thresholded_probability():
+    """mmseg's accuracy() on one channel gives the share of label-0 pixels whatever the
+    prediction; the head logs the accuracy of sigmoid(logit) > threshold (255 ignored)."""
+    head = RSUStackHead(**SMALL)
+    label = torch.zeros(1, 1, 4, 4, dtype=torch.long)
+    label[..., :3, :] = 1  # 12 in-focus pixels, 4 blurred
+    label[..., 0, 0] = 255  # one ignored pixel: 11 in-focus, 4 blurred valid
+    sample = SegDataSample(metainfo=dict(img_shape=(4, 4), pad_shape=(4, 4)))
+    sample.gt_sem_seg = PixelData(data=label[0])
+    positive = torch.full((1, 1, 4, 4), 3.0)  # predicts in-focus everywhere
+    acc = head.loss_by_feat(positive, [sample])['acc_seg']
+    assert acc.item() == pytest.approx(100.0 * 11 / 15)  # mmseg's arg-max gave 100 * 4 / 15
+    negative = head.loss_by_feat(-positive, [sample])['acc_seg']
+    assert negative.item() == pytest.approx(100.0 * 4 / 15)
+    head.threshold = 0.99  # sigmoid(3) = 0.95 is below it: the threshold is the head's
+    assert head.loss_by_feat(positive, [sample])['acc_seg'].item() == pytest.approx(100.0 * 4 / 15)

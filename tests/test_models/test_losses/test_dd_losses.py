@@ -1,11 +1,10 @@
-"""Tests of BalancedBCELoss and DepthDistillationLoss (Cun & Pun 2020, Eq. 2-3; MODELS.md A.3)."""
+"""Tests of BalancedBCELoss and DepthDistillationLoss (Cun & Pun 2020, Sec. 3.3, Eq. 2-3)."""
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-import dbdseg  # noqa: F401  registers dbdseg's modules
 from dbdseg.models.losses import BalancedBCELoss, DepthDistillationLoss
 from dbdseg.models.losses.balanced_bce_loss import balanced_bce_with_logits
 from dbdseg.models.losses.depth_distillation_loss import depth_distillation_loss

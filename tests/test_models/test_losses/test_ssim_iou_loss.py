@@ -1,4 +1,5 @@
-"""SSIMLoss and IoULoss (A2S Eq. 12; MODELS.md B.5.7) on hand-made cases."""
+"""SSIMLoss and IoULoss (A2S, Zhou et al. 2023, Eq. 12; forms of the reference code
+github.com/moothes/A2S-USOD, methods/cornet/loss.py) on hand-made cases."""
 import math
 
 import numpy as np
@@ -34,7 +35,7 @@ def _naive_ssim(x, y, ws=11, sigma=1.5, c1=0.01**2, c2=0.03**2):
             vy = (win * b * b).sum() - my * my
             cov = (win * a * b).sum() - mx * my
             out[i, j] = ((2 * mx * my + c1) * (2 * cov + c2)) / ((mx * mx + my * my + c1) *
-                                                                (vx + vy + c2))
+                                                                 (vx + vy + c2))
     return out
 
 

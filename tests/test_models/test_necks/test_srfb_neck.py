@@ -2,7 +2,6 @@
 import pytest
 import torch
 
-import dbdseg  # noqa: F401  registers dbdseg's modules
 from dbdseg.models.necks import SRFBNeck
 from dbdseg.models.utils import RFB, SRFB
 from dbdseg.registry import MODELS

@@ -13,7 +13,6 @@ from mmseg.models.segmentors import SegTTAModel
 from mmseg.registry import DATASETS, MODELS
 from mmseg.structures import SegDataSample
 
-import dbdseg  # noqa: F401
 import dbdseg_tests_tiny_project as tiny  # registered by tests/conftest.py
 from dbdseg.models.segmentors import BinarySegTTAModel
 
@@ -197,7 +196,7 @@ def test_runner_tta_with_sod_metric(project, tmp_path):
     cfg.experiment_name = tiny.unique_name('tta')
     cfg.default_hooks.pop('visualization')
     cfg.default_hooks.pop('checkpoint')
-    cfg.test_evaluator = [dict(type='SODMetric', metrics=['MAE'], normalize_pred=False)]
+    cfg.test_evaluator = [dict(type='SODMetric', sod_metrics=['MAE'], normalize_pred=False)]
     runner = Runner.from_cfg(cfg)
     metrics = runner.test()
     # MAE of the merged probability maps, recomputed with the runner's (TTA) model

@@ -6,7 +6,6 @@ from urllib.error import URLError
 import pytest
 import torch
 
-import dbdseg  # noqa: F401
 from dbdseg.models.backbones import ResNetWithStem
 from dbdseg.models.utils import pretrained_fetch_help, pretrained_source
 
@@ -36,8 +35,8 @@ def test_failed_fetch_says_where_to_place_the_file(monkeypatch, tmp_path):
 
     monkeypatch.setattr(torch.hub, 'download_url_to_file', no_network)
     _, local = pretrained_source('torchvision://resnet18')
-    model = ResNetWithStem(depth=18, init_cfg=dict(type='Pretrained',
-                                                   checkpoint='torchvision://resnet18'))
+    model = ResNetWithStem(
+        depth=18, init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet18'))
     with pytest.raises(RuntimeError) as info:
         model.init_weights()
     assert local in str(info.value) and 'init_cfg=None' in str(info.value)

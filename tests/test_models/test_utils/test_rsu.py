@@ -1,19 +1,19 @@
-"""RSU-L / RSU-LF blocks and REBNConv (U²-Net, MODELS.md B.2.5).
+"""RSU-L / RSU-LF blocks and REBNConv (U²-Net, Qin et al. 2020, Sec. 3.1, Fig. 2).
 
-The forward is checked against a functional re-statement of MODELS.md B.2.5 written with U²-Net's
-own weight names (``rebnconvin``, ``rebnconv{k}``, ``rebnconv{k}d``; ``conv_s1``/``bn_s1``): the
-dbdseg block gets those weights through the U²-Net converter's key renaming, so the test pins both
-the block and the mapping. Parameter counts are those of reference_keys/u2net.txt and u2netp.txt.
+The forward is checked against a functional re-statement of the RSU of the official U²-Net code
+(github.com/xuebinqin/U-2-Net, model/u2net.py) written with U²-Net's own weight names
+(``rebnconvin``, ``rebnconv{k}``, ``rebnconv{k}d``; ``conv_s1``/``bn_s1``): the dbdseg block gets
+those weights through the U²-Net converter's key renaming, so the test pins both the block and the
+mapping. Parameter counts are those of the stages of the official U2NET and
+U2NETP models (same file), built with random weights.
 """
-import importlib.util
 import os.path as osp
-import sys
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from dbdseg.models.utils import REBNConv, RSU
+from dbdseg.models.utils import RSU, REBNConv
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
@@ -27,17 +27,11 @@ def _single_thread():
 
 
 def _converter():
-    name = 'dbdseg_tool_u2net2dbdseg'
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, osp.join(ROOT, 'tools', 'model_converters', 'u2net2dbdseg.py'))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    from dbdseg.utils.model_conversion import u2net
+    return u2net
 
 
-# (height, in, mid, out, dilated, parameters) of U²-Net's stages, reference_keys/u2net.txt
+# (height, in, mid, out, dilated, parameters) of U²-Net's stages (official U2NET, model/u2net.py)
 U2NET_STAGES = dict(
     stage1=(7, 3, 32, 64, False, 206016),
     stage2=(6, 64, 32, 128, False, 305856),
@@ -50,7 +44,7 @@ U2NET_STAGES = dict(
     stage3d=(5, 512, 64, 128, False, 1181952),
     stage2d=(6, 256, 32, 64, False, 323904),
     stage1d=(7, 128, 16, 64, False, 139200))
-# reference_keys/u2netp.txt
+# the same for the official U2NETP (U²-Net-lite)
 U2NETP_STAGES = dict(
     stage1=(7, 3, 16, 64, False, 67200),
     stage2=(6, 64, 16, 64, False, 95328),
@@ -119,7 +113,7 @@ def _ref_unit(sd, name, x, dilation):
 
 
 def _ref_rsu(sd, x, height, dilated):
-    """MODELS.md B.2.5 in U²-Net's names (eval mode)."""
+    """U²-Net's RSU (official model/u2net.py) in U²-Net's names (eval mode)."""
     L = height
     hxin = _ref_unit(sd, 'rebnconvin', x, 1)
     enc = [_ref_unit(sd, 'rebnconv1', hxin, 1)]

@@ -1,13 +1,12 @@
-"""Tests of the DD decoder blocks SRFB, RFB and UpsampleConvBlock (MODELS.md B.3.2, Table 2)."""
+"""DD decoder blocks SRFB, RFB and UpsampleConvBlock (Cun & Pun 2020, Sec. 3.2, Table 2)."""
 import pytest
 import torch
 import torch.nn.functional as F
 
-import dbdseg  # noqa: F401  registers dbdseg's modules
 from dbdseg.models.utils import RFB, SRFB, UpsampleConvBlock
 from dbdseg.registry import MODELS
 
-#: (in, out, reference parameters of deconv1..5), reference_keys/dd_resskspp.txt
+#: (in, out, parameters of deconv1..5 of DD's released ResNeXt decoder)
 REF_DECONV = [(2048, 1024, 31812640), (1024, 512, 7976480), (512, 256, 2005792), (256, 64, 503008),
               (64, 32, 33920)]
 
