@@ -344,13 +344,25 @@ def make_pairs(n: int, shape: Sequence[int], rng: np.random.Generator):
 
 def _direct_evaluators():
     import py_sod_metrics as psm
+
+    from dbdseg.evaluation.functional import EM_MAX
+
+    class ClippedEmeasure(psm.Emeasure):
+        """pysodmetrics' E-measure with every image's value clipped at ``EM_MAX``, as dbdseg's
+        (docs/en/evaluation.md); below 1 the values are pysodmetrics' own."""
+
+        def step(self, pred, gt, normalize=True):
+            super().step(pred, gt, normalize)
+            self.changeable_ems[-1] = np.minimum(self.changeable_ems[-1], EM_MAX)
+            self.adaptive_ems[-1] = min(self.adaptive_ems[-1], EM_MAX)
+
     return dict(
         fm=psm.FmeasureV2(
             metric_handlers=dict(
                 fm=psm.FmeasureHandler(with_dynamic=True, with_adaptive=True, beta=0.3))),
         mae=psm.MAE(),
         sm=psm.Smeasure(alpha=0.5),
-        em=psm.Emeasure(),
+        em=ClippedEmeasure(),
         wfm=psm.WeightedFmeasure(beta=1))
 
 

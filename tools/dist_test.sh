@@ -17,6 +17,12 @@ PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 PYTHON=${PYTHON:-python}
 
+# mmengine gathers the ranks' results through a folder `.dist_test/` in the current directory
+# unless the metric has a `collect_dir`; dbdseg's AtomicCheckpointHook points it under the work dir.
+# For other configs, remove the (then empty) folder here if this run made it.
+HAD_COLLECT_DIR=0
+[ -e .dist_test ] && HAD_COLLECT_DIR=1
+STATUS=0
 PYTHONPATH="$(dirname "$0")/..":${PYTHONPATH:-} \
 "$PYTHON" -m torch.distributed.run \
     --nnodes="$NNODES" \
@@ -27,4 +33,8 @@ PYTHONPATH="$(dirname "$0")/..":${PYTHONPATH:-} \
     "$(dirname "$0")/test.py" \
     "$CONFIG" \
     "$CHECKPOINT" \
-    --launcher pytorch "${@:4}"
+    --launcher pytorch "${@:4}" || STATUS=$?
+if [ "$HAD_COLLECT_DIR" = 0 ] && [ -d .dist_test ]; then
+    rmdir .dist_test 2>/dev/null || true
+fi
+exit "$STATUS"

@@ -16,6 +16,12 @@ PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 PYTHON=${PYTHON:-python}
 
+# mmengine gathers the ranks' results through a folder `.dist_test/` in the current directory
+# unless the metric has a `collect_dir`; dbdseg's AtomicCheckpointHook points it under the work dir.
+# For other configs, remove the (then empty) folder here if this run made it.
+HAD_COLLECT_DIR=0
+[ -e .dist_test ] && HAD_COLLECT_DIR=1
+STATUS=0
 PYTHONPATH="$(dirname "$0")/..":${PYTHONPATH:-} \
 "$PYTHON" -m torch.distributed.run \
     --nnodes="$NNODES" \
@@ -25,4 +31,8 @@ PYTHONPATH="$(dirname "$0")/..":${PYTHONPATH:-} \
     --master_port="$PORT" \
     "$(dirname "$0")/train.py" \
     "$CONFIG" \
-    --launcher pytorch "${@:3}"
+    --launcher pytorch "${@:3}" || STATUS=$?
+if [ "$HAD_COLLECT_DIR" = 0 ] && [ -d .dist_test ]; then
+    rmdir .dist_test 2>/dev/null || true
+fi
+exit "$STATUS"

@@ -8,17 +8,21 @@ sorted by name; any size; EXIF orientation applied) writes into ``--out-dir``:
 * ``<stem>_overlay.jpg``: the image with the probability as a colour heat map (JET: red = in-focus /
   salient) and the outline of ``prob > --threshold``.
 
-Outputs are written atomically (temporary file + ``os.replace``): an interrupted run never leaves a
-partial file, nor replaces a finished output of an earlier run with one. Two inputs with the same
-stem, an unreadable image, or an output folder that cannot be written are errors naming the files.
-Folders contribute files with the suffixes above only (other files are ignored), except hidden
-files such as macOS ``._*`` metadata files ("AppleDouble", not images), which are skipped
-(:func:`dbdseg.apis.inference_jobs.collect_images`).
+Outputs are staged and moved into place atomically (``InferenceOutputFolder``); an interrupted
+run (exception, Ctrl-C, SIGTERM, SIGHUP) leaves no partial or temporary file, and what a SIGKILLed
+run left is removed by the next run once that process is dead. Same-stem inputs, an output that
+would replace an input, an unreadable image or an unwritable output folder are errors naming the
+files. Hidden files (``.x.jpg``, macOS ``._*``) are never inputs, also when named (a note says
+so), nor are the unchanged outputs of an earlier run in ``--out-dir``, which may be the input
+folder (:mod:`dbdseg.apis.inference_jobs`).
 
-``--skip-bad``: an image that cannot be read (empty, truncated, corrupt, not an image) or predicted
-is skipped instead of stopping the run; the skipped files and the reason for each are listed at the
-end (stderr), and the exit status stays 0. Problems that are not about one image (the output folder,
-the model) still stop the run.
+``--max-pixels N``: an image of more than N pixels (default 64 megapixels; 0: no limit) is
+refused before decoding, from its header (a 31 KB PNG can decode to gigabytes).
+
+``--skip-bad``: an image that cannot be read (empty, truncated, corrupt, not an image, over
+``--max-pixels``), predicted or encoded (an overlay JPEG over 65,535 pixels wide) is skipped
+instead of stopping the run; the skipped files and the reasons are listed at the end (stderr),
+and the exit status stays 0. Problems that are not about one image still stop the run.
 
 ``--crf``: refine each probability map with a fully connected CRF
 (:func:`dbdseg.utils.crf.dense_crf` on the RGB image, A2S reference settings) before it is saved.
@@ -31,26 +35,27 @@ Usage::
 
     python tools/infer.py CONFIG CHECKPOINT|none INPUT [INPUT ...] --out-dir DIR
         [--device cpu|cuda] [--threshold 0.5] [--overlay-alpha 0.5] [--crf] [--skip-bad]
+        [--max-pixels 64000000]
         [--unsafe-load-trusted-checkpoint] [--cfg-options k=v ...]
 """
 import argparse
-import os
 import os.path as osp
 import sys
-import tempfile
 import time
 
-import cv2
 import numpy as np
 from mmengine.config import DictAction
 
 from dbdseg.apis import inference_model, init_model, read_image
-from dbdseg.apis.inference_jobs import collect_images, infer_output_paths
+from dbdseg.apis.inference import DEFAULT_MAX_PIXELS, ImageTooLargeError
+from dbdseg.apis.inference_jobs import (InferenceOutputFolder, collect_images, encode_outputs,
+                                        infer_output_paths)
+from dbdseg.apis.output_guard import exit_on_signals
 from dbdseg.utils import register_all_modules
 from dbdseg.utils.checkpoint import (UnsafeCheckpointError, install_checkpoint_guard,
                                      trust_checkpoint)
-from dbdseg.utils.fileio import IMG_EXTENSIONS, imwrite_atomic, prob_to_uint8
-from dbdseg.utils.visualization import heat_overlay, to_numpy_prob
+from dbdseg.utils.fileio import IMG_EXTENSIONS
+from dbdseg.utils.visualization import to_numpy_prob
 
 # The repository root, for the `projects.*` packages that configs import through custom_imports
 # (as tools/test.py).
@@ -106,6 +111,11 @@ def parse_args(argv=None):
         help='skip images that cannot be read or predicted (listed at the end) '
         'instead of stopping')
     parser.add_argument(
+        '--max-pixels',
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
+        help=f'most pixels of an input image; 0: no limit (default: {DEFAULT_MAX_PIXELS})')
+    parser.add_argument(
         '--unsafe-load-trusted-checkpoint',
         action='store_true',
         help='load CHECKPOINT with weights_only=False (arbitrary unpickling); '
@@ -123,11 +133,9 @@ def _fail(msg: str):
 
 
 def prepare_out_dir(out_dir):
-    """Create ``out_dir`` and check that files can be written there."""
+    """The opened ``InferenceOutputFolder`` of ``out_dir``, for a ``with`` block."""
     try:
-        os.makedirs(out_dir, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out_dir, prefix='.write_test_'):
-            pass
+        return InferenceOutputFolder(out_dir).open()
     except OSError as e:
         _fail(f'cannot write to the output folder {out_dir}: {e}')
 
@@ -158,7 +166,7 @@ def predict_one(model, path, args, crf=None):
         RuntimeError, ValueError: the model cannot predict it (the message is prefixed with the
             file name).
     """
-    img = read_image(path)
+    img = read_image(path, max_pixels=args.max_pixels)
     try:
         result = inference_model(model, img, threshold=args.threshold)
         prob = to_numpy_prob(result.seg_logits.data)
@@ -175,6 +183,8 @@ def main(argv=None):
     args = parse_args(argv)
     if not osp.isfile(args.config):
         _fail(f'config file not found: {args.config}')
+    if args.max_pixels < 0:
+        _fail(f'--max-pixels must be >= 0 (0: no limit), got {args.max_pixels}')
     register_all_modules()
     install_checkpoint_guard()
     checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
@@ -184,40 +194,43 @@ def main(argv=None):
         if checkpoint is None or '://' in checkpoint:
             _fail('--unsafe-load-trusted-checkpoint needs a local CHECKPOINT file')
         trust_checkpoint(checkpoint)
+    notes = []
     try:
-        jobs = collect_images(args.inputs, args.out_dir)
+        jobs = collect_images(args.inputs, args.out_dir, skipped=notes)
     except (FileNotFoundError, ValueError) as e:
         _fail(str(e))
-    prepare_out_dir(args.out_dir)
-    crf = load_crf() if args.crf else None
-
-    try:
-        model = init_model(
-            args.config, checkpoint, device=args.device, cfg_options=args.cfg_options)
-    except (FileNotFoundError, RuntimeError, UnsafeCheckpointError) as e:
-        _fail(str(e))
-
-    written, skipped = [], []
-    main.skipped = skipped
-    t0 = time.perf_counter()
-    for path, stem in _progress(jobs):
+    for path, reason in notes:
+        print(f'{PROG}: not an input: {path}: {reason}', file=sys.stderr, flush=True)
+    out = prepare_out_dir(args.out_dir)
+    with exit_on_signals(prog=PROG), out:
+        crf = load_crf() if args.crf else None
         try:
-            img, prob = predict_one(model, path, args, crf)
-        except (FileNotFoundError, ValueError, RuntimeError) as e:
-            if not args.skip_bad:
-                _fail(f'{e} (use --skip-bad to skip such files)')
-            skipped.append((path, str(e)))
-            continue
-        prob_path, overlay_path = infer_output_paths(args.out_dir, stem)
-        try:
-            imwrite_atomic(prob_path, prob_to_uint8(to_numpy_prob(prob)))
-            overlay = heat_overlay(img, prob, alpha=args.overlay_alpha, threshold=args.threshold)
-            imwrite_atomic(
-                overlay_path, overlay, params=[cv2.IMWRITE_JPEG_QUALITY,
-                                               int(args.jpeg_quality)])
-        except OSError as e:
+            model = init_model(
+                args.config, checkpoint, device=args.device, cfg_options=args.cfg_options)
+        except (FileNotFoundError, RuntimeError, UnsafeCheckpointError) as e:
             _fail(str(e))
-        written += [prob_path, overlay_path]
+        written, skipped = [], []
+        main.skipped = skipped
+        t0 = time.perf_counter()
+        for path, stem in _progress(jobs):
+            paths = infer_output_paths(args.out_dir, stem)
+            try:
+                img, prob = predict_one(model, path, args, crf)
+                data = encode_outputs(img, prob, paths, args.threshold, args.overlay_alpha,
+                                      args.jpeg_quality)
+            except (FileNotFoundError, ValueError, RuntimeError) as e:
+                reason = str(e) if path in str(e) else f'{path}: {e}'
+                if not args.skip_bad:
+                    more = ', or --max-pixels' if isinstance(e, ImageTooLargeError) else ''
+                    _fail(f'{reason} (use --skip-bad to skip such files{more})')
+                skipped.append((path, reason))
+                continue
+            try:
+                for file, content in zip(paths, data):
+                    out.write(file, content)
+            except OSError as e:
+                _fail(str(e))
+            written += list(paths)
     elapsed = time.perf_counter() - t0
     done = len(jobs) - len(skipped)
     print(

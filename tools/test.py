@@ -7,10 +7,12 @@ Same behaviour as mmsegmentation 1.2.2 ``tools/test.py`` (Apache-2.0), plus:
   the config preparation is :mod:`dbdseg.apis.test_setup`, the printed summary
   :mod:`dbdseg.evaluation.metric_tables`;
 * CHECKPOINT may be ``none``: no weights are loaded (models without learned weights); a checkpoint
-  file that does not exist is an error naming it;
-* ``--out DIR`` sets ``output_dir`` of every test metric that takes one (``SODMetric`` writes each
-  prediction as ``DIR/<stem>.png``: 8-bit, probability x 255, original image size;
-  ``DIR/<set>/<stem>.png`` when the test dataset is a ``MultiSetDataset`` of several sets);
+  file that does not exist, or whose weights do not fit the model exactly
+  (:mod:`dbdseg.engine.hooks.checkpoint_check_hook`), is an error naming it;
+* ``--out DIR`` sets ``output_dir`` of every test metric that takes one (``SODMetric``: 8-bit
+  ``DIR/<stem>.png``, probability x 255, original size; ``DIR/<set>/<stem>.png`` with several
+  sets); ``--out``, ``--show-dir`` and ``--curve-dir`` never go into a dataset folder of the config
+  nor replace earlier files unless ``--overwrite`` (:mod:`dbdseg.apis.output_guard`);
 * several test sets (``MultiSetDataset``): the metrics come back per set (``CUHK/maxF``) and
   are printed as a table with one row per set;
 * ``--tta`` wraps the model in the config's ``tta_model`` (dbdseg: ``BinarySegTTAModel``, which
@@ -32,7 +34,7 @@ Usage::
 
     python tools/test.py CONFIG CHECKPOINT|none [--work-dir DIR] [--out DIR]
         [--metrics-out FILE.json] [--curve-dir DIR] [--show] [--show-dir DIR] [--tta]
-        [--cfg-options k=v ...]
+        [--overwrite] [--cfg-options k=v ...]
         [--launcher none|pytorch|slurm|mpi] [--unsafe-load-trusted-checkpoint]
 """
 import argparse
@@ -44,12 +46,14 @@ import sys
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 
+from dbdseg.apis.output_guard import guard_test_outputs
 from dbdseg.apis.test_setup import (configure_evaluator, protect_config_file, set_test_pipeline,
                                     trigger_visualization_hook)
+from dbdseg.engine.hooks.checkpoint_check_hook import add_checkpoint_check
 from dbdseg.evaluation.metric_tables import flatten_metrics, format_metric_blocks, metric_blocks
 from dbdseg.utils import register_all_modules
-from dbdseg.utils.checkpoint import (UnsafeCheckpointError, install_checkpoint_guard,
-                                     trust_checkpoint)
+from dbdseg.utils.checkpoint import (CheckpointError, UnsafeCheckpointError,
+                                     install_checkpoint_guard, trust_checkpoint)
 from dbdseg.utils.fileio import atomic_write_json
 from dbdseg.utils.runtime import UnsupportedLauncherError
 from dbdseg.utils.runtime import setup_cpu_runtime as _setup_cpu_runtime
@@ -73,7 +77,6 @@ def parse_args(argv=None):
         help='the dir for logs, the evaluation results (json) and, by default, the curves')
     parser.add_argument(
         '--out',
-        type=str,
         help='save each prediction as OUT/<stem>.png (8-bit probability x 255, original size); '
         'OUT/<set>/<stem>.png when the config tests several sets (MultiSetDataset)')
     parser.add_argument(
@@ -81,13 +84,11 @@ def parse_args(argv=None):
         type=str,
         help='write the final metrics to this file as one flat JSON object of floats')
     parser.add_argument(
-        '--curve-dir',
-        type=str,
-        help='where the metric writes curves.json / curves.png (default: the work dir)')
+        '--curve-dir', help='where the metric writes curves.json / curves.png (default: work dir)')
     parser.add_argument('--show', action='store_true', help='show prediction results')
+    parser.add_argument('--show-dir', help='folder for the painted images (SegVisualizationHook)')
     parser.add_argument(
-        '--show-dir',
-        help='directory where painted images will be saved (through SegVisualizationHook)')
+        '--overwrite', action='store_true', help='--out/--show-dir/--curve-dir may replace files')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument(
         '--cfg-options',
@@ -192,6 +193,7 @@ def main(argv=None):
         cfg = trigger_visualization_hook(
             cfg, show=args.show, show_dir=args.show_dir, wait_time=args.wait_time)
     try:
+        guard_test_outputs(cfg, args.out, args.show_dir, args.curve_dir, args.overwrite)
         if args.tta:
             if 'tta_pipeline' not in cfg or 'tta_model' not in cfg:
                 _fail('--tta needs tta_pipeline and tta_model in the config')
@@ -213,10 +215,11 @@ def main(argv=None):
         runner = Runner.from_cfg(cfg)
     else:
         runner = RUNNERS.build(cfg)
+    add_checkpoint_check(runner, strict=True, filename=checkpoint)  # CHECKPOINT must fit
 
     try:
         metrics = runner.test()
-    except UnsafeCheckpointError as e:
+    except (UnsafeCheckpointError, CheckpointError) as e:
         _fail(str(e))
 
     flat, skipped = flatten_metrics(metrics or {})

@@ -9,6 +9,8 @@ Same behaviour as mmsegmentation 1.2.2 ``tools/train.py`` (Apache-2.0), plus:
   fresh start, with the config's ``load_from``, when there is none); a path = resume from that file;
 * without CUDA, ``env_cfg.dist_cfg.backend`` becomes ``'gloo'`` and ``--launcher pytorch`` runs CPU
   DDP (``torchrun``; see ``tools/dist_train.sh``); ``--amp`` without a GPU is a clear error;
+* checkpoints must fit the model: exactly with ``--resume`` (which also needs ``meta``), at least
+  in part for ``load_from``, with a warning (:mod:`dbdseg.engine.hooks.checkpoint_check_hook`);
 * ``--unsafe-load-trusted-checkpoint``: the checkpoint resumed from (``--resume``) or loaded
   (``load_from``) may hold arbitrary Python objects and is loaded with ``weights_only=False``;
   only for a file whose source you trust (:mod:`dbdseg.utils.checkpoint`). Without it such a
@@ -32,12 +34,14 @@ import sys
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 
+from dbdseg.engine.hooks.checkpoint_check_hook import add_checkpoint_check
 from dbdseg.utils import register_all_modules
-from dbdseg.utils.checkpoint import (UnsafeCheckpointError, install_checkpoint_guard,
-                                     trust_checkpoint)
+from dbdseg.utils.checkpoint import (CheckpointError, UnsafeCheckpointError,
+                                     install_checkpoint_guard, trust_checkpoint)
 from dbdseg.utils.runtime import UnsupportedLauncherError
 from dbdseg.utils.runtime import setup_cpu_runtime as _setup_cpu_runtime
 from dbdseg.utils.runtime import shutdown_distributed
+from dbdseg.utils.work_dir_lock import WorkDirLockedError
 
 # The repository root, for the `projects.*` packages that configs import through custom_imports
 # (mmseg's tools get it from PYTHONPATH, which tools/dist_train.sh sets).
@@ -63,7 +67,6 @@ def parse_args(argv=None):
     parser.add_argument(
         '--amp',
         action='store_true',
-        default=False,
         help='enable automatic-mixed-precision training (needs a GPU)')
     parser.add_argument(
         '--unsafe-load-trusted-checkpoint',
@@ -74,19 +77,15 @@ def parse_args(argv=None):
         '--cfg-options',
         nargs='+',
         action=DictAction,
-        help='override some settings in the used config, the key-value pair '
-        'in xxx=yyy format will be merged into config file. If the value to '
-        'be overwritten is a list, it should be like key="[a,b]" or key=a,b '
-        'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
-        'Note that the quotation marks are necessary and that no white space '
-        'is allowed.')
+        help='override config settings: key=value pairs merged into the config; a list as '
+        'key="[a,b]" or key=a,b, nested lists / tuples as key="[(a,b),(c,d)]" (the quotation '
+        'marks are necessary, no white space is allowed)')
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none',
         help='job launcher')
-    # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank; torchrun sets
-    # the LOCAL_RANK environment variable instead.
+    # torch.distributed.launch passes --local-rank / --local_rank; torchrun sets LOCAL_RANK instead
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
@@ -235,10 +234,11 @@ def main(argv=None):
         runner = Runner.from_cfg(cfg)
     else:
         runner = RUNNERS.build(cfg)
+    add_checkpoint_check(runner, strict=False, filename=cfg.get('load_from'))
 
     try:
         runner.train()
-    except UnsafeCheckpointError as e:
+    except (UnsafeCheckpointError, CheckpointError, WorkDirLockedError) as e:
         _fail(str(e))
     _print_summary(runner)
     if args.launcher != 'none':

@@ -32,12 +32,11 @@ import torch.nn as nn
 from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.registry import DefaultScope, init_default_scope
-from mmengine.runner import load_checkpoint
 from mmengine.structures import PixelData
 from mmseg.registry import DATASETS, MODELS
 from mmseg.structures import SegDataSample
 
-from dbdseg.utils.checkpoint import install_checkpoint_guard
+from dbdseg.utils.checkpoint import load_checkpoint_strict
 from dbdseg.utils.fileio import IMG_EXTENSIONS, list_images  # noqa: F401 (re-exported)
 from dbdseg.utils.set_env import register_all_modules
 
@@ -56,7 +55,53 @@ def _is_remote(path: str) -> bool:
     return '://' in str(path)
 
 
-def read_image(path: Union[str, Path]) -> np.ndarray:
+#: Default pixel limit of :func:`read_image` (width x height): 64 megapixels.
+DEFAULT_MAX_PIXELS = 64_000_000
+
+
+class ImageTooLargeError(ValueError):
+    """An image has more pixels than the limit of :func:`read_image` (``max_pixels``).
+
+    A :class:`ValueError`, so ``tools/infer.py --skip-bad`` skips such a file like any other
+    image it cannot read.
+    """
+
+
+def _header_size(path: str) -> Optional[tuple]:
+    """``(width, height)`` from the image header (Pillow reads no pixels), else None.
+
+    Pillow refuses to open an image of more than twice ``PIL.Image.MAX_IMAGE_PIXELS`` (a
+    "decompression bomb"); its message states the pixel count, returned as ``(count, 1)``.
+    """
+    import warnings
+
+    from PIL import Image
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', Image.DecompressionBombWarning)
+            with Image.open(path) as pil:
+                return tuple(pil.size)
+    except Image.DecompressionBombError as e:
+        found = re.search(r'\((\d+) pixels\)', str(e))
+        limit = 2 * (Image.MAX_IMAGE_PIXELS or 0) + 1
+        return (int(found.group(1)) if found else limit, 1)
+    except Exception:  # noqa: BLE001 - not a format Pillow knows: checked after decoding
+        return None
+
+
+def _check_pixels(path: str, size: Optional[tuple], max_pixels: Optional[int]) -> None:
+    """Raise :class:`ImageTooLargeError` when ``size`` = (w, h) has more than ``max_pixels``."""
+    if not max_pixels or size is None or size[0] * size[1] <= max_pixels:
+        return
+    w, h = size
+    dims = f'{w} x {h} = ' if h != 1 else ''
+    raise ImageTooLargeError(
+        f'image {path} is too large: {dims}{w * h / 1e6:.1f} megapixels, more than the limit of '
+        f'{max_pixels / 1e6:.1f} megapixels (max_pixels={max_pixels}); it is not decoded')
+
+
+def read_image(path: Union[str, Path],
+               max_pixels: Optional[int] = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Read an image file as mmcv does, with its EXIF orientation applied.
 
     OpenCV's ``imdecode`` with ``IMREAD_COLOR`` (mmcv's default ``cv2`` backend, ``flag='color'``)
@@ -64,8 +109,16 @@ def read_image(path: Union[str, Path]) -> np.ndarray:
     ``tests/test_apis/test_inference.py``). Files OpenCV cannot decode are retried with Pillow and
     ``ImageOps.exif_transpose``.
 
+    The pixel limit is checked on the size in the file header (read by Pillow, no pixels decoded),
+    so a small file that decodes to a huge image (a "decompression bomb": a 31 KB PNG of 16000 x
+    16000 pixels takes gigabytes) is refused at once; a file whose header Pillow cannot read is
+    checked after decoding.
+
     Args:
         path (str | Path): Image file.
+        max_pixels (int, optional): Most pixels (width x height) an image may have. None or 0:
+            no limit (OpenCV's own limit of 2**30 pixels still holds). Defaults to
+            :data:`DEFAULT_MAX_PIXELS` (64 megapixels).
 
     Returns:
         np.ndarray: (H, W, 3) uint8 BGR image in display orientation (16-bit files are scaled to
@@ -73,11 +126,15 @@ def read_image(path: Union[str, Path]) -> np.ndarray:
 
     Raises:
         FileNotFoundError: ``path`` does not exist or is not a file.
+        ImageTooLargeError: the image has more than ``max_pixels`` pixels (a ``ValueError``; the
+            message names the file, its size and the limit).
         ValueError: the file is not a decodable image; the message names it.
     """
     path = str(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f'image file not found: {path}')
+    if max_pixels:
+        _check_pixels(path, _header_size(path), max_pixels)
     with open(path, 'rb') as f:
         content = f.read()
     img = None
@@ -97,6 +154,7 @@ def read_image(path: Union[str, Path]) -> np.ndarray:
     if img is None or img.size == 0:
         raise ValueError(f'cannot read image {path}: the file is empty, truncated or not an image '
                          f'format OpenCV or Pillow can decode')
+    _check_pixels(path, (img.shape[1], img.shape[0]), max_pixels)
     return img
 
 
@@ -148,7 +206,10 @@ def init_model(config: Union[str, Path, Config],
         config (str | Path | Config): Config file or object (an object is copied, not modified).
         checkpoint (str, optional): Checkpoint file (or a URL / ``torchvision://`` name mmengine
             resolves). ``None`` (or the string ``'none'``) loads no weights: the model keeps the
-            weights it is constructed with (``init_weights`` is not called, as in mmseg).
+            weights it is constructed with (``init_weights`` is not called, as in mmseg). The
+            load is strict (:func:`dbdseg.utils.checkpoint.load_checkpoint_strict`), unlike
+            mmseg's: every model key must be in the checkpoint with its shape (a leading
+            ``module.`` and absent BN ``num_batches_tracked`` are accepted).
         device (str): ``'cpu'``, ``'cuda'``, ``'cuda:1'``, ...
         cfg_options (dict, optional): Overrides merged into the config (``key.sub=value``).
 
@@ -161,6 +222,13 @@ def init_model(config: Union[str, Path, Config],
         TypeError: ``config`` is neither a path nor a Config.
         FileNotFoundError: the config or checkpoint file does not exist (the message names it).
         RuntimeError: ``device`` asks for CUDA that is not available.
+        dbdseg.utils.checkpoint.CheckpointMismatchError: the checkpoint does not fit the model
+            (keys missing, unexpected or of another shape; listed, with the converter to use
+            when the keys look like an official model's). A ``RuntimeError``.
+        dbdseg.utils.checkpoint.NotACheckpointError: the file is empty, truncated or neither a
+            zip archive nor a pickle. A ``RuntimeError``.
+        dbdseg.utils.checkpoint.UnsafeCheckpointError: the file needs arbitrary unpickling and
+            is not trusted.
     """
     if isinstance(config, (str, Path)):
         if not os.path.isfile(str(config)):
@@ -191,8 +259,7 @@ def init_model(config: Union[str, Path, Config],
     model = MODELS.build(config.model)
     dataset_meta = None
     if checkpoint is not None:
-        install_checkpoint_guard()
-        ckpt = load_checkpoint(model, str(checkpoint), map_location='cpu')
+        ckpt = load_checkpoint_strict(model, str(checkpoint), map_location='cpu')
         meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
         dataset_meta = meta.get('dataset_meta', None)
     if dataset_meta is None:

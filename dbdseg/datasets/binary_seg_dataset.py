@@ -5,15 +5,24 @@ a per-dataset ``invert`` flag for mask polarity, unlabeled datasets, and extra p
 (depth, saliency, pseudo labels) found through ``data_prefix``.
 """
 import copy
+import logging
 import os.path as osp
-from typing import List, Optional
+from typing import List, Optional, Sequence, Tuple
 
 import mmengine
 import mmengine.fileio as fileio
+import numpy as np
+from mmengine.logging import print_log
 from mmseg.datasets import BaseSegDataset
 
 from dbdseg.registry import DATASETS
-from .transforms.loading import EXTRA_MAP_FIELDS
+from .polarity import sample_evenly
+from .transforms.loading import EXTRA_MAP_FIELDS, binarize_mask, read_mask
+
+#: The polarity check reads at most this many masks, evenly spread over the data list.
+POLARITY_CHECK_SAMPLES = 50
+#: ... and only runs with at least this many masks (the mean of fewer says little).
+POLARITY_CHECK_MIN_IMAGES = 5
 
 
 @DATASETS.register_module()
@@ -46,9 +55,23 @@ class BinarySegDataset(BaseSegDataset):
     them (e.g. for a re-release with other suffixes).
 
     Each data info holds ``img_path``, ``seg_map_path`` (``None`` for an unlabeled dataset),
+    ``stem`` (the image path relative to the image folder, without suffix, sub-folders kept:
+    ``'a/b/0001'``; ``SODMetric(output_dir=...)`` names its PNGs by it when
+    ``PackBinarySegInputs`` packs it, so ``a/x.jpg`` and ``b/x.jpg`` do not collide),
     ``invert``, ``set_name``, ``label_map`` (always None), ``reduce_zero_label`` (always False),
     ``seg_fields`` (empty list), and for each extra-map key given in ``data_prefix``
     (``depth_map_path``, ``saliency_map_path``, ``pseudo_label_path``) the path of that map.
+
+    Polarity check (a warning, never an error): a dataset with an expected range of the mean
+    label-1 fraction (class attribute ``FG_FRACTION_RANGE`` of the named datasets, or the
+    argument ``fg_fraction_range``) reads up to 50 masks evenly spread over its data list when the
+    list is loaded (at least 5 masks; grey > 128 = label 1 as ``LoadBinaryAnnotations`` by
+    default, then ``invert``; unreadable masks skipped, the pipeline reports them), and logs a
+    warning naming the ``invert`` setting when the mean fraction of label 1 per mask lies outside
+    the range. The trap it catches: a set stored as white = blurred (the CUHK originals) or
+    white = background read without ``invert=True`` has mean ``1 - m`` instead of ``m``, so its
+    in-focus / salient class becomes the majority. Here ``FG_FRACTION_RANGE`` is None: no
+    expectation, no check.
 
     Set name: ``set_name`` identifies the test set in multi-set evaluation (metric keys
     ``<set_name>/maxF``, prediction folders ``<out>/<set_name>/``, see
@@ -76,6 +99,10 @@ class BinarySegDataset(BaseSegDataset):
             class attribute ``INVERT`` (False here; True for :class:`CUHKDBDDataset`).
         set_name (str, optional): Name of this set in results and metric keys (see above);
             non-empty, without ``'/'`` or ``'\\'``. Defaults to None (derived).
+        fg_fraction_range (Sequence[float], optional): ``(low, high)`` with
+            ``0 <= low < high <= 1``: the expected mean fraction of label 1 per mask, checked as
+            described above; ``(0, 1)`` turns the check off. Defaults to None: the class
+            attribute ``FG_FRACTION_RANGE`` (None here: no check).
         extra_map_suffix (str): Suffix of every extra map file. Defaults to ``'.png'``.
         reduce_zero_label (bool): Must stay False (binary labels {0, 1}); kept only so configs
             written for mmseg datasets still build. Defaults to False.
@@ -84,7 +111,8 @@ class BinarySegDataset(BaseSegDataset):
 
     Raises:
         ValueError: ``reduce_zero_label=True``; an ``ann_file`` with no stems; a ``set_name``
-            that is not a non-empty string without path separators.
+            that is not a non-empty string without path separators; a ``fg_fraction_range``
+            that is not two numbers with ``0 <= low < high <= 1``.
         FileNotFoundError: (when the data list is loaded) the image folder, the mask folder or an
             extra-map folder does not exist; no image with ``img_suffix`` in the image folder;
             ``ann_file`` does not exist; an image listed in ``ann_file`` is missing; a mask or an
@@ -102,6 +130,10 @@ class BinarySegDataset(BaseSegDataset):
     IMG_SUFFIX: str = '.jpg'
     SEG_MAP_SUFFIX: str = '.png'
     INVERT: bool = False
+    #: Expected ``(low, high)`` range of the mean fraction of label 1 per mask (after
+    #: ``invert``), checked when the data list is loaded (see *Polarity check*); None: no check.
+    #: Each named dataset states its range and where the numbers come from.
+    FG_FRACTION_RANGE: Optional[Tuple[float, float]] = None
 
     def __init__(self,
                  data_root: Optional[str] = None,
@@ -113,6 +145,7 @@ class BinarySegDataset(BaseSegDataset):
                  extra_map_suffix: str = '.png',
                  reduce_zero_label: bool = False,
                  set_name: Optional[str] = None,
+                 fg_fraction_range: Optional[Sequence[float]] = None,
                  **kwargs) -> None:
         if reduce_zero_label:
             raise ValueError(
@@ -121,6 +154,9 @@ class BinarySegDataset(BaseSegDataset):
         img_suffix = self.IMG_SUFFIX if img_suffix is None else img_suffix
         seg_map_suffix = self.SEG_MAP_SUFFIX if seg_map_suffix is None else seg_map_suffix
         self.invert = bool(self.INVERT if invert is None else invert)
+        if fg_fraction_range is None:
+            fg_fraction_range = self.FG_FRACTION_RANGE
+        self.fg_fraction_range = self._check_range(fg_fraction_range)
         self.extra_map_suffix = extra_map_suffix
         # mmengine joins every data_prefix value with data_root and rejects None, so keys set to
         # None ("not given") are dropped here: seg_map_path=None means an unlabeled dataset.
@@ -176,6 +212,61 @@ class BinarySegDataset(BaseSegDataset):
             raise ValueError(f'{cls.__name__}: set_name {set_name!r} must not contain a path '
                              'separator (it names result folders and metric keys)')
         return set_name
+
+    @classmethod
+    def _check_range(cls, value: Optional[Sequence[float]]) -> Optional[Tuple[float, float]]:
+        """``fg_fraction_range`` as a tuple of two floats (or None); ValueError when invalid."""
+        if value is None:
+            return None
+        try:
+            low, high = (float(v) for v in value)
+        except (TypeError, ValueError):
+            low = high = float('nan')
+        if not 0 <= low < high <= 1:
+            raise ValueError(f'{cls.__name__}: fg_fraction_range must be (low, high) with '
+                             f'0 <= low < high <= 1, got {value!r}')
+        return low, high
+
+    def _check_polarity(self, data_list: List[dict]) -> None:
+        """Log a warning when the mean label-1 fraction of sampled masks is outside
+        ``fg_fraction_range`` (see *Polarity check* in the class docstring)."""
+        if self.fg_fraction_range is None:
+            return
+        labelled = [info for info in data_list if info.get('seg_map_path')]
+        if len(labelled) < POLARITY_CHECK_MIN_IMAGES:
+            return
+        fractions = []
+        for info in sample_evenly(labelled, POLARITY_CHECK_SAMPLES):
+            path = info['seg_map_path']
+            try:
+                grey = read_mask(path, self.backend_args, check_colours=False)
+                labels = binarize_mask(grey, 128, self.invert, path)
+            except Exception:  # noqa: BLE001 - only a check; the pipeline names bad masks
+                continue
+            if labels.size:
+                fractions.append(float(np.count_nonzero(labels)) / labels.size)
+        if len(fractions) < POLARITY_CHECK_MIN_IMAGES:
+            return
+        mean = float(np.mean(fractions))
+        low, high = self.fg_fraction_range
+        if low <= mean <= high:
+            return
+        name = type(self).__name__
+        classes = self.metainfo.get('classes') or ()
+        label = f' ({classes[1]})' if len(classes) == 2 else ''
+        if self.invert == self.INVERT and self.FG_FRACTION_RANGE is not None:
+            setting = f'invert={self.invert} (the default of {name}, for its release)'
+        else:
+            setting = f"invert={self.invert} ({name}'s default is invert={self.INVERT})"
+        print_log(
+            f'{name}: set {self.set_name!r}: the mean fraction of label 1{label} in '
+            f'{len(fractions)} of its {len(labelled)} masks is {mean:.2f}, outside the range '
+            f'[{low:g}, {high:g}] expected for {name} (fg_fraction_range). Check the mask '
+            f'polarity: the masks are read with {setting}; if they are stored the other way '
+            'round (white = blurred, or white = background), set '
+            f'invert={not self.invert}.',
+            logger='current',
+            level=logging.WARNING)
 
     def _check_dir(self, path: str, what: str) -> None:
         if not fileio.isdir(path, backend_args=self.backend_args):
@@ -269,7 +360,7 @@ class BinarySegDataset(BaseSegDataset):
         data_list = []
         for stem in self._list_stems(img_dir):
             img_path = osp.join(img_dir, stem + self.img_suffix)
-            data_info = dict(img_path=img_path, seg_map_path=None)
+            data_info = dict(img_path=img_path, seg_map_path=None, stem=stem)
             if ann_dir is not None:
                 seg_map_path = osp.join(ann_dir, stem + self.seg_map_suffix)
                 if not self._exists(seg_map_path):
@@ -290,6 +381,8 @@ class BinarySegDataset(BaseSegDataset):
             data_info['reduce_zero_label'] = self.reduce_zero_label
             data_info['seg_fields'] = []
             data_list.append(data_info)
+        if ann_dir is not None:
+            self._check_polarity(data_list)
         return data_list
 
     def prepare_data(self, idx):

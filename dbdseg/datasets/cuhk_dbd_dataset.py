@@ -27,6 +27,15 @@ class CUHKDBDDataset(BinarySegDataset):
     release white = BLURRED, so ``invert=True`` by default; set ``invert=False`` for a
     re-release already stored as white = in-focus.
 
+    Polarity check: ``FG_FRACTION_RANGE = (0.01, 0.5)``. In most CUHK defocus images the
+    in-focus region is the minority (shallow depth-of-field photos of a subject before a
+    blurred background), so a correctly read set has a mean in-focus fraction below one
+    half, and the white = blurred originals read without ``invert=True`` land above it.
+    Not measured on the release (none was reachable where dbdseg was written).
+    The upper bound 0.5 separates a set's true mean ``m`` from the ``1 - m`` of the same masks
+    read with the wrong polarity; 0.01 flags nearly empty masks. See *Polarity check* of
+    :class:`~dbdseg.datasets.BinarySegDataset`.
+
     Not verified against a real download (none was reachable where dbdseg was written): the
     counts, suffixes and polarity above come from the papers and public SOD/DBD code; see
     ``tools/dataset_converters/README.md`` for what each converter checks.
@@ -41,3 +50,4 @@ class CUHKDBDDataset(BinarySegDataset):
     IMG_SUFFIX = '.jpg'
     SEG_MAP_SUFFIX = '.png'
     INVERT = True
+    FG_FRACTION_RANGE = (0.01, 0.5)

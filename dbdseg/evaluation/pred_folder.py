@@ -122,7 +122,8 @@ def evaluate_folders(cfg,
     for idx in tqdm(range(len(dataset)), desc='scoring', unit='img', disable=not progress):
         results = dataset[idx]
         gt = results['gt_seg_map']
-        stem = osp.splitext(osp.basename(results['img_path']))[0]
+        # the name tools/test.py --out saved the map under (sub-folders kept)
+        stem = results.get('stem') or osp.splitext(osp.basename(results['img_path']))[0]
         for name, folder in rows.items():
             if folder is None:
                 prob = centre_prior_map(*gt.shape, sigma=centre_sigma, compute_dtype=np.float32)

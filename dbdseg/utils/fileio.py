@@ -28,9 +28,10 @@ from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple, Uni
 import numpy as np
 
 __all__ = [
-    'IMG_EXTENSIONS', 'TMP_SUFFIX', 'atomic_copy', 'atomic_write_bytes', 'atomic_write_json',
-    'atomic_write_text', 'collect_images', 'commit_file', 'imwrite_atomic', 'is_image_file',
-    'list_image_stems', 'list_images', 'prob_to_uint8'
+    'IMG_EXTENSIONS', 'TMP_SUFFIX', 'OutputExistsError', 'atomic_copy', 'atomic_write_bytes',
+    'atomic_write_json', 'atomic_write_text', 'claim_output', 'collect_images', 'commit_file',
+    'encode_image', 'imwrite_atomic', 'is_hidden', 'is_image_file', 'list_image_stems',
+    'list_images', 'prob_to_uint8'
 ]
 
 PathLike = Union[str, os.PathLike]
@@ -218,9 +219,93 @@ def atomic_copy(src: PathLike, dst: PathLike, fsync: bool = False) -> None:
         raise
 
 
+def encode_image(path: PathLike, img: np.ndarray, params: Optional[Sequence[int]] = None) -> bytes:
+    """Encode an image in the format of the suffix of ``path``, without writing anything.
+
+    What :func:`imwrite_atomic` writes, for callers that must know that every file of an item
+    can be encoded before they commit any of them.
+
+    Args:
+        path (str | PathLike): the file the bytes are for (its suffix picks the format; none:
+            PNG); only named in the error.
+        img (np.ndarray): uint8 or uint16 (H, W) or (H, W, 3) BGR image.
+        params (Sequence[int], optional): ``cv2.imencode`` parameters (e.g. JPEG quality).
+
+    Returns:
+        bytes: the encoded file.
+
+    Raises:
+        ValueError: OpenCV cannot encode the image in that format (e.g. a JPEG wider or higher
+            than 65,535 pixels); the message names ``path`` and the shape.
+    """
+    import cv2
+    path = os.fspath(path)
+    ext = osp.splitext(path)[1] or '.png'
+    try:
+        ok, buf = cv2.imencode(ext, img, list(params or []))
+    except cv2.error:
+        ok = False
+    if not ok:
+        is_jpeg = ext.lower() in ('.jpg', '.jpeg')
+        limit = ' (JPEG allows at most 65,535 pixels a side)' if is_jpeg else ''
+        raise ValueError(f'cannot encode an image of shape {getattr(img, "shape", None)} as {ext} '
+                         f'for {path}{limit}')
+    return buf.tobytes()
+
+
+class OutputExistsError(FileExistsError, ValueError):
+    """An output file exists and was not written by this run (see :func:`claim_output`).
+
+    A :class:`FileExistsError` and a :class:`ValueError`, so command-line tools that turn
+    ``ValueError`` into an error message report it as one.
+    """
+
+
+def claim_output(path: PathLike, written: set, overwrite: bool = False) -> str:
+    """The one rule for output files: never replace a file this run did not write itself.
+
+    Call it right before writing ``path``. A path written (claimed) earlier in this run may be
+    written again (e.g. the predictions of every validation of one training run); an existing
+    file that is not in ``written`` is refused unless ``overwrite`` is True.
+
+    Args:
+        path (str | PathLike): the file about to be written.
+        written (set): the real paths (``os.path.realpath``) this run claimed so far; ``path``
+            is added to it. The writer keeps one such set for the length of its run.
+        overwrite (bool): allow replacing an existing file the run did not write (a tool's
+            ``--overwrite``). Defaults to False.
+
+    Returns:
+        str: ``path``.
+
+    Raises:
+        OutputExistsError: ``path`` exists, this run did not write it and ``overwrite`` is
+            False; the message names the file.
+    """
+    path = os.fspath(path)
+    real = osp.realpath(path)
+    if real not in written:
+        if not overwrite and osp.lexists(path):
+            raise OutputExistsError(f'{path} exists and was not written by this run; it is not '
+                                    'replaced unless overwriting is asked for (--overwrite), or '
+                                    'choose another output folder')
+        written.add(real)
+    return path
+
+
 # --------------------------------------------------------------------------------------------
 # Image listing
 # --------------------------------------------------------------------------------------------
+def is_hidden(name: PathLike) -> bool:
+    """True when the file name of ``name`` starts with a dot (``.x.jpg``, macOS ``._x.jpg``).
+
+    dbdseg's one rule for hidden files: they are never images (:func:`is_image_file`,
+    :func:`list_images`, :func:`list_image_stems`), also when named on their own by a tool.
+    """
+    base = osp.basename(osp.normpath(os.fspath(name)))
+    return base.startswith('.') and base not in ('.', '..')
+
+
 def is_image_file(name: PathLike, suffixes: Sequence[str] = IMG_EXTENSIONS) -> bool:
     """True when ``name`` is not hidden and its lower-case suffix is in ``suffixes``."""
     base = osp.basename(os.fspath(name))
@@ -306,12 +391,13 @@ def collect_images(inputs: Iterable[PathLike],
             raise ValueError(f'two inputs have the same name "{stem}" and would write the same '
                              f'{what}: {by_stem[stem]} and {path}')
         by_stem[stem] = path
-    inputs_real = {osp.realpath(p) for p in images}
+    inputs_real = {osp.realpath(p): p for p in images}
     for stem, path in by_stem.items():
         for out in outputs_of(stem):
-            if osp.realpath(out) in inputs_real:
-                raise ValueError(f'output {os.fspath(out)} would overwrite the input image '
-                                 f'{path}; choose {hint}')
+            victim = inputs_real.get(osp.realpath(out))
+            if victim is not None:
+                raise ValueError(f'output {os.fspath(out)} of {path} would overwrite the input '
+                                 f'image {victim}; choose {hint}')
     return [(p, s) for s, p in by_stem.items()]
 
 

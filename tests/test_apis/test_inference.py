@@ -276,3 +276,90 @@ def test_teacher_errors(tiny_model_files, tmp_path):
 def test_teacher_cannot_be_built(tiny_model_files):
     with pytest.raises(TeacherError, match='cannot build the teacher: .*CUDA is not available'):
         Teacher(tiny_model_files['config'], tiny_model_files['checkpoint'], device='cuda')
+
+
+# --------------------------------------------------------------------------------------------
+# issue 17, item 5: a checkpoint that does not fit the model is an error, not a random model
+# --------------------------------------------------------------------------------------------
+def _variant(tiny_model_files, tmp_path, name, edit):
+    ckpt = torch.load(tiny_model_files['checkpoint'], map_location='cpu')
+    state = edit(dict(ckpt['state_dict']))
+    path = str(tmp_path / f'{name}.pth')
+    torch.save(dict(state_dict=state, meta=ckpt['meta']), path)
+    return path
+
+
+def _other_architecture(state):
+    return dict(zip(['fc.weight', 'fc.bias'], [torch.zeros(3, 4), torch.zeros(3)]))
+
+
+def _without_decode_head(state):
+    return {k: v for k, v in state.items() if not k.startswith('decode_head.')}
+
+
+def _as_ddp_without_bn_counters(state):
+    return {'module.' + k: v for k, v in state.items() if not k.endswith('num_batches_tracked')}
+
+
+def _one_wrong_shape(state):
+    state['decode_head.conv_seg.weight'] = torch.zeros(2, 4, 1, 1)
+    return state
+
+
+def test_init_model_refuses_a_checkpoint_of_another_architecture(tiny_model_files, tmp_path):
+    from dbdseg.utils.checkpoint import CheckpointMismatchError
+    path = _variant(tiny_model_files, tmp_path, 'other_arch', _other_architecture)
+    with pytest.raises(CheckpointMismatchError) as e:
+        init_model(tiny_model_files['config'], path)
+    msg = str(e.value)
+    assert path in msg
+    # every missing key is counted by module; the first keys are listed
+    assert 'missing' in msg and 'backbone' in msg and 'decode_head' in msg
+    assert 'unexpected' in msg and 'fc.weight' in msg and 'fc.bias' in msg
+    assert isinstance(e.value, RuntimeError)  # tools/infer.py reports RuntimeError as an error
+
+
+def test_init_model_refuses_a_checkpoint_without_the_decode_head(tiny_model_files, tmp_path):
+    from dbdseg.utils.checkpoint import CheckpointMismatchError
+    path = _variant(tiny_model_files, tmp_path, 'no_head', _without_decode_head)
+    with pytest.raises(CheckpointMismatchError, match='decode_head.conv_seg.bias'):
+        init_model(tiny_model_files['config'], path)
+
+
+def test_init_model_refuses_one_wrong_shape(tiny_model_files, tmp_path):
+    from dbdseg.utils.checkpoint import CheckpointMismatchError
+    path = _variant(tiny_model_files, tmp_path, 'wrong_shape', _one_wrong_shape)
+    with pytest.raises(CheckpointMismatchError) as e:
+        init_model(tiny_model_files['config'], path)
+    msg = str(e.value)
+    assert 'decode_head.conv_seg.weight' in msg and '(2, 4, 1, 1)' in msg and '(1, 4, 1, 1)' in msg
+
+
+def test_init_model_accepts_module_prefix_and_missing_bn_counters(tiny_model_files, tmp_path):
+    """What mmengine's loader tolerates on purpose stays accepted (DDP ``module.`` prefix, BN
+    ``num_batches_tracked`` absent from old checkpoints)."""
+    path = _variant(tiny_model_files, tmp_path, 'ddp', _as_ddp_without_bn_counters)
+    m = init_model(tiny_model_files['config'], path)
+    ref = torch.load(tiny_model_files['checkpoint'], map_location='cpu')['state_dict']
+    for key, value in ref.items():
+        assert torch.equal(m.state_dict()[key], value), key
+
+
+#: an official checkpoint's first keys -> the converter to name
+OFFICIAL_KEYS = [
+    ('minet2dbdseg.py', ['div_2.0.weight', 'upconv32.conv.weight']),
+    ('u2net2dbdseg.py', ['stage1.rebnconvin.conv_s1.weight', 'side1.weight']),
+    ('a2s2dbdseg.py', ['encoder.conv1.weight', 'decoder.ad2.0.weight']),
+    ('dd2dbdseg.py', ['pretrained_net.layer0.0.weight', 'deconv1.prev.weight']),
+    ('mocov2_to_dbdseg.py', ['module.encoder_q.conv1.weight', 'module.queue']),
+]
+
+
+def test_init_model_names_the_converter_for_official_keys(tiny_model_files, tmp_path):
+    from dbdseg.utils.checkpoint import CheckpointMismatchError
+    for converter, keys in OFFICIAL_KEYS:
+        path = str(tmp_path / f'{converter}.pth')
+        torch.save(dict(state_dict={k: torch.zeros(1) for k in keys}), path)
+        with pytest.raises(CheckpointMismatchError) as e:
+            init_model(tiny_model_files['config'], path)
+        assert f'tools/model_converters/{converter}' in str(e.value), converter

@@ -199,6 +199,18 @@ def _mask_case(tmp_path, name, data, ori_shape=(4, 6), **kwargs):
 
 M = np.array([[0, 0, 1, 1, 0, 0]] * 4, np.uint8)  # the intended labels, (4, 6)
 
+
+def _two_colour_mask(bgr_a, bgr_b, dim=None):
+    """(4, 6, 3) BGR mask: column 2 of M's object in colour a, column 3 in colour b; ``dim``
+    (a darker shade) paints one background pixel, as anti-aliasing would."""
+    img = np.zeros((4, 6, 3), np.uint8)
+    img[:, 2] = bgr_a
+    img[:, 3] = bgr_b
+    if dim is not None:
+        img[0, 4] = dim
+    return img
+
+
 #: name -> (bytes, expected labels or None for an error, expected message part)
 MASK_CASES = {
     'zero_one.png': (_png_bytes(M), M, None),
@@ -220,6 +232,21 @@ MASK_CASES = {
     (_png_bytes(M * 2 + np.eye(4, 6, dtype=np.uint8)), None, 'none above the threshold'),
     'dark_red.png': (_png_bytes(np.dstack([M * 0, M * 0,
                                            M * 255])), None, 'none above the threshold'),
+    # a colour mask with a red and a green object (grey 76 and 150): the red one would become
+    # background; two colours that both fall below the threshold would all be background
+    'red_and_green.png': (_png_bytes(_two_colour_mask(
+        (0, 0, 255), (0, 255, 0))), None, 'colour mask with 2 colours'),
+    'red_and_blue.png': (_png_bytes(_two_colour_mask(
+        (0, 0, 255), (255, 0, 0))), None, 'colour mask with 2 colours'),
+    'yellow_and_white.png': (_png_bytes(_two_colour_mask(
+        (0, 255, 255), (255, 255, 255))), None, 'colour mask with 2 colours'),
+    'rgba_red_and_green.png': (_png_bytes(
+        np.dstack([_two_colour_mask((0, 0, 255), (0, 255, 0)),
+                   np.full((4, 6), 255, np.uint8)])), None, 'colour mask with 2 colours'),
+    # one colour (green, grey 150) with darker anti-aliased shades of the same hue is one colour
+    'green_antialiased.png':
+    (_png_bytes(_two_colour_mask((0, 255, 0), (0, 255, 0), dim=(0, 90, 0))), M, None),
+    'rgb_white.jpg': (cv2.imencode('.jpg', np.dstack([M * 255] * 3))[1].tobytes(), M, None),
     'index_with_255.png': (_png_bytes(np.where(np.eye(4, 6) > 0, 255,
                                                M).astype(np.uint8)), None, '0, 1 and 255'),
     'wrong_size.png': (_png_bytes(np.zeros((5, 6), np.uint8)), None, 'has size (h, w) = (5, 6)'),
@@ -260,6 +287,14 @@ def test_soft_mask_below_threshold_warns_and_is_background(tmp_path):
 def test_check_values_can_be_turned_off(tmp_path):
     status, value = _mask_case(tmp_path, 'idx.png', _png_bytes(M * 2), check_values=False)
     assert status == 'ok' and value.max() == 0  # the old behaviour: all background
+    # a two-colour mask by grey level: red (76) -> 0, green (150) -> 1
+    status, value = _mask_case(
+        tmp_path,
+        'rg.png',
+        _png_bytes(_two_colour_mask((0, 0, 255), (0, 255, 0))),
+        check_values=False)
+    assert status == 'ok'
+    np.testing.assert_array_equal(value, np.where(np.arange(6) == 3, 1, 0)[None].repeat(4, 0))
 
 
 EXTRA_CASES = {
@@ -417,3 +452,33 @@ def test_inference_model_on_odd_arrays(tiny_model):
         assert tuple(inference_model(tiny_model, arr).seg_logits.data.shape) == (1, H, W)
     with pytest.raises(ValueError, match='shape'):
         inference_model(tiny_model, np.zeros((H, W, 5), np.uint8))
+
+
+def test_colour_masks_one_colour_with_soft_edges_pass_two_colours_are_refused():
+    """Issue 17: one colour with anti-aliased (blurred) edges, also after JPEG compression, is one
+    colour; two objects of different hues are refused, also after JPEG compression."""
+    from dbdseg.datasets.transforms.loading import check_mask_colours
+
+    yy, xx = np.mgrid[:120, :160]
+    disc = cv2.GaussianBlur(((yy - 60)**2 + (xx - 60)**2 < 35**2).astype(np.float32), (7, 7), 2)
+    small = (yy - 60)**2 + (xx - 130)**2 < 18**2
+
+    def jpeg(img, quality):
+        return cv2.imdecode(cv2.imencode('.jpg', img, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], 1)
+
+    for bgr in ((0, 255, 0), (0, 128, 255), (180, 105, 255), (0, 0, 128), (255, 255, 255)):
+        img = (disc[..., None] * np.array(bgr)).astype(np.uint8)
+        for version in (img, jpeg(img, 90), jpeg(img, 60)):
+            check_mask_colours(version, 'one.png')  # no error
+    # hues 30 degrees apart (orange, red) merge under strong JPEG compression (documented limit)
+    pairs = [
+        ((0, 0, 255), (0, 255, 0), (90, 60)),  # red, green
+        ((0, 128, 255), (0, 0, 255), (90, )),  # orange, red
+        ((0, 255, 255), (255, 255, 255), (90, 60)),  # yellow, white
+    ]
+    for a, b, qualities in pairs:
+        img = (disc[..., None] * np.array(a)).astype(np.uint8)
+        img[small] = b
+        for version in [img] + [jpeg(img, q) for q in qualities]:
+            with pytest.raises(ValueError, match=r"two\.png' is a colour mask with [23] colours"):
+                check_mask_colours(version, 'two.png')

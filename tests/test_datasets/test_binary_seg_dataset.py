@@ -44,6 +44,17 @@ def test_recursive_stems_with_subfolders(make_folder_dataset):
     ]
 
 
+def test_data_infos_hold_the_stem_with_its_sub_folders(make_folder_dataset):
+    """Issue 17 (``--out`` collisions): the stem relative to the image folder, sub-folders
+    included, goes into every data info, so outputs can keep the sub-folder."""
+    root = make_folder_dataset(['a/x', 'b/x', 'y'])
+    ds = _build(root)
+    assert [ds.get_data_info(i)['stem'] for i in range(len(ds))] == ['a/x', 'b/x', 'y']
+    (root / 'split.txt').write_text('b/x\ny\n')
+    ds = _build(root, ann_file='split.txt')
+    assert [ds.get_data_info(i)['stem'] for i in range(len(ds))] == ['b/x', 'y']
+
+
 def test_ann_file_selects_stems_in_file_order(make_folder_dataset):
     root = make_folder_dataset(['a', 'b', 'c', 'sub/d'])
     (root / 'split.txt').write_text('c\n\nsub/d\n a \n')

@@ -146,3 +146,85 @@ def test_pascal_s_grey_masks_thresholded_at_128(tmp_path):
             data_prefix=dict(img_path='images', seg_map_path='masks')))
     gt = ds[0]['data_samples'].gt_sem_seg.data[0]
     assert gt.tolist() == [[0, 0, 1, 1], [0, 0, 1, 0]]
+
+
+# ----------------------------------------------------------------------------- polarity check
+def _polarity_root(tmp_path, n, white_cols, img_suffix='.jpg', seg_suffix='.png'):
+    """``n`` pairs whose masks are white on the first ``white_cols`` of W columns."""
+    root = tmp_path / f'polarity_{n}_{white_cols}'
+    for i in range(n):
+        _write(root / 'images' / f'p{i}{img_suffix}', np.full((H, W, 3), 60, np.uint8))
+        mask = np.zeros((H, W), np.uint8)
+        mask[:, :white_cols] = 255
+        _write(root / 'masks' / f'p{i}{seg_suffix}', mask)
+    return root
+
+
+def _build_logged(tmp_path, log_name, **cfg):
+    """Build a dataset config; return the text the current MMLogger wrote while building it."""
+    from mmengine.logging import MMLogger
+    log_file = tmp_path / f'{log_name}.log'
+    MMLogger.get_instance(log_name, log_file=str(log_file))
+    cfg.setdefault('data_prefix', dict(img_path='images', seg_map_path='masks'))
+    DATASETS.build(cfg)
+    return log_file.read_text() if log_file.exists() else ''
+
+
+@pytest.mark.parametrize('name', list(NAMED))
+def test_named_datasets_state_an_expected_foreground_range(name):
+    cls = getattr(dbd_datasets, name)
+    low, high = cls.FG_FRACTION_RANGE
+    assert 0 <= low < high <= 0.5  # label 1 is the minority on average in every named release
+    assert 'FG_FRACTION_RANGE' in cls.__doc__  # where the numbers come from
+    assert BinarySegDataset.FG_FRACTION_RANGE is None
+
+
+def test_white_blurred_cuhk_set_without_invert_warns_naming_the_polarity(tmp_path):
+    """Issue 17: CUHK originals (white = blurred, blurred = 3/4 of each image) read with
+    invert=False make in-focus the majority: a warning names the invert setting."""
+    root = _polarity_root(tmp_path, 6, white_cols=W - WHITE_COLS)
+    text = _build_logged(
+        tmp_path, 'cuhk_wrong', type='CUHKDBDDataset', data_root=str(root), invert=False)
+    assert 'WARNING' in text and 'CUHKDBDDataset' in text and "'CUHK'" in text
+    assert 'in-focus' in text and '0.75' in text and '[0.01, 0.5]' in text
+    assert 'invert=False' in text and 'invert=True' in text
+    # the release default (invert=True): in-focus = 1/4, as expected, no warning
+    text = _build_logged(tmp_path, 'cuhk_right', type='CUHKDBDDataset', data_root=str(root))
+    assert 'polarity' not in text
+
+
+def test_white_background_sod_set_warns_generic_dataset_does_not(tmp_path):
+    root = _polarity_root(tmp_path, 5, white_cols=W - WHITE_COLS)  # white = background
+    text = _build_logged(tmp_path, 'duts_wrong', type='DUTSDataset', data_root=str(root))
+    assert 'DUTSDataset' in text and 'salient' in text and 'invert=True' in text
+    # a generic BinarySegDataset has no expectation: no warning, no masks read
+    text = _build_logged(tmp_path, 'generic', type='BinarySegDataset', data_root=str(root))
+    assert 'polarity' not in text
+    # an expectation given to a generic dataset is checked
+    text = _build_logged(
+        tmp_path,
+        'generic_range',
+        type='BinarySegDataset',
+        data_root=str(root),
+        fg_fraction_range=(0.0, 0.5))
+    assert 'BinarySegDataset' in text and 'polarity' in text and 'invert=False' in text
+
+
+def test_polarity_check_needs_five_masks_and_reads_a_sample(tmp_path, monkeypatch):
+    root = _polarity_root(tmp_path, 4, white_cols=W - WHITE_COLS)
+    text = _build_logged(tmp_path, 'few', type='ECSSDDataset', data_root=str(root))
+    assert 'polarity' not in text  # 4 masks say too little
+    import dbdseg.datasets.binary_seg_dataset as module
+    reads = []
+    real = module.read_mask
+
+    def counting(path, *args, **kwargs):
+        reads.append(path)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(module, 'read_mask', counting)
+    monkeypatch.setattr(module, 'POLARITY_CHECK_SAMPLES', 5)
+    root = _polarity_root(tmp_path, 9, white_cols=W - WHITE_COLS)
+    text = _build_logged(tmp_path, 'sampled', type='ECSSDDataset', data_root=str(root))
+    assert 'mean fraction of label 1 (salient) in 5 of its 9 masks is 0.75' in text
+    assert [osp.basename(p) for p in reads] == ['p0.png', 'p2.png', 'p4.png', 'p6.png', 'p8.png']

@@ -68,12 +68,19 @@ def test_rgb_and_rgba_masks_are_read_as_grey(helpers, tmp_path):
     bgr[1, 1] = (0, 255, 0)  # pure green: luminance 150 -> 1
     bgr[1, 2] = (0, 128, 255)  # orange (stored B, G, R): luminance 151 -> 1 (104 if read as RGB)
     expected = [[1, 1, 0], [0, 1, 1]]
-    out = _load(_mask_results(helpers, tmp_path, bgr, name='rgb.png'))
+    # several colours are refused by default (issue 17); the grey rule itself, unchecked:
+    with pytest.raises(ValueError, match=r"rgb\.png' is a colour mask with 4 colours"):
+        _load(_mask_results(helpers, tmp_path, bgr, name='rgb.png'))
+    out = _load(_mask_results(helpers, tmp_path, bgr, name='rgb.png'), check_values=False)
     assert out['gt_seg_map'].shape == (2, 3)
     np.testing.assert_array_equal(out['gt_seg_map'], expected)
     bgra = np.concatenate([bgr, np.full((2, 3, 1), 255, np.uint8)], axis=2)
-    out = _load(_mask_results(helpers, tmp_path, bgra, name='rgba.png'))
+    out = _load(_mask_results(helpers, tmp_path, bgra, name='rgba.png'), check_values=False)
     np.testing.assert_array_equal(out['gt_seg_map'], expected)
+    # grey levels stored as RGB are grey, not colours
+    grey_rgb = np.repeat(np.array([[0, 200, 100]], np.uint8)[..., None], 3, axis=2)
+    out = _load(_mask_results(helpers, tmp_path, grey_rgb, name='grey_rgb.png'))
+    np.testing.assert_array_equal(out['gt_seg_map'], [[0, 1, 0]])
 
 
 def test_16bit_mask_is_scaled_to_8bit(helpers, tmp_path):

@@ -70,6 +70,8 @@ class RecordSamplesMetric(BaseMetric):
     def compute_metrics(self, results):
         with open(self.out_file, 'w') as f:
             json.dump(results, f)
+        with open(self.out_file + '.collect_dir', 'w') as f:  # where the ranks' results met
+            f.write(str(self.collect_dir))
         return dict(n_samples=len(results))
 
 
@@ -208,11 +210,11 @@ def _child(project, name, text):
     return str(path)
 
 
-def _run(cmd, project, timeout=600):
+def _run(cmd, project, timeout=600, cwd=tiny.REPO_ROOT):
     env = dict(project['env'], PORT=str(_free_port()))
     t0 = time.time()
     proc = subprocess.run(
-        cmd, capture_output=True, text=True, cwd=tiny.REPO_ROOT, env=env, timeout=timeout)
+        cmd, capture_output=True, text=True, cwd=str(cwd), env=env, timeout=timeout)
     return proc, time.time() - t0
 
 
@@ -228,6 +230,8 @@ def test_dist_test_equals_single_process_no_duplicates_or_drops(project, tmp_pat
         str(tmp_path / 'w1'), '--cfg-options', f'experiment_name={tiny.unique_name("single")}'
     ])
     metrics = tmp_path / 'metrics.json'
+    cwd = tmp_path / 'cwd'
+    cwd.mkdir()
     proc, seconds = _run([
         'bash',
         osp.join(tiny.REPO_ROOT, 'tools', 'dist_test.sh'), dist_cfg, project['checkpoint'], '2',
@@ -235,8 +239,16 @@ def test_dist_test_equals_single_process_no_duplicates_or_drops(project, tmp_pat
         str(tmp_path / 'w2'), '--metrics-out',
         str(metrics), '--out',
         str(tmp_path / 'preds')
-    ], project)
+    ],
+                         project,
+                         cwd=cwd)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    # the ranks' results were gathered under the work dir (not in the current folder: mmengine's
+    # default `.dist_test/`), and nothing of it is left (issue 17, item 15)
+    collect_dir = (tmp_path / 'dist.json.collect_dir').read_text()
+    assert collect_dir.startswith(str(tmp_path / 'w2' / '.dist_test') + os.sep), collect_dir
+    assert os.listdir(cwd) == []
+    assert not (tmp_path / 'w2' / '.dist_test').exists()
     dist = json.loads(metrics.read_text())
     assert dist == pytest.approx(single, abs=1e-9, rel=1e-9)
     assert dist['n_samples'] == single['n_samples'] == len(STEMS)
@@ -277,19 +289,27 @@ model = dict(
     train_cfg=dict(), test_cfg=dict(mode='whole'),
     patch_size=8, lambda_self=0.2, self_supervision=True)
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=3, val_interval=3)
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=3,
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False, interval=3,
                                      save_best=None))
 custom_hooks = [dict(type='RNGStateHook'), dict(type='ParamDigestHook')]
 log_level = 'INFO'
 randomness = dict(seed=0, diff_rank_seed=True)  # each rank its own random stream
 ''')
-    work = tmp_path / 'work'
+    work, cwd = tmp_path / 'work', tmp_path / 'cwd'
+    cwd.mkdir()
     proc, seconds = _run([
         'bash',
         osp.join(tiny.REPO_ROOT, 'tools', 'dist_train.sh'), cfg, '2', '--work-dir',
         str(work)
-    ], project)
+    ],
+                         project,
+                         cwd=cwd)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    # AtomicCheckpointHook under DDP: the work dir was locked (rank 0) and released; the
+    # validation's gathering folder was under the work dir and is gone
+    assert os.listdir(cwd) == []
+    assert not (work / '.dist_test').exists() and not (work / '.dbdseg_train.lock').exists()
+    assert not [n for n in os.listdir(work) if n.endswith('.part')]
     logs = glob.glob(str(work / '*' / '*.log'))
     assert logs and 'Distributed training: True' in open(logs[0]).read()
     digests = [json.loads((work / f'digest_rank{r}.json').read_text()) for r in (0, 1)]
@@ -324,12 +344,15 @@ def test_ddp_auxiliary_head_and_unused_parameters(project, tmp_path):
     driver = project['root'] / 'ddp_driver.py'
     driver.write_text(DRIVER_SOURCE)
     port = _free_port()
+    # mmengine's plain CheckpointHook here: its gathering folder `.dist_test/` goes to the cwd
     proc, seconds = _run([
         sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
         f'--master_port={port}',
         str(driver), project['config'],
         str(tmp_path)
-    ], project)
+    ],
+                         project,
+                         cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     ranks = [json.loads((tmp_path / f'driver_rank{r}.json').read_text()) for r in (0, 1)]
     for res in ranks:

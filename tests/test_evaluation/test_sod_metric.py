@@ -108,12 +108,13 @@ def test_emeasure_perfect_map():
     # threshold 0: everything foreground, mean(binary) = 1, demeaned foreground 0 -> alignment 0,
     #   enhanced (0 + 1)^2 / 4 = 1/4 per pixel -> E = 25/99
     # adaptive threshold 2 * 0.12 = 0.24 selects the object -> E = 100/99
+    #   dbdseg clips every per-image E-measure at 1 (issue 17), so the perfect map scores 1
     gt = np.zeros((10, 10), int)
     gt[2:5, 3:7] = 1
     res = measures(gt, gt, metrics=['maxE', 'meanE', 'adpE'])
-    assert res['maxE'] == pytest.approx(100 / 99, abs=1e-12)
-    assert res['meanE'] == pytest.approx((255 * 100 / 99 + 25 / 99) / 256, abs=1e-12)
-    assert res['adpE'] == pytest.approx(100 / 99, abs=1e-12)
+    assert res['maxE'] == 1
+    assert res['meanE'] == pytest.approx((255 * 1 + 25 / 99) / 256, abs=1e-12)
+    assert res['adpE'] == 1
 
 
 def test_emeasure_all_background_and_all_foreground_masks():
@@ -130,11 +131,58 @@ def test_emeasure_all_background_and_all_foreground_masks():
     assert res['Sm'] == pytest.approx(0.75)
     assert res['MAE'] == pytest.approx(0.25)
     # gt all 1: E = (# pixels predicted foreground) / (N - 1).
-    # p = [[1, 1], [1, 0]]: thresholds 255..1 -> 3/3 = 1; threshold 0 -> 4/3
+    # p = [[1, 1], [1, 0]]: thresholds 255..1 -> 3/3 = 1; threshold 0 -> 4/3, clipped to 1
     res = measures([[1, 1], [1, 0]], np.ones((2, 2), int), metrics=['maxE', 'meanE', 'Sm'])
-    assert res['maxE'] == pytest.approx(4 / 3, abs=1e-12)
-    assert res['meanE'] == pytest.approx((255 + 4 / 3) / 256, abs=1e-12)
+    assert res['maxE'] == 1
+    assert res['meanE'] == 1
     assert res['Sm'] == pytest.approx(0.75)  # mean(p)
+
+
+@pytest.mark.parametrize('shape', [(1, 1), (1, 2), (2, 1), (2, 2), (3, 3), (4, 5)])
+@pytest.mark.parametrize('normalize_pred', [True, False])
+def test_emeasure_stays_in_unit_interval_for_tiny_images(shape, normalize_pred):
+    """Issue 17: pysodmetrics (like the MATLAB code) divides the enhanced-alignment sum (at most
+    H W) by H W - 1 + eps: a 1 x 1 image gave maxE 4.5e15 and any near-perfect small map E > 1.
+    Every per-image E-measure (curve and adaptive) and the set values stay in [0, 1]."""
+    rng = np.random.default_rng(sum(shape))
+    per_image = []
+    for gt in (np.zeros(shape, int), np.ones(shape, int), (rng.uniform(size=shape) > 0.5) * 1):
+        gt.flat[0] = 1 - gt.flat[-1] if gt.size > 1 else gt.flat[0]
+        for pred in (gt.astype(float), 1.0 - gt, np.zeros(shape), np.ones(shape),
+                     rng.uniform(size=shape)):
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore', RuntimeWarning)  # Sm of tiny masks
+                r = image_sod_measures(
+                    pred, gt, metrics=['maxE', 'adpE'], normalize_pred=normalize_pred)
+            assert r['em_curve'].shape == (256, )
+            assert 0 <= r['em_curve'].min() and r['em_curve'].max() <= 1, (gt, pred)
+            assert 0 <= r['em_adp'] <= 1, (gt, pred)
+            per_image.append(r)
+    res = summarize_sod_measures(per_image, ['maxE', 'meanE', 'adpE'])
+    assert all(0 <= v <= 1 for v in res.values()), res
+    # one 1 x 1 image among normal ones no longer dominates the set (was maxE 1.5e15)
+    one = image_sod_measures(np.ones((1, 1)), np.ones((1, 1), int), metrics=['maxE'])
+    assert one['em_curve'].max() == 1
+
+
+def test_emeasure_per_image_bit_identical_to_pysodmetrics_below_one():
+    """The clip at 1 changes only values pysodmetrics puts above 1; all others are its own
+    numbers bit for bit (normalised inputs as toolboxes feed it)."""
+    from py_sod_metrics.utils import prepare_data
+    clipped = 0
+    for u, gt in random_set(5) + [(np.full((6, 7), 200, np.uint8), np.ones((6, 7), np.uint8))]:
+        ours = image_sod_measures(u / 255, gt, metrics=['maxE', 'adpE'], normalize_pred=True)
+        pred_n, gt_n = prepare_data(u, gt * 255)
+        em = psm.Emeasure()
+        em.step(u, gt * 255)
+        ref_curve, ref_adp = em.changeable_ems[0], em.adaptive_ems[0]
+        above = ref_curve > 1
+        clipped += int(above.sum())
+        np.testing.assert_array_equal(ours['em_curve'][~above], ref_curve[~above])
+        assert (ours['em_curve'][above] == 1).all()
+        assert ours['em_adp'] == (ref_adp if ref_adp <= 1 else 1.0)
+        assert pred_n.shape == gt_n.shape
+    assert clipped > 0  # the set holds images pysodmetrics scores above 1
 
 
 def test_weighted_fmeasure_perfect_and_all_wrong():
@@ -195,6 +243,11 @@ def pysodmetrics_reference(items, normalize_pred):
         for evaluator in (fm, mae, sm, em, wfm):
             evaluator.step(pred, gt_in, normalize=normalize_pred)
     f, e = fm.get_results(), em.get_results()['em']
+    # dbdseg clips every per-image E-measure at 1 (pysodmetrics divides by H W - 1, so a
+    # near-perfect map scores up to H W / (H W - 1)); the rest is pysodmetrics' own mean
+    e = dict(
+        curve=np.mean(np.minimum(np.array(em.changeable_ems, dtype=np.float64), 1), axis=0),
+        adp=np.mean(np.minimum(np.array(em.adaptive_ems, dtype=np.float64), 1)))
     scalars = dict(
         maxF=f['fm']['curve'].max(),
         meanF=f['fm']['curve'].mean(),
@@ -360,6 +413,78 @@ def test_output_dir_writes_rounded_8bit_pngs_at_original_size(tmp_path):
     np.testing.assert_array_equal(png, [[255, 128, 51], [0, 102, 255]])
 
 
+def test_output_dir_keeps_the_sub_folders_of_stems(tmp_path):
+    """Issue 17: two images with the same name in two sub-folders (stems 'a/x' and 'b/x', as
+    BinarySegDataset lists them recursively or an ann_file names them) gave one x.png."""
+    out = tmp_path / 'preds'
+    samples = []
+    for k, stem in enumerate(['a/x', 'b/x', 'y']):
+        sample = make_sample(
+            np.full((2, 3), 0.2 * (k + 1)), [[0, 1, 1], [0, 0, 1]], f'data/images/{stem}.jpg')
+        sample.set_metainfo(dict(stem=stem))
+        samples.append(sample)
+    evaluate(samples, output_dir=str(out), sod_metrics=['MAE'])
+    written = sorted(str(p.relative_to(out)) for p in out.rglob('*.png'))
+    assert written == ['a/x.png', 'b/x.png', 'y.png']
+    for k, stem in enumerate(['a/x', 'b/x', 'y']):
+        png = cv2.imread(str(out / f'{stem}.png'), cv2.IMREAD_UNCHANGED)
+        assert (png == np.rint(np.float32(0.2 * (k + 1)) * 255)).all(), stem
+
+
+def test_output_dir_refuses_two_images_on_one_png(tmp_path):
+    """Without a stem (samples of other datasets) the PNG is named by the image's base name; a
+    second image of the same base name is an error naming both, not a silent overwrite."""
+    out = tmp_path / 'preds'
+    metric = SODMetric(output_dir=str(out), sod_metrics=['MAE'])
+    metric.process(None, [make_sample(np.zeros((2, 2)), np.eye(2, dtype=int), 'd/a/x.jpg')])
+    with pytest.raises(ValueError, match=r'd/b/x\.jpg.*x\.png.*already.*d/a/x\.jpg'):
+        metric.process(None, [make_sample(np.ones((2, 2)), np.eye(2, dtype=int), 'd/b/x.jpg')])
+    png = cv2.imread(str(out / 'x.png'), cv2.IMREAD_UNCHANGED)
+    assert (png == 0).all()  # the first prediction is kept
+    # a new evaluation round (next validation) may write the same names again
+    metric.evaluate(1)
+    metric.process(None, [make_sample(np.ones((2, 2)), np.eye(2, dtype=int), 'd/a/x.jpg')])
+    assert (cv2.imread(str(out / 'x.png'), cv2.IMREAD_UNCHANGED) == 255).all()
+
+
+def test_dataset_with_the_same_name_in_two_sub_folders_gives_two_pngs(tmp_path):
+    """Issue 17 end to end: BinarySegDataset lists images/a/x.jpg and images/b/x.jpg
+    recursively; the samples its default pipeline packs carry the stems, and SODMetric(output_dir)
+    (what ``tools/test.py --out`` sets) writes a/x.png and b/x.png."""
+    from mmcv.transforms import LoadImageFromFile
+
+    from dbdseg.datasets import BinarySegDataset
+    from dbdseg.datasets.transforms import LoadBinaryAnnotations, PackBinarySegInputs
+    root = tmp_path / 'data'
+    for k, stem in enumerate(['a/x', 'b/x']):
+        (root / 'images' / stem).parent.mkdir(parents=True, exist_ok=True)
+        (root / 'masks' / stem).parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(root / 'images' / f'{stem}.jpg'), np.full((3, 4, 3), 50 * k, np.uint8))
+        cv2.imwrite(str(root / 'masks' / f'{stem}.png'), np.eye(3, 4, dtype=np.uint8) * 255)
+    dataset = BinarySegDataset(
+        data_root=str(root),
+        data_prefix=dict(img_path='images', seg_map_path='masks'),
+        pipeline=[LoadImageFromFile(),
+                  LoadBinaryAnnotations(),
+                  PackBinarySegInputs()])
+    out = tmp_path / 'preds'
+    metric = SODMetric(output_dir=str(out), sod_metrics=['MAE'])
+    for k in range(len(dataset)):
+        sample = dataset[k]['data_samples']
+        sample.seg_logits = PixelData(data=torch.full((1, 3, 4), 0.25 * (k + 1)))
+        metric.process(None, [sample.to_dict()])
+    assert sorted(str(p.relative_to(out)) for p in out.rglob('*.png')) == ['a/x.png', 'b/x.png']
+    assert (cv2.imread(str(out / 'b' / 'x.png'), cv2.IMREAD_UNCHANGED) == 128).all()
+
+
+@pytest.mark.parametrize('stem', ['../up', '/abs/x', 'a/../../x', ''])
+def test_output_dir_refuses_stems_leaving_the_folder(tmp_path, stem):
+    sample = make_sample(np.zeros((2, 2)), np.eye(2, dtype=int), 'd/x.jpg')
+    sample.set_metainfo(dict(stem=stem))
+    with pytest.raises(ValueError, match='d/x.jpg.*stem'):
+        SODMetric(output_dir=str(tmp_path / 'o')).process(None, [sample])
+
+
 def test_saved_pngs_reproduce_the_metric(tmp_path):
     # a toolbox reading the saved PNGs (pysodmetrics, normalize=True) gets the metric's numbers
     rng = np.random.default_rng(3)
@@ -395,6 +520,7 @@ def test_curve_dir_writes_json_and_png(tmp_path):
     assert curves['precision'][128] == pytest.approx(2 / 3)  # see test_fmeasure_curve_hand_computed
     assert curves['settings']['normalize_pred'] is False
     assert curves['settings']['fmeasure_beta2'] == 0.3
+    assert curves['settings']['emeasure_clip'].startswith('per-image E-measure min(E, 1)')
     assert curves['settings']['metrics'] == ['maxF', 'MAE']
     assert curves['settings']['num_images'] == 1
     data = (curve_dir / 'curves.png').read_bytes()

@@ -129,15 +129,27 @@ def test_output_dir_writes_one_folder_per_set(tmp_path):
 
 
 def test_sets_only_in_the_results_write_flat_and_warn(tmp_path):
-    # the folders cannot be known while processing: PNGs go flat (stems collide here) + warning
+    # the folders cannot be known while processing: PNGs go flat + warning
     log_file = tmp_path / 'flat.log'
     MMLogger.get_instance('sod_sets_flat_logger', log_file=str(log_file))
     _, _, samples = two_sets()
+    for sample in samples:  # distinct names: a_img0, b_img0, ...
+        folder, name = sample.img_path.split('/')[-2:]
+        sample.set_metainfo(dict(img_path=f'data/{folder}_{name}'))
     out = tmp_path / 'preds'
     res = run(samples, META, sod_metrics=['MAE'], output_dir=str(out))
     assert list(res) == ['A/MAE', 'B/MAE']
-    assert sorted(os.listdir(out)) == ['img0.png', 'img1.png']
+    assert sorted(os.listdir(out)) == ['A_img0.png', 'A_img1.png', 'B_img0.png', 'B_img1.png']
     assert 'saved flat' in log_file.read_text()
+
+
+def test_sets_only_in_the_results_with_colliding_names_are_refused(tmp_path):
+    # flat PNGs of two sets with the same image names: an error, not an overwrite (issue 17)
+    _, _, samples = two_sets()
+    out = tmp_path / 'preds'
+    with pytest.raises(ValueError, match=r'data/B/img0\.jpg.*img0\.png.*data/A/img0\.jpg'):
+        run(samples, META, sod_metrics=['MAE'], output_dir=str(out))
+    assert sorted(os.listdir(out)) == ['img0.png']
 
 
 def test_format_only_writes_per_set_folders(tmp_path):

@@ -38,6 +38,11 @@ def model_files(tiny_project, tmp_path_factory):
     return tiny_project['config'], str(ckpt)
 
 
+def _visible(folder):
+    """The files of ``folder`` but hidden ones (infer's record of its outputs)."""
+    return sorted(n for n in os.listdir(folder) if not n.startswith('.'))
+
+
 def make_odd_and_bad_folder(folder):
     """Valid images of unusual kinds (GOOD), broken files (BAD), a non-image file and a macOS
     AppleDouble file ``._plain.png``."""
@@ -69,8 +74,7 @@ def test_skip_bad_keeps_going_and_lists_the_skipped(model_files, tmp_path, capsy
     out = tmp_path / 'out'
     written = infer_tool.main([config, ckpt, str(folder), '--out-dir', str(out), '--skip-bad'])
     assert len(written) == 2 * len(GOOD)
-    assert sorted(os.listdir(out)) == sorted([f'{s}.png'
-                                              for s in GOOD] + [f'{s}_overlay.jpg' for s in GOOD])
+    assert _visible(out) == sorted([f'{s}.png' for s in GOOD] + [f'{s}_overlay.jpg' for s in GOOD])
     for stem, hw in GOOD.items():
         assert cv2.imread(str(out / f'{stem}.png'), cv2.IMREAD_UNCHANGED).shape == hw, stem
     skipped = dict(infer_tool.main.skipped)
@@ -101,7 +105,7 @@ def test_interrupted_run_never_replaces_finished_outputs(model_files, tmp_path, 
     cv2.imwrite(str(img), tiny.make_image(24, 24, seed=3))
     out = tmp_path / 'out'
     infer_tool.main([config, ckpt, str(img), '--out-dir', str(out)])
-    before = {n: (out / n).read_bytes() for n in os.listdir(out)}
+    before = {n: (out / n).read_bytes() for n in _visible(out)}
 
     class Killed(BaseException):
         pass
@@ -185,3 +189,138 @@ def test_unwritable_output_folder_is_named(model_files, tmp_path, where):
         out = '/sys/dbdseg_infer_out'
     with pytest.raises(SystemExit, match=f'cannot write to the output folder {out}'):
         infer_tool.main([config, ckpt, str(img), '--out-dir', str(out)])
+
+
+# --- issue 17: too large images (item 10), temporary files on kills and full disks (item 12) --
+def test_pixel_limit_and_unencodable_overlay_are_skipped(model_files, tmp_path, capsys):
+    """--skip-bad: an image over --max-pixels and one wider than JPEG allows (65,535 px: its
+    overlay cannot be encoded) are skipped and listed; nothing is written for them."""
+    config, ckpt = model_files
+    folder = tmp_path / 'in'
+    folder.mkdir()
+    cv2.imwrite(str(folder / 'ok.png'), tiny.make_image(20, 30, seed=1))
+    cv2.imwrite(str(folder / 'big.png'), tiny.make_image(400, 400, seed=2))  # 160,000 px
+    cv2.imwrite(str(folder / 'wide.png'), np.full((2, 65600, 3), 128, np.uint8))
+    out = tmp_path / 'out'
+    written = infer_tool.main(
+        [config, ckpt,
+         str(folder), '--out-dir',
+         str(out), '--skip-bad', '--max-pixels', '150000'])
+    assert _visible(out) == ['ok.png', 'ok_overlay.jpg']
+    assert len(written) == 2
+    skipped = {os.path.basename(p): reason for p, reason in infer_tool.main.skipped}
+    assert sorted(skipped) == ['big.png', 'wide.png']
+    assert 'big.png' in skipped['big.png'] and 'pixels' in skipped['big.png']
+    assert 'wide_overlay.jpg' in skipped['wide.png']
+    err = capsys.readouterr().err
+    assert 'skipped 2 of 3 input(s)' in err
+    # without --skip-bad each stops the run, naming the file; --max-pixels 0: no limit
+    with pytest.raises(SystemExit, match=r'big\.png.*--max-pixels'):
+        infer_tool.main([
+            config, ckpt,
+            str(folder / 'big.png'), '--out-dir',
+            str(tmp_path / 'o1'), '--max-pixels', '150000'
+        ])
+    infer_tool.main([
+        config, ckpt,
+        str(folder / 'big.png'), '--out-dir',
+        str(tmp_path / 'o2'), '--max-pixels', '0'
+    ])
+    assert (tmp_path / 'o2' / 'big.png').is_file()
+    with pytest.raises(SystemExit, match=r'wide_overlay\.jpg.*--skip-bad'):
+        infer_tool.main([config, ckpt, str(folder / 'wide.png'), '--out-dir', str(tmp_path / 'o3')])
+    assert not (tmp_path / 'o3' / 'wide.png').exists()
+
+
+_KILL_SCRIPT = '''
+import os, resource, signal, sys, time
+sys.argv = ['tools/infer.py'] + sys.argv[1:]
+how = os.environ['DBDSEG_TEST_FAULT']
+real_replace = os.replace
+def replace(src, dst):
+    if how != 'fsize' and str(dst).endswith('shot.png'):
+        os.kill(os.getpid(), getattr(signal, how))
+        time.sleep(30)
+    return real_replace(src, dst)
+os.replace = replace
+if how == 'fsize':  # a full disk once predicting starts: writes beyond 600 bytes fail (EFBIG)
+    import dbdseg.apis
+    predict = dbdseg.apis.inference_model
+    def limited(*args, **kwargs):
+        resource.setrlimit(resource.RLIMIT_FSIZE, (600, 600))
+        return predict(*args, **kwargs)
+    dbdseg.apis.inference_model = limited
+import runpy
+runpy.run_path(os.path.join({repo!r}, 'tools', 'infer.py'), run_name='__main__')
+'''
+
+
+def _run_faulty_infer(config, ckpt, img, out, how):
+    import subprocess
+    script = _KILL_SCRIPT.format(repo=tiny.REPO_ROOT)
+    env = dict(os.environ, DBDSEG_TEST_FAULT=how, OMP_NUM_THREADS='1')
+    return subprocess.run(
+        [sys.executable, '-c', script, config, ckpt,
+         str(img), '--out-dir',
+         str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300)
+
+
+def _leftovers(folder):
+    """Hidden entries other than infer's record of its own outputs."""
+    return sorted(
+        n for n in os.listdir(folder) if n.startswith('.') and n != '.dbdseg-infer-outputs.jsonl')
+
+
+@pytest.mark.parametrize('how', ['SIGTERM', 'SIGINT', 'SIGHUP'])
+def test_signals_leave_no_temporary_files(model_files, tmp_path, how):
+    config, ckpt = model_files
+    img = tmp_path / 'shot.png'
+    cv2.imwrite(str(img), tiny.make_image(16, 16, seed=1))
+    out = tmp_path / 'out'
+    proc = _run_faulty_infer(config, ckpt, img, out, how)
+    assert proc.returncode != 0, proc.stderr[-2000:]
+    assert _leftovers(out) == [], proc.stderr[-2000:]
+    assert not (out / 'shot.png').exists()
+
+
+def test_kill_leftovers_are_removed_at_the_next_start_only_for_dead_processes(
+        model_files, tmp_path):
+    """SIGKILL while committing leaves the temporary data; the next run removes it, but not the
+    temporary folder of a live process (nor one of another host)."""
+    import socket
+    config, ckpt = model_files
+    img = tmp_path / 'shot.png'
+    cv2.imwrite(str(img), tiny.make_image(16, 16, seed=1))
+    out = tmp_path / 'out'
+    proc = _run_faulty_infer(config, ckpt, img, out, 'SIGKILL')
+    assert proc.returncode == -9
+    assert _leftovers(out), 'the kill should leave a temporary file or folder'
+    host = socket.gethostname()
+    live = out / f'.dbdseg-infer.{host}.{os.getppid()}.abc123.staging'
+    elsewhere = out / '.dbdseg-infer.other-host.1.abc123.staging'
+    for d in (live, elsewhere):
+        d.mkdir()
+        (d / 'x.png').write_bytes(b'in progress')
+    infer_tool.main([config, ckpt, str(img), '--out-dir', str(out)])
+    assert _leftovers(out) == sorted([live.name, elsewhere.name])
+    assert (live / 'x.png').read_bytes() == b'in progress'
+    assert _visible(out) == ['shot.png', 'shot_overlay.jpg']
+
+
+def test_full_disk_leaves_no_partial_or_temporary_file(model_files, tmp_path):
+    config, ckpt = model_files
+    img = tmp_path / 'shot.png'
+    cv2.imwrite(str(img), tiny.make_image(48, 48, seed=1))
+    out = tmp_path / 'out'
+    out.mkdir()
+    proc = _run_faulty_infer(config, ckpt, img, out, 'fsize')
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert 'error: cannot write' in proc.stderr and 'shot' in proc.stderr, proc.stderr[-2000:]
+    assert 'Traceback' not in proc.stderr
+    assert _leftovers(out) == []
+    for name in _visible(out):  # what was committed is complete (the map may be, if small)
+        assert cv2.imread(str(out / name)) is not None, name

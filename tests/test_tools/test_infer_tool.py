@@ -18,6 +18,11 @@ def model_files(tiny_project, tmp_path_factory):
     return tiny_project['config'], str(ckpt)
 
 
+def _visible(folder):
+    """The files of ``folder`` but hidden ones (infer's record of its outputs)."""
+    return sorted(n for n in os.listdir(folder) if not n.startswith('.'))
+
+
 def _photo_folder(root):
     """A folder with a PNG, a JPEG with EXIF orientation 6, a non-image file and a sub-folder."""
     folder = root / 'photos'
@@ -46,8 +51,8 @@ def test_infer_writes_maps_and_overlays(model_files, tmp_path):
         str(out_dir), '--threshold', '0.4', '--overlay-alpha', '0.6'
     ])
     expected_sizes = {'garden': (23, 31), 'portrait': (30, 18), 'single': (15, 12)}
-    assert sorted(os.listdir(out_dir)) == sorted([f'{s}.png' for s in expected_sizes] +
-                                                 [f'{s}_overlay.jpg' for s in expected_sizes])
+    assert _visible(out_dir) == sorted([f'{s}.png' for s in expected_sizes] +
+                                       [f'{s}_overlay.jpg' for s in expected_sizes])
     assert len(written) == 6
     for stem, (h, w) in expected_sizes.items():
         prob = cv2.imread(str(out_dir / f'{stem}.png'), cv2.IMREAD_UNCHANGED)
@@ -135,3 +140,75 @@ def test_infer_empty_folder_and_bad_threshold(model_files, tmp_path):
         infer_tool.main([config, ckpt, str(tmp_path / 'empty'), '--out-dir', str(tmp_path / 'o')])
     with pytest.raises(SystemExit):
         infer_tool.parse_args([config, ckpt, 'x', '--out-dir', 'o', '--threshold', '1.5'])
+
+
+# --- issue 17: hidden files (item 13), out-dir = input folder (item 14) --------------------------
+def test_hidden_files_are_never_read_as_photos(model_files, tmp_path, capsys):
+    """One rule for folders and named files: a hidden file (``.hidden.jpg``, macOS ``._*``) is
+    not an image. Named on its own it is skipped with a note naming it, never predicted."""
+    config, ckpt = model_files
+    folder = tmp_path / 'in'
+    folder.mkdir()
+    cv2.imwrite(str(folder / 'a.png'), tiny.make_image(10, 12, seed=1))
+    cv2.imwrite(str(folder / '.hidden.jpg'), tiny.make_image(10, 12, seed=2))  # a real image
+    out = tmp_path / 'out'
+    infer_tool.main([config, ckpt, str(folder), '--out-dir', str(out)])
+    assert _visible(out) == ['a.png', 'a_overlay.jpg']
+    other = tmp_path / 'b.png'
+    cv2.imwrite(str(other), tiny.make_image(10, 12, seed=3))
+    out2 = tmp_path / 'out2'
+    infer_tool.main([config, ckpt, str(folder / '.hidden.jpg'), str(other), '--out-dir', str(out2)])
+    assert _visible(out2) == ['b.png', 'b_overlay.jpg']
+    assert not [n for n in os.listdir(out2) if 'hidden' in n]
+    err = capsys.readouterr().err
+    assert '.hidden.jpg' in err and 'hidden' in err
+    with pytest.raises(SystemExit, match='no images'):
+        infer_tool.main([config, ckpt, str(folder / '.hidden.jpg'), '--out-dir', str(out2)])
+
+
+def test_out_dir_equal_to_the_input_folder_runs_again(model_files, tmp_path):
+    """A second run into the input folder predicts the same photos again: the maps and
+    overlays of the first run are its own outputs, not photos (no name collision)."""
+    config, ckpt = model_files
+    photos = tmp_path / 'photos'
+    photos.mkdir()
+    cv2.imwrite(str(photos / 'a.jpg'), tiny.make_image(14, 18, seed=1))
+    cv2.imwrite(str(photos / 'b.bmp'), tiny.make_image(12, 16, seed=2))
+    infer_tool.main([config, ckpt, str(photos), '--out-dir', str(photos)])
+    expected = ['a.jpg', 'a.png', 'a_overlay.jpg', 'b.bmp', 'b.png', 'b_overlay.jpg']
+    assert _visible(photos) == expected
+    first = (photos / 'a.png').read_bytes()
+    written = infer_tool.main([config, ckpt, str(photos), '--out-dir', str(photos)])
+    assert len(written) == 4 and _visible(photos) == expected
+    assert (photos / 'a.png').read_bytes() == first  # same photo, same map
+    assert not infer_tool.main.skipped
+
+
+def test_a_photo_replacing_an_earlier_output_is_not_overwritten(model_files, tmp_path):
+    """An output of an earlier run that the user replaced by a photo of their own is a photo
+    again: the run stops on the name collision and the photo is kept."""
+    config, ckpt = model_files
+    photos = tmp_path / 'photos'
+    photos.mkdir()
+    cv2.imwrite(str(photos / 'a.jpg'), tiny.make_image(14, 18, seed=1))
+    infer_tool.main([config, ckpt, str(photos), '--out-dir', str(photos)])
+    cv2.imwrite(str(photos / 'a.png'), tiny.make_image(30, 30, seed=5))  # the user's own photo
+    mine = (photos / 'a.png').read_bytes()
+    with pytest.raises(SystemExit, match='same name "a"'):
+        infer_tool.main([config, ckpt, str(photos), '--out-dir', str(photos)])
+    assert (photos / 'a.png').read_bytes() == mine
+
+
+def test_overwrite_refusal_names_the_input_it_would_replace(model_files, tmp_path):
+    """``a.jpg``'s overlay ``a_overlay.jpg`` would replace the input ``a_overlay.jpg``: the
+    message names that input (it named ``a.jpg``)."""
+    config, ckpt = model_files
+    photos = tmp_path / 'photos'
+    photos.mkdir()
+    cv2.imwrite(str(photos / 'a.jpg'), tiny.make_image(8, 8, seed=1))
+    cv2.imwrite(str(photos / 'a_overlay.jpg'), tiny.make_image(8, 8, seed=2))
+    with pytest.raises(SystemExit) as e:
+        infer_tool.main([config, ckpt, str(photos), '--out-dir', str(photos)])
+    msg = str(e.value)
+    assert f'input image {photos / "a_overlay.jpg"}' in msg, msg
+    assert sorted(os.listdir(photos)) == ['a.jpg', 'a_overlay.jpg']

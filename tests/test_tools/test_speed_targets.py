@@ -11,7 +11,8 @@ import numpy as np
 import py_sod_metrics as psm
 import pytest
 
-from dbdseg.evaluation.functional import SOD_METRICS, image_sod_measures, summarize_sod_measures
+from dbdseg.evaluation.functional import (EM_MAX, SOD_METRICS, image_sod_measures,
+                                          summarize_sod_measures)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 st = SimpleNamespace(**runpy.run_path(osp.join(ROOT, '.dev_scripts', 'speed_targets.py')))
@@ -108,7 +109,9 @@ def test_write_train_data_follows_the_dataset_layout(tmp_path):
 
 
 def _pysodmetrics_per_image(pred_u8, gt_u8):
-    """pysodmetrics' evaluators on one image (the reference of the fast path)."""
+    """pysodmetrics' evaluators on one image (the reference of the fast path), with the E-measure
+    clipped at ``EM_MAX`` as dbdseg does (pysodmetrics divides by H W - 1: above 1 for near-perfect
+    maps and tiny images; docs/en/evaluation.md)."""
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         fm = psm.Fmeasure(beta=0.3)
@@ -124,8 +127,8 @@ def _pysodmetrics_per_image(pred_u8, gt_u8):
         recall=f['pr']['r'],
         mae=ev['mae'].get_results()['mae'],
         sm=ev['sm'].get_results()['sm'],
-        em_curve=e['curve'],
-        em_adp=e['adp'],
+        em_curve=np.minimum(e['curve'], EM_MAX),
+        em_adp=min(e['adp'], EM_MAX),
         wfm=ev['wfm'].get_results()['wfm'])
 
 

@@ -123,3 +123,51 @@ def test_cli_entry_point_runs_as_a_script(tmp_path):
     assert proc.returncode == 1
     assert 'tools/test.py: error: config file not found' in proc.stderr
     assert 'absent.py' in proc.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# issue 17, item 5: a checkpoint that does not fit the model is an error (no metrics of a
+# random model)
+# --------------------------------------------------------------------------------------------
+def _checkpoint_variant(trained, tmp_path, name, edit, keep_meta=True):
+    import torch
+    ckpt = torch.load(trained['checkpoint'], map_location='cpu')
+    out = dict(state_dict=edit(dict(ckpt['state_dict'])))
+    if keep_meta:
+        out['meta'] = ckpt['meta']
+    path = str(tmp_path / f'{name}.pth')
+    torch.save(out, path)
+    return path
+
+
+def test_test_refuses_checkpoints_that_do_not_fit(trained, tmp_path):
+    import torch
+
+    def wrong_shape(sd):
+        sd['decode_head.conv_seg.weight'] = torch.zeros(2, 4, 1, 1)
+        return sd
+
+    def other_arch(sd):
+        return dict(zip(['fc.weight'], [torch.zeros(3, 4)]))
+
+    def no_head(sd):
+        return {k: v for k, v in sd.items() if not k.startswith('decode_head.')}
+
+    cases = {
+        'other_arch': (other_arch, 'fc.weight'),
+        'no_head': (no_head, 'decode_head.conv_seg.weight'),
+        'wrong_shape': (wrong_shape, '(2, 4, 1, 1)'),
+    }
+    for name, (edit, expected) in cases.items():
+        path = _checkpoint_variant(trained, tmp_path, name, edit)
+        metrics = tmp_path / f'{name}.json'
+        with pytest.raises(SystemExit) as e:
+            _run([
+                trained['config'], path, '--work-dir',
+                str(tmp_path / name), '--metrics-out',
+                str(metrics)
+            ])
+        msg = str(e.value)
+        assert msg.startswith('tools/test.py: error:') and f'{name}.pth' in msg, msg
+        assert expected in msg, msg
+        assert not metrics.exists()  # no metrics of a partly random model

@@ -156,3 +156,69 @@ def test_dist_test_two_processes_two_sets_match_one_process(multi_set, tmp_path)
     assert dist == pytest.approx(single, abs=1e-9)
     assert len(os.listdir(out / 'A')) == len(tiny.STEMS)
     assert len(os.listdir(out / 'B')) == 2
+
+
+# --- issue 17, item 1: outputs never go into a dataset folder, never replace others' files -------
+def _own_two_sets(tmp_path):
+    """Two sets written for this test only (the refusals must never touch shared data):
+    ``data/A`` (4 images) and ``data/B`` (2 images, a MultiSetDataset member)."""
+    root_a = tiny.write_dataset(tmp_path / 'data' / 'A')
+    root_b = tiny.write_dataset(tmp_path / 'data' / 'B', stems=tiny.STEMS[:2])
+    config = tiny.write_config(tmp_path / 'multi.py', root_a,
+                               MULTI_SET_EXTRA.format(root_a=root_a, root_b=root_b))
+    return config
+
+
+def _files(folder):
+    return {
+        osp.join(root, n): open(osp.join(root, n), 'rb').read()
+        for root, _, names in __import__('os').walk(folder)
+        for n in names
+    }
+
+
+@pytest.mark.parametrize(
+    'flag,target',
+    [
+        ('--out', 'data/A/masks'),  # the ground truth of set A
+        ('--out', 'data/B/images'),  # the (PNG) images of a MultiSetDataset member
+        ('--show-dir', 'data/A/masks/painted'),  # inside a dataset folder
+        ('--curve-dir', 'data/B'),  # holds dataset folders
+    ])
+def test_outputs_in_a_dataset_folder_are_refused(tmp_path, flag, target):
+    config = _own_two_sets(tmp_path)
+    before = _files(tmp_path / 'data')
+    with pytest.raises(SystemExit) as e:
+        _run([config, 'none', '--work-dir', str(tmp_path / 'w'), flag, str(tmp_path / target)])
+    msg = str(e.value)
+    assert msg.startswith('tools/test.py: error: ') and f'{flag} {tmp_path / target}' in msg, msg
+    assert 'dataset folder' in msg
+    assert _files(tmp_path / 'data') == before  # nothing written, nothing replaced
+
+
+def test_existing_outputs_are_replaced_only_with_overwrite(tmp_path):
+    config = _own_two_sets(tmp_path)
+    out, curves, show = tmp_path / 'preds', tmp_path / 'curves', tmp_path / 'show'
+    victims = {
+        '--out': out / 'A' / f'{tiny.STEMS[0]}.png',
+        '--curve-dir': curves / 'B' / 'curves.json',
+        '--show-dir': show / 'vis_data' / 'config.py',
+    }
+    for path in victims.values():
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b'an earlier run')
+    folders = {'--out': out, '--curve-dir': curves, '--show-dir': show}
+    for flag, folder in folders.items():
+        with pytest.raises(SystemExit, match='--overwrite') as e:
+            _run([config, 'none', '--work-dir', str(tmp_path / 'w'), flag, str(folder)])
+        assert str(victims[flag]) in str(e.value)
+        assert victims[flag].read_bytes() == b'an earlier run'
+    # a folder with other files only is fine; with --overwrite the earlier files are replaced
+    (tmp_path / 'other').mkdir()
+    (tmp_path / 'other' / 'notes.txt').write_text('mine')
+    _run([config, 'none', '--work-dir', str(tmp_path / 'w'), '--out', str(tmp_path / 'other')])
+    assert (tmp_path / 'other' / 'notes.txt').read_text() == 'mine'
+    args = [config, 'none', '--work-dir', str(tmp_path / 'w'), '--overwrite']
+    _run(args + [f'{flag}={folder}' for flag, folder in folders.items()])
+    for flag, path in victims.items():
+        assert path.read_bytes() != b'an earlier run', flag

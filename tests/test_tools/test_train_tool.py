@@ -165,3 +165,73 @@ def test_dist_train_and_test_scripts_cpu_gloo(tiny_project, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert sorted(os.listdir(out_dir)) == [f'{s}.png' for s in tiny.STEMS]
     assert 'maxF' in open(metrics).read()
+
+
+# --------------------------------------------------------------------------------------------
+# issue 17, item 5: load_from / --resume with a checkpoint that does not fit
+# --------------------------------------------------------------------------------------------
+def _variant(trained, tmp_path, name, edit, keep_meta=True):
+    ckpt = torch.load(trained['checkpoint'], map_location='cpu')
+    out = dict(ckpt) if keep_meta else {}
+    out['state_dict'] = edit(dict(ckpt['state_dict']))
+    path = str(tmp_path / f'{name}.pth')
+    torch.save(out, path)
+    return path
+
+
+def _short_run(config, work_dir, *extra):
+    return train_tool.main([
+        config, '--work-dir',
+        str(work_dir), *extra, '--cfg-options', f'experiment_name={tiny.unique_name("lf")}',
+        'train_cfg.max_iters=1', 'train_cfg.val_interval=10'
+    ])
+
+
+def test_load_from_that_matches_nothing_is_an_error(trained, tmp_path):
+    path = _variant(trained, tmp_path, 'other_arch', lambda sd: {'fc.weight': torch.zeros(3, 4)})
+    with pytest.raises(SystemExit) as e:
+        _short_run(trained['config'], tmp_path / 'w', '--cfg-options', f'load_from={path}')
+    msg = str(e.value)
+    assert msg.startswith('tools/train.py: error:') and 'other_arch.pth' in msg, msg
+    assert 'none of' in msg and 'fc.weight' in msg, msg
+    assert not glob.glob(str(tmp_path / 'w' / '*.pth'))
+
+
+def test_load_from_with_missing_keys_warns_listing_them(trained, tmp_path):
+    path = _variant(trained, tmp_path, 'no_head', lambda sd: {
+        k: v
+        for k, v in sd.items() if not k.startswith('decode_head.')
+    })
+    work_dir = tmp_path / 'w'
+    train_tool.main([
+        trained['config'], '--work-dir',
+        str(work_dir), '--cfg-options', f'experiment_name={tiny.unique_name("lf")}',
+        'train_cfg.max_iters=1', 'train_cfg.val_interval=10', f'load_from={path}'
+    ])
+    logs = glob.glob(str(work_dir / '*' / '*.log'))
+    text = open(logs[0]).read()
+    assert 'no_head.pth' in text and 'missing' in text
+    assert 'decode_head.conv_seg.weight' in text and 'decode_head.conv_seg.bias' in text
+
+
+def test_resume_from_a_checkpoint_without_meta_says_so(trained, tmp_path):
+    path = _variant(trained, tmp_path, 'weights_only', lambda sd: sd, keep_meta=False)
+    with pytest.raises(SystemExit) as e:
+        train_tool.main([
+            trained['config'], '--work-dir',
+            str(tmp_path / 'w'), '--resume', path, '--cfg-options',
+            f'experiment_name={tiny.unique_name("rs")}'
+        ])
+    msg = str(e.value)
+    assert msg.startswith('tools/train.py: error:') and 'weights_only.pth' in msg, msg
+    assert "'meta'" in msg and 'load_from' in msg, msg
+
+
+def test_resume_from_a_checkpoint_of_another_model_is_an_error(trained, tmp_path):
+    path = _variant(trained, tmp_path, 'other_arch', lambda sd: {'fc.weight': torch.zeros(3, 4)})
+    with pytest.raises(SystemExit, match=r'other_arch\.pth(.|\n)*missing(.|\n)*decode_head'):
+        train_tool.main([
+            trained['config'], '--work-dir',
+            str(tmp_path / 'w'), '--resume', path, '--cfg-options',
+            f'experiment_name={tiny.unique_name("rs")}'
+        ])

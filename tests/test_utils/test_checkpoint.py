@@ -154,3 +154,107 @@ def test_restricted_getattr_refuses_other_attributes(tmp_path):
     assert ckpt_utils.history_buffer_getattr(HistoryBuffer, 'mean') is HistoryBuffer.mean
     with pytest.raises(pickle.UnpicklingError, match='refused getattr'):
         ckpt_utils.history_buffer_getattr(torch.Tensor, 'mean')
+
+
+# --------------------------------------------------------------------------------------------
+# issue 17, item 5: does a checkpoint fit the model?
+# --------------------------------------------------------------------------------------------
+class _TwoLayers(nn.Module):
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Linear(2, 3)
+        self.norm = nn.BatchNorm1d(3)
+        self.head = nn.Linear(3, 1)
+
+
+def test_compare_state_dict_sorts_keys_into_kinds():
+    model = _TwoLayers()
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    assert ckpt_utils.compare_state_dict(model, state).fits
+    del state['norm.num_batches_tracked']  # tolerated, as mmengine does
+    state['head.weight'] = torch.zeros(2, 3)
+    del state['head.bias']
+    state['extra.weight'] = torch.zeros(1)
+    report = ckpt_utils.compare_state_dict(model, state)
+    assert report.missing == ['head.bias']
+    assert report.unexpected == ['extra.weight']
+    assert report.mismatched == [('head.weight', (2, 3), (1, 3))]
+    assert report.matched_params == 4 and report.n_params == 6 and not report.fits
+
+
+def test_strict_check_lists_keys_and_load_from_check_refuses_no_match():
+    model = _TwoLayers()
+    with pytest.raises(ckpt_utils.CheckpointMismatchError) as e:
+        ckpt_utils.check_checkpoint_fits(model, dict(state_dict={'x.weight': torch.zeros(1)}),
+                                         'f.pth', 'testing')
+    msg = str(e.value)
+    assert 'f.pth' in msg and 'testing' in msg and 'x.weight' in msg
+    assert 'body.weight' in msg and 'head.bias' in msg
+    assert 'by module: body 2, norm 4, head 2' in msg
+    with pytest.raises(ckpt_utils.CheckpointMismatchError, match='none of the model'):
+        ckpt_utils.check_load_from(model, {'x.weight': torch.zeros(1)}, 'f.pth')
+    with pytest.raises(ckpt_utils.CheckpointError, match='not a dict'):
+        ckpt_utils.check_load_from(model, [1, 2], 'f.pth')
+
+
+def test_listing_is_capped():
+    keys = [f'm.layer{i}.weight' for i in range(ckpt_utils.MAX_LISTED_KEYS + 5)]
+    text = ckpt_utils._listing('missing', keys)
+    assert keys[0] in text and keys[-1] not in text and '... and 5 more' in text
+
+
+def test_suggest_converter():
+    assert ckpt_utils.suggest_converter(['backbone.conv1.weight']) is None
+    assert 'minet2dbdseg.py' in ckpt_utils.suggest_converter(['module.div_32.0.weight'])
+    assert 'u2net2dbdseg.py' in ckpt_utils.suggest_converter(['stage5d.rebnconv1.bn_s1.bias'])
+
+
+def test_resume_checkpoint_needs_meta():
+    good = {'meta': {'epoch': 0, 'iter': 4}, 'message_hub': {}, 'state_dict': {}}
+    ckpt_utils.check_resume_checkpoint(good, 'f.pth')
+    with pytest.raises(ckpt_utils.CheckpointError, match="f.pth: it has no 'meta'"):
+        ckpt_utils.check_resume_checkpoint({'state_dict': {}}, 'f.pth')
+    with pytest.raises(ckpt_utils.CheckpointError, match="without 'epoch' / 'iter'"):
+        ckpt_utils.check_resume_checkpoint({'meta': {}, 'message_hub': {}}, 'f.pth')
+    with pytest.raises(ckpt_utils.CheckpointError, match="no 'message_hub'"):
+        ckpt_utils.check_resume_checkpoint({'meta': {'epoch': 0, 'iter': 1}}, 'f.pth')
+
+
+def test_hook_in_a_runner(tmp_path):
+    """load_from (fine-tuning): partial fit loads what fits and reports the rest; no fit and
+    a resume without meta are errors before any weight is copied."""
+    from dbdseg.engine.hooks.checkpoint_check_hook import add_checkpoint_check
+    src = Runner.from_cfg(_cfg(tmp_path / 'src', max_iters=2))
+    src.train()
+    trained = _weights(src.model)
+    partial = tmp_path / 'partial.pth'
+    torch.save({'state_dict': {'linear.weight': trained['linear.weight']}}, partial)
+    runner = Runner.from_cfg(_cfg(tmp_path / 'a', max_iters=2, load_from=str(partial)))
+    hook = add_checkpoint_check(runner, strict=False)
+    runner.load_or_resume()
+    assert hook.report.missing == ['linear.bias'] and hook.report.matched == ['linear.weight']
+    torch.testing.assert_close(runner.model.linear.weight, trained['linear.weight'])
+
+    runner = Runner.from_cfg(_cfg(tmp_path / 'b', max_iters=2, load_from=str(partial)))
+    add_checkpoint_check(runner, strict=True)
+    with pytest.raises(ckpt_utils.CheckpointMismatchError, match='linear.bias'):
+        runner.load_or_resume()
+
+    nothing = tmp_path / 'nothing.pth'
+    torch.save({'state_dict': {'other.weight': torch.zeros(1, 2)}}, nothing)
+    runner = Runner.from_cfg(_cfg(tmp_path / 'c', max_iters=2, load_from=str(nothing)))
+    add_checkpoint_check(runner, strict=False)
+    before = _weights(runner.model)
+    with pytest.raises(ckpt_utils.CheckpointMismatchError, match='nothing.pth'):
+        runner.load_or_resume()
+    torch.testing.assert_close(_weights(runner.model), before)
+
+    weights_only = tmp_path / 'weights_only.pth'
+    torch.save({'state_dict': trained}, weights_only)
+    runner = Runner.from_cfg(
+        _cfg(tmp_path / 'd', max_iters=2, resume=True, load_from=str(weights_only)))
+    runner.train_loop  # build the loop, as in test_resume_continues_iterations_and_weights
+    add_checkpoint_check(runner, strict=False)
+    with pytest.raises(ckpt_utils.CheckpointError, match="no 'meta'.*load_from"):
+        runner.load_or_resume()

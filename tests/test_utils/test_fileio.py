@@ -132,3 +132,44 @@ def test_collect_images_refuses_clashing_stems_and_outputs_over_inputs(tmp_path)
         collect_images([tmp_path / 'empty'], lambda s: [])
     with pytest.raises(FileNotFoundError, match='missing'):
         collect_images([tmp_path / 'missing'], lambda s: [])
+
+
+# --- issue 17: encoding without writing, the hidden-file rule, the overwrite rule --------------
+def test_encode_image_names_the_file_and_jpeg_limit(tmp_path):
+    img = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    data = fileio.encode_image(tmp_path / 'a.png', img)
+    np.testing.assert_array_equal(cv2.imdecode(np.frombuffer(data, np.uint8), 0), img)
+    assert os.listdir(tmp_path) == []  # nothing written
+    wide = np.zeros((2, 65600, 3), np.uint8)
+    with pytest.raises(ValueError, match=r'wide_overlay\.jpg \(JPEG allows at most 65,535'):
+        fileio.encode_image('out/wide_overlay.jpg', wide)
+
+
+def test_is_hidden():
+    assert fileio.is_hidden('.hidden.jpg') and fileio.is_hidden('a/._IMG_1.jpg')
+    assert fileio.is_hidden('/x/.cache/')  # the last name counts
+    assert not fileio.is_hidden('.cache/a.jpg') and not fileio.is_hidden('a.jpg')
+    assert not fileio.is_hidden('.') and not fileio.is_hidden('..')
+
+
+def test_claim_output_refuses_files_of_others(tmp_path):
+    written = set()
+    (tmp_path / 'theirs.png').write_bytes(b'x')
+    with pytest.raises(fileio.OutputExistsError, match=r'theirs\.png'):
+        fileio.claim_output(tmp_path / 'theirs.png', written)
+    assert written == set()
+    mine = fileio.claim_output(tmp_path / 'mine.png', written)
+    (tmp_path / 'mine.png').write_bytes(b'y')
+    assert fileio.claim_output(mine, written) == mine  # written by this run: again is fine
+
+
+def test_collect_images_names_the_input_an_output_would_replace(tmp_path):
+    from dbdseg.utils.fileio import collect_images
+    (tmp_path / 'a.jpg').write_bytes(b'x')
+    (tmp_path / 'a_overlay.jpg').write_bytes(b'x')
+    with pytest.raises(ValueError) as err:
+        collect_images([tmp_path / 'a.jpg', tmp_path / 'a_overlay.jpg'],
+                       lambda s: [tmp_path / f'{s}_overlay.jpg'] if s == 'a' else [])
+    message = str(err.value)
+    assert f'of {tmp_path / "a.jpg"} would overwrite the input image ' \
+           f'{tmp_path / "a_overlay.jpg"}' in message

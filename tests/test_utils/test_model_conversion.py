@@ -91,3 +91,17 @@ def test_save_checkpoint_is_atomic(tmp_path, capsys):
         save_checkpoint(str(dst), dict(w=lambda: None), {})
     assert torch.equal(torch.load(dst, weights_only=True)['state_dict']['w'], sd['w'])
     assert os.listdir(dst.parent) == ['out.pth']
+
+
+def test_not_a_checkpoint_is_named_without_the_trust_hint(tmp_path):
+    from dbdseg.utils.model_conversion.common import load_checkpoint_file
+    empty = tmp_path / 'empty.pth'
+    empty.write_bytes(b'')
+    text = tmp_path / 'notes.pth'
+    text.write_text('not a checkpoint at all\n')
+    for path, reason in ((empty, 'empty'), (text, 'not a zip or pickle')):
+        with pytest.raises(SystemExit) as err:
+            load_checkpoint_file(str(path))
+        message = str(err.value)
+        assert f'{path} is not a checkpoint ({reason}' in message
+        assert '--trust-source' not in message

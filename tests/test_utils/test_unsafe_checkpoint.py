@@ -3,6 +3,7 @@ message that says why and how to allow it; trusting is per file (flag, env var, 
 import os
 import pickle
 
+import numpy as np
 import pytest
 import torch
 from mmengine.runner import load_checkpoint
@@ -140,3 +141,145 @@ def test_train_flag_needs_a_checkpoint(project, tmp_path):
             project['config'], '--work-dir',
             str(tmp_path), '--resume', '--unsafe-load-trusted-checkpoint'
         ])
+
+
+# --------------------------------------------------------------------------------------------
+# issue 17, item 6: TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD must not switch safety off
+# --------------------------------------------------------------------------------------------
+def test_force_no_weights_only_env_does_not_run_code(project, tmp_path, monkeypatch):
+    monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
+    marker = tmp_path / 'pwned.txt'
+    path = _save_with(project, tmp_path / 'evil.pth', _Exploit(str(marker)))
+    with pytest.raises(UnsafeCheckpointError, match='evil.pth'):
+        init_model(project['config'], path)
+    assert not marker.exists()
+    ckpt_utils.install_checkpoint_guard()
+    with pytest.raises(UnsafeCheckpointError):
+        load_checkpoint(torch.nn.Linear(1, 1), path, map_location='cpu')
+    assert not marker.exists()
+    # the environment variable is left as the user set it
+    assert os.environ['TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'] == '1'
+
+
+def test_force_no_weights_only_env_and_tools(project, tmp_path, monkeypatch):
+    monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
+    marker = tmp_path / 'pwned.txt'
+    path = _save_with(project, tmp_path / 'evil.pth', _Exploit(str(marker)))
+    test = tiny.load_tool('test')
+    with pytest.raises(SystemExit, match='refused to load checkpoint .*evil.pth'):
+        test.main([
+            project['config'], path, '--work-dir',
+            str(tmp_path / 'w'), '--cfg-options', f'experiment_name={tiny.unique_name("env")}'
+        ])
+    assert not marker.exists()
+
+
+def test_trusted_file_still_loads_with_the_env_variable_set(project, tmp_path, monkeypatch):
+    monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
+    path = _save_with(project, tmp_path / 'trusted.pth', _Payload('ok'))
+    trust_checkpoint(path)
+    ckpt = load_checkpoint(torch.nn.Module(), path, map_location='cpu', strict=False)
+    assert ckpt['meta']['extra'].marker == 'ok'
+
+
+def test_remote_checkpoints_are_loaded_weights_only(project, tmp_path):
+    """mmengine's http(s) scheme uses torch.hub.load_state_dict_from_url, whose default is
+    weights_only=False; a ``file://`` URL exercises that path without a network."""
+    from mmengine.runner.checkpoint import CheckpointLoader
+    ckpt_utils.install_checkpoint_guard()
+    marker = tmp_path / 'pwned.txt'
+    path = _save_with(project, tmp_path / 'evil.pth', _Exploit(str(marker)))
+    http_loader = CheckpointLoader._schemes['https://']
+    with pytest.raises(UnsafeCheckpointError):
+        http_loader(f'file://{path}', map_location='cpu', model_dir=str(tmp_path / 'hub'))
+    assert not marker.exists()
+    plain = http_loader(
+        f'file://{project["plain"]}', map_location='cpu', model_dir=str(tmp_path / 'hub2'))
+    assert 'state_dict' in plain
+
+
+def test_every_mmengine_torch_load_passes_weights_only(project, monkeypatch):
+    """The explicit argument, not torch's default, decides: spy on torch.load."""
+    import mmengine.runner.checkpoint as mm_ckpt
+    ckpt_utils.install_checkpoint_guard()
+    seen = []
+    real = torch.load
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get('weights_only', 'not passed'))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(torch, 'load', spy)
+    mm_ckpt.CheckpointLoader.load_checkpoint(project['plain'], map_location='cpu')
+    assert seen == [True]
+
+
+# --------------------------------------------------------------------------------------------
+# issue 17, item 11: files that are not checkpoints at all
+# --------------------------------------------------------------------------------------------
+def _not_checkpoints(project, tmp_path):
+    with open(project['plain'], 'rb') as f:
+        data = f.read()
+    legacy = tmp_path / 'legacy.pth'
+    torch.save(project['state'], str(legacy), _use_new_zipfile_serialization=False)
+    legacy_data = legacy.read_bytes()
+    files = {
+        'empty': b'',
+        'truncated': data[:len(data) // 2],
+        'random': bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8)),
+        'text': b'this is a README, not a model\n' * 20,
+        'legacy_truncated': legacy_data[:len(legacy_data) // 2],
+        'plain_pickle': pickle.dumps({'a': 1}),
+    }
+    out = {}
+    for name, content in files.items():
+        path = tmp_path / f'{name}.pth'
+        path.write_bytes(content)
+        out[name] = str(path)
+    return out
+
+
+REASONS = {
+    'empty': 'empty',
+    'truncated': 'truncated',
+    'random': 'not a zip or pickle',
+    'text': 'not a zip or pickle',
+    'legacy_truncated': 'truncated',
+    'plain_pickle': 'not a torch checkpoint',
+}
+
+
+def test_files_that_are_not_checkpoints_are_named_as_such(project, tmp_path):
+    for name, path in _not_checkpoints(project, tmp_path).items():
+        with pytest.raises(ckpt_utils.NotACheckpointError) as e:
+            init_model(project['config'], path)
+        msg = str(e.value)
+        assert 'not a checkpoint' in msg and path in msg, (name, msg)
+        assert REASONS[name] in msg, (name, msg)
+        assert '--unsafe-load-trusted-checkpoint' not in msg, (name, msg)
+        assert isinstance(e.value, RuntimeError)  # what tools/infer.py reports as an error
+
+
+def test_not_a_checkpoint_even_when_trusted(project, tmp_path):
+    path = _not_checkpoints(project, tmp_path)['random']
+    trust_checkpoint(path)
+    with pytest.raises(ckpt_utils.NotACheckpointError, match='not a zip or pickle'):
+        load_checkpoint(torch.nn.Module(), path, map_location='cpu', strict=False)
+
+
+def test_tools_say_not_a_checkpoint(project, tmp_path):
+    files = _not_checkpoints(project, tmp_path)
+    infer = tiny.load_tool('infer')
+    test = tiny.load_tool('test')
+    img = tmp_path / 'a.png'
+    import cv2
+    cv2.imwrite(str(img), tiny.make_image(12, 16))
+    with pytest.raises(SystemExit, match=r'not a checkpoint \(empty.*empty.pth|empty.pth.*empty'):
+        infer.main([project['config'], files['empty'], str(img), '--out-dir', str(tmp_path / 'o')])
+    with pytest.raises(SystemExit) as e:
+        test.main([
+            project['config'], files['truncated'], '--work-dir',
+            str(tmp_path / 'w'), '--cfg-options', f'experiment_name={tiny.unique_name("junk")}'
+        ])
+    assert 'not a checkpoint' in str(e.value) and 'truncated.pth' in str(e.value)
+    assert '--unsafe-load-trusted-checkpoint' not in str(e.value)

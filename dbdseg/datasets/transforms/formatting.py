@@ -31,7 +31,8 @@ class PackBinarySegInputs(PackSegInputs):
             'ori_shape', 'img_shape', 'pad_shape', 'scale_factor', 'flip', 'flip_direction',
             'reduce_zero_label')`` plus ``'set_name'`` (the test set a sample belongs to, put
             into every data info by :class:`~dbdseg.datasets.BinarySegDataset`; metrics group
-            their results by it).
+            their results by it) and ``'stem'`` (the image's path below the image folder without
+            its suffix, e.g. ``'a/x'``; ``SODMetric`` names saved maps by it).
 
     Raises:
         ValueError: an extra map that is not 2-D (H, W).
@@ -40,7 +41,7 @@ class PackBinarySegInputs(PackSegInputs):
     def __init__(self,
                  meta_keys=('img_path', 'seg_map_path', 'ori_shape', 'img_shape', 'pad_shape',
                             'scale_factor', 'flip', 'flip_direction', 'reduce_zero_label',
-                            'set_name')):
+                            'set_name', 'stem')):
         super().__init__(meta_keys=meta_keys)
 
     def transform(self, results: dict) -> dict:

@@ -272,6 +272,127 @@ def check_mask_values(mask: np.ndarray,
                 'or 0/255; convert it, or set LoadBinaryAnnotations(check_values=False)')
 
 
+#: Largest channel spread (max - min of B, G, R on the 8-bit scale) of a mask still read as grey,
+#: and largest brightness (max of B, G, R) of a pixel read as black (dbdseg's choice: JPEG noise
+#: on grey masks stays well below it).
+COLOUR_TOLERANCE = 24
+#: Smallest share of the non-black pixels (weighted by brightness) a colour must cover to count
+#: as one of a mask's colours (dbdseg's choice: anti-aliased or JPEG edges between colours make a
+#: few odd, mostly dark pixels).
+MIN_COLOUR_SHARE = 0.005
+_HUE_BIN = 6  # OpenCV hue units (2 degrees each) per bin: 12 degrees, 30 bins
+
+
+def _colour_groups(bgr: np.ndarray, tolerance: float, min_share: float) -> list:
+    """Colours of a uint8 BGR mask: a list of ``(weight, (r, g, b))``, one per hue cluster plus
+    one for the lit grey pixels, heaviest first (see :func:`check_mask_colours`)."""
+    wide = bgr.astype(np.int16)
+    hi = wide.max(axis=2)
+    spread = hi - wide.min(axis=2)
+    lit = hi > tolerance
+    chromatic = lit & (spread > np.maximum(8, 0.15 * hi))
+    weight = hi.astype(np.float64)
+    total = float(weight[lit].sum())
+    hue_bin = cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV)[..., 0].astype(np.intp) // _HUE_BIN
+    n_bins = 180 // _HUE_BIN
+    hist = np.bincount(hue_bin[chromatic], weights=weight[chromatic], minlength=n_bins)
+    occupied = hist >= min_share * total
+    clusters = []  # runs of occupied neighbouring hue bins, circular (red wraps around)
+    if occupied.all():
+        clusters.append(np.arange(n_bins))
+    elif occupied.any():
+        start = int(np.argmin(occupied))  # an empty bin: no run crosses it
+        run = []
+        for k in range(1, n_bins + 1):
+            b = (start + k) % n_bins
+            if occupied[b]:
+                run.append(b)
+            elif run:
+                clusters.append(np.array(run))
+                run = []
+    groups = []
+    for bins in clusters:
+        member = chromatic & np.isin(hue_bin, bins)
+        groups.append((float(hist[bins].sum()), member))
+    grey = lit & ~chromatic
+    if grey.any() and float(weight[grey].sum()) >= min_share * total:
+        groups.append((float(weight[grey].sum()), grey))
+    out = []
+    for w, member in sorted(groups, key=lambda g: -g[0]):
+        pixels = bgr[member]
+        b, g, r = (int(v) for v in pixels[int(np.argmax(pixels.max(axis=1)))])
+        out.append((w, (r, g, b)))
+    return out
+
+
+def check_mask_colours(img: np.ndarray,
+                       path: str = '<array>',
+                       tolerance: float = COLOUR_TOLERANCE,
+                       min_share: float = MIN_COLOUR_SHARE) -> None:
+    """Refuse a colour mask with more than one non-black colour (objects drawn in several colours).
+
+    A colour mask is read through its grey level (OpenCV's luminance), so objects of different
+    colours get different labels: red (grey 76) becomes background while green (grey 150) becomes
+    foreground. Rule (dbdseg's choice):
+
+    * grey masks pass: every pixel's channel spread (max - min of B, G, R, 8-bit scale) is at most
+      ``tolerance`` (JPEG noise on grey masks included); so do (H, W) and (H, W, 2) masks, and
+      (H, W, 4) masks whose alpha channel is not constant (the alpha is then the mask, see
+      :func:`alpha_or_grey`);
+    * otherwise the non-black pixels (brightest channel above ``tolerance``) are sorted into
+      colours: grey pixels (channel spread at most ``max(8, 0.15 * brightest channel)``) form one
+      colour, the others are grouped by hue (OpenCV HSV hue in 12-degree bins; neighbouring
+      occupied bins form one colour), so darker anti-aliased shades of a colour are that colour.
+      A colour counts when it holds at least ``min_share`` of the non-black pixels weighted by
+      their brightness (the few, mostly dark pixels where JPEG or anti-aliasing blends two colours
+      do not);
+    * two or more colours: ``ValueError``. One colour passes here; a single colour that is dark in
+      grey (pure red, 76) is refused by :func:`check_mask_values`.
+
+    Limits: two objects of the same hue and different brightness are one colour; a colour drawn
+    on less than ``min_share`` of the mask is not counted; hues about 30 degrees apart (orange
+    and red) can merge into one colour after strong JPEG compression.
+
+    Args:
+        img (np.ndarray): the decoded mask, (H, W) or (H, W, C), BGR(A) order as mmcv returns it,
+            uint8 / uint16 / bool / float.
+        path (str): file name for the message. Defaults to ``'<array>'``.
+        tolerance (float): see above (8-bit scale). Defaults to :data:`COLOUR_TOLERANCE` (24).
+        min_share (float): see above, in [0, 1]. Defaults to :data:`MIN_COLOUR_SHARE` (0.005).
+
+    Raises:
+        ValueError: a mask with two or more non-black colours; the message names the file, the
+            colours (RGB of the brightest pixel of each), their grey levels and the labels
+            (before ``invert``) they would get.
+    """
+    if img.ndim != 3 or img.shape[2] < 3:
+        return
+    if img.shape[2] == 4 and img[..., 3].min() != img[..., 3].max():
+        return  # a cutout: the alpha channel is the mask
+    bgr = img[..., :3]
+    if bgr.dtype != np.uint8:
+        bgr = np.rint(to_8bit_scale(bgr, path)).astype(np.uint8)
+    bgr = np.ascontiguousarray(bgr)
+    if np.array_equal(bgr[..., 0], bgr[..., 1]) and np.array_equal(bgr[..., 1], bgr[..., 2]):
+        return  # exactly grey (the usual 3-channel mask): the cheap test first
+    wide = bgr.astype(np.int16)
+    if int((wide.max(axis=2) - wide.min(axis=2)).max()) <= tolerance:
+        return
+    groups = _colour_groups(bgr, tolerance, min_share)
+    if len(groups) <= 1:
+        return
+    shown = []
+    for _, (r, g, b) in groups[:4]:
+        grey = 0.299 * r + 0.587 * g + 0.114 * b
+        shown.append(f'RGB({r}, {g}, {b}) = grey {grey:.0f} -> label {int(grey > 128)}')
+    raise ValueError(
+        f'mask {path!r} is a colour mask with {len(groups)} colours ({"; ".join(shown)}'
+        f'{"; ..." if len(groups) > 4 else ""}): not a binary mask. A colour mask is read '
+        'through its grey level, so objects of different colours would get different labels. '
+        'Save it as grey 0/255 (255 = label 1), or set LoadBinaryAnnotations(check_values=False) '
+        'to read it by grey level anyway')
+
+
 def map_to_float(img: np.ndarray, path: str = '<array>') -> np.ndarray:
     """Turn a grey extra map (depth, saliency, pseudo label) into float32 in [0, 1].
 
@@ -293,6 +414,42 @@ def map_to_float(img: np.ndarray, path: str = '<array>') -> np.ndarray:
         return img.astype(np.float32)
     raise ValueError(f'map {path!r} has unsupported dtype {img.dtype}; expected uint8, uint16, '
                      'bool or float')
+
+
+def read_mask(path: str,
+              backend_args: Optional[dict] = None,
+              imdecode_backend: str = 'cv2',
+              check_colours: bool = True) -> np.ndarray:
+    """Read a mask file as one grey channel, by the rules of :class:`LoadBinaryAnnotations`.
+
+    Palette PNGs by :func:`palette_png_to_grey`, other files decoded unchanged
+    (:func:`decode_image_bytes`); with ``check_colours``, colour masks of several colours are
+    refused (:func:`check_mask_colours`); then :func:`alpha_or_grey` (a non-constant alpha is the
+    mask, colour goes to grey).
+
+    Args:
+        path (str): file path or URI.
+        backend_args (dict, optional): mmengine file backend arguments. Defaults to None.
+        imdecode_backend (str): mmcv decoding backend. Defaults to ``'cv2'``.
+        check_colours (bool): refuse colour masks of several colours. Defaults to True.
+
+    Returns:
+        np.ndarray: (H, W) grey mask in the file's dtype (uint8, uint16, float32, ...), not yet
+        binarised (:func:`binarize_mask` does that).
+
+    Raises:
+        FileNotFoundError: the file does not exist (names it).
+        ValueError: an unreadable file, a colour palette with other indices than 0 and 1, a colour
+            mask of several colours (each names the file).
+    """
+    content = fileio.get(path, backend_args=backend_args)
+    grey = palette_png_to_grey(content, path)
+    if grey is not None:
+        return grey
+    img = decode_image_bytes(content, path, imdecode_backend)
+    if check_colours:
+        check_mask_colours(img, path)
+    return alpha_or_grey(img, path)
 
 
 @TRANSFORMS.register_module()
@@ -319,7 +476,8 @@ class LoadBinaryAnnotations(BaseTransform):
     * with ``check_values`` (default), masks that binarising would silently get wrong are refused
       (:func:`check_mask_values`): a mask that is not 0/1 and has no value above the threshold
       though some above 0 (class indices {0, 1, 2}, dark colour masks, faint soft masks), and
-      0/1/255 index masks;
+      0/1/255 index masks; and colour masks with more than one non-black colour
+      (:func:`check_mask_colours`: a red and a green object would get labels 0 and 1);
     * empty, truncated or non-image files: ``ValueError`` naming the file.
 
     EXIF orientation: masks are read as stored (OpenCV ignores EXIF when reading unchanged),
@@ -384,12 +542,8 @@ class LoadBinaryAnnotations(BaseTransform):
         return to_grey(decode_image_file(path, self.imdecode_backend, self.backend_args), path)
 
     def _read_mask(self, path: str) -> np.ndarray:
-        """Grey mask: palette PNGs and alpha masks by their rules, else as :meth:`_read_grey`."""
-        content = fileio.get(path, backend_args=self.backend_args)
-        grey = palette_png_to_grey(content, path)
-        if grey is not None:
-            return grey
-        return alpha_or_grey(decode_image_bytes(content, path, self.imdecode_backend), path)
+        """Grey mask by :func:`read_mask` (colour check with ``check_values``)."""
+        return read_mask(path, self.backend_args, self.imdecode_backend, self.check_values)
 
     def _check_size(self, arr: np.ndarray, path: str, what: str, results: dict) -> None:
         if not self.check_size or results.get('ori_shape') is None:

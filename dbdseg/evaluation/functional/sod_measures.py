@@ -22,6 +22,15 @@ enhanced-alignment value of each of the four regions times its pixel count, summ
 ``H W - 1``; Fan et al. IJCAI 2018, Eq. 5-6) is written here, in pysodmetrics' order of operations.
 ``tests/test_evaluation/test_sod_metric.py`` pins equality with pysodmetrics' evaluators.
 
+One deliberate difference, the E-measure clip: the paper's score is the *mean* of the
+enhanced-alignment matrix (Eq. 6, ``1 / (w h)`` times the sum), whose values lie in [0, 1], but
+the MATLAB code and pysodmetrics divide the sum by ``H W - 1 + eps``. A near-perfect map of an
+``H x W`` image then scores up to ``H W / (H W - 1)`` (1.33 for 2 x 2; 4.5e15 for a 1 x 1 image,
+which then dominated a whole set's maxE). Every per-image E-measure value (curve and adaptive) is
+therefore clipped to at most 1 (:data:`EM_MAX`): values pysodmetrics puts at or below 1 are its
+own numbers bit for bit, values above 1 become 1 (for a normal image they exceed 1 by at most
+``1 / (H W - 1)``, e.g. 8e-6 at 352 x 352). Images of any size, 1 x 1 included, are accepted.
+
 Sources of the formulas (all implemented by pysodmetrics):
 
 - F-measure: Achanta et al., "Frequency-tuned salient region detection", CVPR 2009;
@@ -44,8 +53,9 @@ from py_sod_metrics.utils import prepare_data as _psm_prepare_data
 from dbdseg.utils.fileio import prob_to_uint8
 
 __all__ = [
-    'SOD_METRICS', 'FM_BETA2', 'WFM_BETA2', 'NUM_THRESHOLDS', 'sod_thresholds', 'check_pred_gt',
-    'is_binary_mask', 'image_sod_measures', 'summarize_sod_measures', 'mean_sod_curves'
+    'SOD_METRICS', 'FM_BETA2', 'WFM_BETA2', 'NUM_THRESHOLDS', 'EM_MAX', 'sod_thresholds',
+    'check_pred_gt', 'is_binary_mask', 'image_sod_measures', 'summarize_sod_measures',
+    'mean_sod_curves'
 ]
 
 #: Names of the scalar measures, in the order they are reported.
@@ -56,6 +66,9 @@ FM_BETA2 = 0.3
 WFM_BETA2 = 1.0
 #: Length of the threshold sweep of the F-measure, precision, recall and E-measure curves.
 NUM_THRESHOLDS = 256
+#: Upper bound of every per-image E-measure value: the mean of the enhanced-alignment matrix
+#: (Fan et al. IJCAI 2018, Eq. 6) cannot exceed 1; pysodmetrics' ``/ (H W - 1 + eps)`` can.
+EM_MAX = 1.0
 
 # per-image quantities each scalar measure needs
 _NEEDS = {
@@ -138,7 +151,9 @@ def image_sod_measures(pred: np.ndarray,
         ``sm`` () S-measure (NaN when the mask's foreground centroid lies on the last row or
         column: pysodmetrics then scores an empty region, as the MATLAB original does);
         ``em_curve`` (256,) E-measure per threshold; ``em_adp`` () E-measure
-        at the adaptive threshold; ``wfm`` () weighted F-measure (0 when the mask is empty).
+        at the adaptive threshold, both in [0, 1] (pysodmetrics' values clipped at
+        :data:`EM_MAX`, see the module docstring); ``wfm`` () weighted F-measure (0 when the mask
+        is empty).
 
     Raises:
         ValueError: unknown metric name; shapes of ``pred`` and ``gt`` differ or are not 2-D;
@@ -190,7 +205,7 @@ def image_sod_measures(pred: np.ndarray,
         if 'em_curve' in needs:
             out['em_curve'] = _emeasure_curve(em, tps, fps)
         if 'em_adp' in needs:
-            out['em_adp'] = em.cal_adaptive_em(pred_n, gt_n)
+            out['em_adp'] = min(em.cal_adaptive_em(pred_n, gt_n), EM_MAX)
     if 'wfm' in needs:
         out['wfm'] = 0 if fg == 0 else psm.WeightedFmeasure(beta=WFM_BETA2).cal_wfm(pred_n, gt_n)
     # pysodmetrics' get_results() over one image: np.mean of a float64 array of one value (exact)
@@ -225,13 +240,14 @@ def _emeasure_curve(em: 'psm.Emeasure', tps: np.ndarray, fps: np.ndarray) -> np.
     ``((2 a b / (a^2 + b^2 + eps) + 1)^2 / 4) * size`` and the sum is divided by ``H W - 1 + eps``
     (pysodmetrics' and the MATLAB original's normalisation). An all-background mask scores the
     number of predicted-background pixels, an all-foreground mask the predicted-foreground ones.
+    Values above :data:`EM_MAX` (possible only because of the ``- 1``) are clipped to it.
 
     Args:
         em (psm.Emeasure): evaluator with ``gt_fg_numel`` and ``gt_size`` set for this image.
         tps, fps (np.ndarray): int64 (256,) outputs of :func:`_cumulative_counts`.
 
     Returns:
-        np.ndarray: float64 (256,), curve order of :func:`sod_thresholds`.
+        np.ndarray: float64 (256,) in [0, 1], curve order of :func:`sod_thresholds`.
     """
     pred_fg = tps + fps
     pred_bg = em.gt_size - pred_fg
@@ -247,7 +263,7 @@ def _emeasure_curve(em: 'psm.Emeasure', tps: np.ndarray, fps: np.ndarray) -> np.
             align = 2 * (a * b) / (a**2 + b**2 + _PSM_EPS)
             parts[i] = (align + 1)**2 / 4 * size
         total = parts.sum(axis=0)
-    return total / (em.gt_size - 1 + _PSM_EPS)
+    return np.minimum(total / (em.gt_size - 1 + _PSM_EPS), EM_MAX)
 
 
 def is_binary_mask(gt: np.ndarray) -> bool:

@@ -38,6 +38,28 @@ def _check_set_name(set_name: Any, name: str) -> None:
                          f"folder name (no '/' or '\\', not '.' or '..'), got {set_name!r}.")
 
 
+def _output_stem(sample: Any, img_path: str, name: str) -> str:
+    """Relative name (without suffix, '/'-separated) of a sample's PNG under ``output_dir``.
+
+    The sample's ``stem`` (metainfo put into every data info by
+    :class:`~dbdseg.datasets.BinarySegDataset`: the path relative to the image folder, sub-folders
+    included, e.g. ``'a/x'``), else the base name of ``img_path`` without its suffix.
+
+    Raises:
+        ValueError: a ``stem`` that is empty, absolute or leaves the folder (``..``); names the
+            image.
+    """
+    stem = _field(sample, 'stem')
+    if stem is None:
+        return osp.splitext(osp.basename(img_path))[0]
+    parts = str(stem).split('/')
+    if (not isinstance(stem, str) or osp.isabs(stem)
+            or any(part in ('', '.', '..') for part in parts)):
+        raise ValueError(f'SODMetric: {name}: stem {stem!r} cannot name a file under output_dir '
+                         "(empty, absolute, or with '.', '..' or empty path parts).")
+    return '/'.join(parts)
+
+
 def _to_numpy(data: Any) -> np.ndarray:
     """A tensor or array-like as a numpy array; floating tensors come back as float64 (exact: the
     conversion is done by numpy on the tensor's own values, which is much faster than
@@ -85,8 +107,10 @@ class SODMetric(BaseMetric):
       metric then logs a warning naming the images;
     - ``maxE`` / ``meanE``: max / mean of the dataset-averaged E-measure curve (Fan et al. IJCAI
       2018); ``adpE``: mean E-measure at the adaptive threshold. Like the original MATLAB code,
-      pysodmetrics divides by (H W - 1), so a perfect H x W map scores H W / (H W - 1), a little
-      above 1;
+      pysodmetrics divides by (H W - 1), so a perfect H x W map would score H W / (H W - 1) (and a
+      1 x 1 image 4.5e15); every per-image value is clipped at 1, so E stays in [0, 1] and values
+      pysodmetrics puts at or below 1 are kept bit for bit
+      (:mod:`dbdseg.evaluation.functional.sod_measures`);
     - ``wF``: mean weighted F-measure, beta^2 = 1 (Margolin et al. CVPR 2014); 0 for an
       all-background mask.
 
@@ -117,9 +141,9 @@ class SODMetric(BaseMetric):
     the settings are logged once, then one line per set with its number of images. When
     ``dataset_meta`` names several sets, ``output_dir`` PNGs go to
     ``output_dir/<set_name>/<stem>.png`` (also with ``format_only``); when only the samples reveal
-    several sets (no ``set_names`` in ``dataset_meta``), the PNGs were already written flat to
+    several sets (no ``set_names`` in ``dataset_meta``), the PNGs were already written to
     ``output_dir/<stem>.png`` and a warning says so. A single set (one or no name) keeps plain
-    keys and flat folders.
+    keys and no set folder.
 
     Args:
         sod_metrics (str | Sequence[str], optional): subset of ``('maxF', 'meanF', 'adpF',
@@ -149,9 +173,15 @@ class SODMetric(BaseMetric):
         fixed_threshold (float): threshold of ``'fixed'``, in [0, 1], binarised with ``>=``.
             Defaults to 0.5 (D-DFFNet).
         output_dir (str, optional): when set, ``process`` writes every prediction as
-            ``output_dir/<stem of img_path>.png`` (``output_dir/<set_name>/<stem>.png`` with
-            several sets), 8-bit grey, ``rint(p * 255)``, at the original image size, atomically
-            (temporary file, then rename). Folders are created.
+            ``output_dir/<stem>.png`` (``output_dir/<set_name>/<stem>.png`` with several sets),
+            8-bit grey, ``rint(p * 255)``, at the original image size, atomically (temporary
+            file, then rename). ``<stem>`` is the sample's ``stem`` metainfo when it has one (the
+            image path relative to the dataset's image folder, without suffix, sub-folders kept:
+            ``a/x`` and ``b/x`` give ``a/x.png`` and ``b/x.png``), else the base name of
+            ``img_path`` without its suffix. Folders are created. Two images of one evaluation
+            that would write the same PNG (e.g. ``a/x.jpg`` and ``b/x.jpg`` without stems) are an
+            error, not an overwrite (checked per process: in distributed testing each rank checks
+            its own images).
         curve_dir (str, optional): when set, ``compute_metrics`` writes ``curve_dir/curves.json``
             (thresholds, precision, recall, F-measure and E-measure curves of the set, the scalar
             results and these settings; see :mod:`dbdseg.evaluation.functional.curves`) and
@@ -176,10 +206,11 @@ class SODMetric(BaseMetric):
             of different sizes, a mask holding 255 (mmseg's ignore index: pysodmetrics cannot
             mask pixels, and test masks are never padded) or other values than 0 / 1, a missing
             mask without ``format_only``, a ``set_name`` that is not a usable folder name, a
-            sample without ``set_name`` while ``dataset_meta`` names several sets -- each message
-            names the image; in ``compute_metrics``: no images, a set of
-            ``dataset_meta['set_names']`` without images (named), a sample without ``set_name``
-            in multi-set mode.
+            sample without ``set_name`` while ``dataset_meta`` names several sets, a ``stem``
+            that is empty, absolute or holds ``..``, a second image of the evaluation whose PNG
+            path is already taken -- each message names the image; in ``compute_metrics``: no
+            images, a set of ``dataset_meta['set_names']`` without images (named), a sample
+            without ``set_name`` in multi-set mode.
     """
 
     default_prefix: Optional[str] = None
@@ -233,6 +264,8 @@ class SODMetric(BaseMetric):
         self.output_dir = output_dir
         self.curve_dir = curve_dir
         self.format_only = format_only
+        # PNG path -> image written there during the current evaluation (collision check)
+        self._written: Dict[str, str] = {}
 
     # ------------------------------------------------------------------------------------------
     def _meta_set_names(self) -> List[str]:
@@ -277,9 +310,18 @@ class SODMetric(BaseMetric):
                 if img_path is None:
                     raise ValueError(f'SODMetric: {name} has no img_path, so output_dir cannot '
                                      'name its PNG.')
-                stem = osp.splitext(osp.basename(img_path))[0]
+                stem = _output_stem(sample, img_path, name)
                 folder = osp.join(self.output_dir, set_name) if multi_set else self.output_dir
-                save_prob_png(pred, osp.join(folder, f'{stem}.png'))
+                png_path = osp.join(folder, *stem.split('/')) + '.png'
+                taken = self._written.get(png_path)
+                if taken is not None:
+                    raise ValueError(
+                        f'SODMetric: {name} would be saved as {png_path}, which already holds '
+                        f'the prediction of {taken} in this evaluation; image names must be '
+                        'unique (a dbdseg BinarySegDataset keeps sub-folders in the stems, '
+                        'several test sets go to one folder each with MultiSetDataset).')
+                save_prob_png(pred, png_path)
+                self._written[png_path] = str(img_path)
 
             if self.format_only:
                 # one small record per image keeps mmengine from warning about empty results
@@ -360,16 +402,24 @@ class SODMetric(BaseMetric):
                              f'values {values.tolist()}.')
         return gt.astype(bool)
 
+    def evaluate(self, size: int) -> dict:
+        """mmengine's :meth:`BaseMetric.evaluate`; then forgets which PNGs this evaluation wrote
+        (the next validation round may write the same names again)."""
+        try:
+            return super().evaluate(size)
+        finally:
+            self._written.clear()
+
     # ------------------------------------------------------------------------------------------
     def settings(self) -> Dict[str, Any]:
         """The settings that define the numbers (logged, and saved in ``curves.json``).
 
         Always: the SOD settings (``metrics``, ``normalize_pred``, quantisation, stretch, beta^2,
-        thresholds) and ``dbd_protocols``; with protocols also ``dbd_beta2``,
-        ``dbd_zero_division``, ``positive``; with a dd protocol ``dd_factor``, ``dd_threshold``
-        (the rule), ``dd_binarize_gt``, ``dd_gt`` (the mask rule), ``dd_positive`` and the
-        aggregation of each dd protocol; with ``'fixed'`` ``fixed_threshold``, ``fixed_rule``,
-        ``fixed_positive``, ``fixed_aggregation``.
+        thresholds, the E-measure clip at 1) and ``dbd_protocols``; with protocols also
+        ``dbd_beta2``, ``dbd_zero_division``, ``positive``; with a dd protocol ``dd_factor``,
+        ``dd_threshold`` (the rule), ``dd_binarize_gt``, ``dd_gt`` (the mask rule),
+        ``dd_positive`` and the aggregation of each dd protocol; with ``'fixed'``
+        ``fixed_threshold``, ``fixed_rule``, ``fixed_positive``, ``fixed_aggregation``.
         """
         settings: Dict[str, Any] = dict(
             metrics=list(self.metrics),
@@ -382,6 +432,7 @@ class SODMetric(BaseMetric):
             threshold_rule='uint8(p * 255) >= t, t = 255 .. 0',
             adaptive_threshold='min(2 * mean(p), 1), >=',
             curve_aggregation='mean over images, then max / mean over thresholds',
+            emeasure_clip='per-image E-measure min(E, 1) (pysodmetrics: / (H W - 1))',
             dbd_protocols=list(self.dbd_protocols),
         )
         protocols = self.dbd_protocols
@@ -437,7 +488,8 @@ class SODMetric(BaseMetric):
             MMLogger.get_current_instance().warning(
                 f'SODMetric: the results hold several test sets {list(groups)}, but '
                 "dataset_meta names no set_names, so the predictions were saved flat to "
-                f'{self.output_dir}/<stem>.png (stems may collide across sets).')
+                f'{self.output_dir}/<stem>.png, not in one folder per set (use MultiSetDataset '
+                'for per-set folders).')
         return groups
 
     def compute_metrics(self, results: list) -> Dict[str, float]:

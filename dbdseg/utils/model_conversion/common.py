@@ -61,6 +61,10 @@ def _torch_load(path: str, weights_only: bool, trust_hint: bool):
     except FileNotFoundError:
         raise SystemExit(f'checkpoint not found: {path}')
     except Exception as exc:  # unpickling errors name the refused class
+        from dbdseg.utils.checkpoint import not_a_checkpoint_reason
+        reason = not_a_checkpoint_reason(path, exc)
+        if reason is not None:  # damaged or not a checkpoint: trusting it would not help
+            raise SystemExit(f'{path} is not a checkpoint ({reason})')
         if trust_hint:
             raise SystemExit(f'cannot read {path} as a tensor-only checkpoint ({exc}); if you '
                              f'trust the file, pass --trust-source to load it with '
