@@ -96,8 +96,8 @@ def _check_pixels(path: str, size: Optional[tuple], max_pixels: Optional[int]) -
     w, h = size
     dims = f'{w} x {h} = ' if h != 1 else ''
     raise ImageTooLargeError(
-        f'image {path} is too large: {dims}{w * h / 1e6:.1f} megapixels, more than the limit of '
-        f'{max_pixels / 1e6:.1f} megapixels (max_pixels={max_pixels}); it is not decoded')
+        f'image {path} is too large: {dims}{w * h / 1e6:.3g} megapixels, more than the limit of '
+        f'{max_pixels / 1e6:.3g} megapixels (max_pixels={max_pixels}); it is not decoded')
 
 
 def read_image(path: Union[str, Path],

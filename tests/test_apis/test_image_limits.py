@@ -76,6 +76,6 @@ def test_png_bomb_is_refused_at_once(tmp_path, monkeypatch):
     assert bomb.stat().st_size < 400_000
     _forbid_decoding(monkeypatch)
     t0 = time.perf_counter()
-    with pytest.raises(ImageTooLargeError, match=r'bomb\.png.*256\.0 megapixels'):
+    with pytest.raises(ImageTooLargeError, match=r'bomb\.png.*256 megapixels'):
         read_image(bomb)
     assert time.perf_counter() - t0 < 5.0
