@@ -48,11 +48,13 @@ last="$(cat "$WORK/last_checkpoint")"
 cp "$last" "$WORK/checkpoint.pth"
 
 echo "[demo] 3/4 testing on the held-out scenes"
-rm -rf "$WORK/preds"
+rm -rf "$WORK/preds" "$WORK/test/curves"
 # The test run logs (and dumps its own config) under $WORK/test, so $WORK/config.py stays the training
-# config; curves.json/png go to $WORK.
+# config. tools/test.py refuses output folders that hold a dataset folder ($WORK holds data/), so the
+# curves are written under $WORK/test/curves and copied next to the checkpoint.
 "$PY" tools/test.py "$WORK/config.py" "$WORK/checkpoint.pth" --work-dir "$WORK/test" \
-    --curve-dir "$WORK" --out "$WORK/preds" --metrics-out "$WORK/metrics.json"
+    --curve-dir "$WORK/test/curves" --out "$WORK/preds" --metrics-out "$WORK/metrics.json"
+cp "$WORK/test/curves/curves.json" "$WORK/test/curves/curves.png" "$WORK/"
 
 echo "[demo] 4/4 baselines on the same images (the hand-crafted detectors of projects/classical_dbd)"
 # Each baseline runs through tools/test.py like any model (CHECKPOINT none; log: $WORK/<name>.log).
