@@ -47,31 +47,6 @@ DEFAULT_CONFIG = osp.join(
 MINET_BACKBONE = 23508032
 MINET_AIM = (447872, 903104, 10214400, 40482560, 85674240)
 MINET_SIM = 194464
-# U²-Net and U²-Netp stages: (height, in, mid, out, dilated, parameters)
-U2NET_STAGES = OrderedDict(
-    stage1=(7, 3, 32, 64, False, 206016),
-    stage2=(6, 64, 32, 128, False, 305856),
-    stage3=(5, 128, 64, 256, False, 1108992),
-    stage4=(4, 256, 128, 512, False, 3986688),
-    stage5=(4, 512, 256, 512, True, 10034688),
-    stage6=(4, 512, 256, 512, True, 10034688),
-    stage5d=(4, 1024, 256, 512, True, 12393984),
-    stage4d=(4, 1024, 128, 256, False, 4280064),
-    stage3d=(5, 512, 64, 128, False, 1181952),
-    stage2d=(6, 256, 32, 64, False, 323904),
-    stage1d=(7, 128, 16, 64, False, 139200))
-U2NETP_STAGES = OrderedDict(
-    stage1=(7, 3, 16, 64, False, 67200),
-    stage2=(6, 64, 16, 64, False, 95328),
-    stage3=(5, 64, 16, 64, False, 88320),
-    stage4=(4, 64, 16, 64, False, 81312),
-    stage5=(4, 64, 16, 64, True, 81312),
-    stage6=(4, 64, 16, 64, True, 81312),
-    stage5d=(4, 128, 16, 64, True, 118176),
-    stage4d=(4, 128, 16, 64, False, 118176),
-    stage3d=(5, 128, 16, 64, False, 125184),
-    stage2d=(6, 128, 16, 64, False, 132192),
-    stage1d=(7, 128, 16, 64, False, 139200))
 
 
 def build_model(config: str, cfg_options=None, device='cpu'):
@@ -133,8 +108,12 @@ def rsu_check_rows() -> list:
     U²-Net-lite stage."""
     from dbdseg.models.utils import RSU
     rows = []
-    for net, table in (('U2NET', U2NET_STAGES), ('U2NETP', U2NETP_STAGES)):
-        for stage, (h, cin, mid, cout, dilated, ref) in table.items():
+    from dbdseg.utils.model_conversion.u2net import (U2NET_STAGE_PARAMS, U2NET_STAGES,
+                                                     U2NETP_STAGE_PARAMS, U2NETP_STAGES)
+    for net, table, params in (('U2NET', U2NET_STAGES, U2NET_STAGE_PARAMS),
+                               ('U2NETP', U2NETP_STAGES, U2NETP_STAGE_PARAMS)):
+        for stage, (h, cin, mid, cout, dilated) in table.items():
+            ref = params[stage]
             with torch.device('meta'):
                 block = RSU(h, cin, mid, cout, dilated=dilated)
             rows.append((net, stage, f'{block.name}({cin}, {mid}, {cout})', count(block), ref))

@@ -41,7 +41,7 @@ from .common import check_target_shapes, format_keys, unwrap_state_dict
 
 __all__ = [
     'convert_u2net', 'convert_rsu_key', 'rsu_height', 'summary', 'U2NET_STAGES', 'U2NETP_STAGES',
-    'DEFAULT_STAGE_MAP'
+    'U2NET_STAGE_PARAMS', 'U2NETP_STAGE_PARAMS', 'DEFAULT_STAGE_MAP'
 ]
 
 #: (height, in, mid, out, dilated) of every stage of U²-Net (``U2NET`` in ``model/u2net.py`` of
@@ -71,6 +71,34 @@ U2NETP_STAGES = OrderedDict(
     stage3d=(5, 128, 16, 64, False),
     stage2d=(6, 128, 16, 64, False),
     stage1d=(7, 128, 16, 64, False))
+
+#: Parameter count of every stage of the official ``U2NET`` / ``U2NETP`` (built from the
+#: reference code's ``model/u2net.py``); :class:`dbdseg.models.utils.RSU` with the shapes above
+#: must equal them.
+U2NET_STAGE_PARAMS = OrderedDict(
+    stage1=206016,
+    stage2=305856,
+    stage3=1108992,
+    stage4=3986688,
+    stage5=10034688,
+    stage6=10034688,
+    stage5d=12393984,
+    stage4d=4280064,
+    stage3d=1181952,
+    stage2d=323904,
+    stage1d=139200)
+U2NETP_STAGE_PARAMS = OrderedDict(
+    stage1=67200,
+    stage2=95328,
+    stage3=88320,
+    stage4=81312,
+    stage5=81312,
+    stage6=81312,
+    stage5d=118176,
+    stage4d=118176,
+    stage3d=125184,
+    stage2d=132192,
+    stage1d=139200)
 
 #: U²-Net stage -> dbdseg prefix of :func:`convert_u2net`: the decoder stages onto AFIU's RSU stack.
 DEFAULT_STAGE_MAP = OrderedDict((f'stage{i}d', f'decode_head.blocks.{i - 1}') for i in range(1, 6))

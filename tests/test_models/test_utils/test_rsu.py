@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from dbdseg.models.utils import RSU, REBNConv
+from dbdseg.utils.model_conversion.u2net import (U2NET_STAGE_PARAMS, U2NET_STAGES,
+                                                 U2NETP_STAGE_PARAMS, U2NETP_STAGES)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
@@ -31,37 +33,12 @@ def _converter():
     return u2net
 
 
-# (height, in, mid, out, dilated, parameters) of U²-Net's stages (official U2NET, model/u2net.py)
-U2NET_STAGES = dict(
-    stage1=(7, 3, 32, 64, False, 206016),
-    stage2=(6, 64, 32, 128, False, 305856),
-    stage3=(5, 128, 64, 256, False, 1108992),
-    stage4=(4, 256, 128, 512, False, 3986688),
-    stage5=(4, 512, 256, 512, True, 10034688),
-    stage6=(4, 512, 256, 512, True, 10034688),
-    stage5d=(4, 1024, 256, 512, True, 12393984),
-    stage4d=(4, 1024, 128, 256, False, 4280064),
-    stage3d=(5, 512, 64, 128, False, 1181952),
-    stage2d=(6, 256, 32, 64, False, 323904),
-    stage1d=(7, 128, 16, 64, False, 139200))
-# the same for the official U2NETP (U²-Net-lite)
-U2NETP_STAGES = dict(
-    stage1=(7, 3, 16, 64, False, 67200),
-    stage2=(6, 64, 16, 64, False, 95328),
-    stage3=(5, 64, 16, 64, False, 88320),
-    stage4=(4, 64, 16, 64, False, 81312),
-    stage5=(4, 64, 16, 64, True, 81312),
-    stage6=(4, 64, 16, 64, True, 81312),
-    stage5d=(4, 128, 16, 64, True, 118176),
-    stage4d=(4, 128, 16, 64, False, 118176),
-    stage3d=(5, 128, 16, 64, False, 125184),
-    stage2d=(6, 128, 16, 64, False, 132192),
-    stage1d=(7, 128, 16, 64, False, 139200))
-
-
-@pytest.mark.parametrize('table', [U2NET_STAGES, U2NETP_STAGES], ids=['u2net', 'u2netp'])
-def test_parameter_counts_match_u2net_stages(table):
-    for stage, (h, cin, mid, cout, dilated, ref) in table.items():
+@pytest.mark.parametrize(
+    'table,params', [(U2NET_STAGES, U2NET_STAGE_PARAMS), (U2NETP_STAGES, U2NETP_STAGE_PARAMS)],
+    ids=['u2net', 'u2netp'])
+def test_parameter_counts_match_u2net_stages(table, params):
+    for stage, (h, cin, mid, cout, dilated) in table.items():
+        ref = params[stage]
         with torch.device('meta'):
             block = RSU(h, cin, mid, cout, dilated=dilated)
         assert sum(p.numel() for p in block.parameters()) == ref, stage
