@@ -34,29 +34,13 @@ def _single_thread():
 
 @pytest.fixture(scope='module')
 def teacher(tmp_path_factory):
-    """``dict(config, checkpoint)``: the tiny model, seed-0 weights, as a teacher."""
-    root = tmp_path_factory.mktemp('teacher')
-    data_root = tiny.write_dataset(root / 'data')
-    config = tiny.write_config(root / 'teacher.py', data_root)
-    ckpt = tiny.save_untrained_checkpoint(config, root / 'teacher.pth')
-    # a second, different teacher (other seed) to test that folders never mix teachers
-    torch.manual_seed(1)
-    other = torch.load(ckpt, map_location='cpu', weights_only=False)
-    other['state_dict'] = {
-        k: (v + torch.randn_like(v) * 0.1) if v.is_floating_point() else v
-        for k, v in other['state_dict'].items()
-    }
-    other_path = str(root / 'teacher_other.pth')
-    torch.save(other, other_path)
-    return dict(config=config, checkpoint=ckpt, other=other_path)
+    """``dict(config, checkpoint, other)``: the tiny model as a teacher, and a second checkpoint
+    with other weights (to test that folders never mix teachers)."""
+    return tiny.write_teacher(tmp_path_factory.mktemp('teacher'))
 
 
 def make_images(tmp_path):
-    root = tmp_path / 'data'
-    os.makedirs(root / 'images')
-    for i, (stem, (h, w)) in enumerate(SIZES.items()):
-        assert cv2.imwrite(str(root / 'images' / f'{stem}.png'), tiny.make_image(h, w, seed=i))
-    return root
+    return tiny.write_teacher_images(tmp_path, SIZES)
 
 
 def run(teacher, root, *extra, checkpoint=None):

@@ -13,6 +13,7 @@ import os
 import os.path as osp
 import sys
 import uuid
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -173,3 +174,31 @@ def save_untrained_checkpoint(config_path, ckpt_path, dataset_meta=None):
         or dict(classes=('blurred', 'in-focus'), palette=[[0, 0, 0], [255, 255, 255]]))
     torch.save(dict(state_dict=model.state_dict(), meta=meta), str(ckpt_path))
     return str(ckpt_path)
+
+
+def write_teacher(root):
+    """The tiny model as a depth/saliency teacher under ``root``: ``dict(config, checkpoint,
+    other)``, ``other`` a second checkpoint with perturbed weights (a different teacher)."""
+    import torch
+    root = Path(root)
+    data_root = write_dataset(root / 'data')
+    config = write_config(root / 'teacher.py', data_root)
+    ckpt = save_untrained_checkpoint(config, root / 'teacher.pth')
+    torch.manual_seed(1)
+    other = torch.load(ckpt, map_location='cpu', weights_only=False)
+    other['state_dict'] = {
+        k: (v + torch.randn_like(v) * 0.1) if v.is_floating_point() else v
+        for k, v in other['state_dict'].items()
+    }
+    other_path = str(root / 'teacher_other.pth')
+    torch.save(other, other_path)
+    return dict(config=config, checkpoint=ckpt, other=other_path)
+
+
+def write_teacher_images(tmp_path, sizes):
+    """Write ``tmp_path/data/images/<stem>.png`` for ``{stem: (h, w)}``; returns the data root."""
+    root = Path(tmp_path) / 'data'
+    os.makedirs(root / 'images')
+    for i, (stem, (h, w)) in enumerate(sizes.items()):
+        assert cv2.imwrite(str(root / 'images' / f'{stem}.png'), make_image(h, w, seed=i))
+    return root
