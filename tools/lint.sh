@@ -6,7 +6,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
 cd "$DBDSEG_ROOT"
-PATHS=(dbdseg tools tests projects .dev_scripts configs)
+PATHS=(dbdseg tools tests projects .dev_scripts configs demo)
 echo "[lint] flake8"
 "$DBDSEG_PY" -m flake8 "${PATHS[@]}"
 echo "[lint] isort --check-only"

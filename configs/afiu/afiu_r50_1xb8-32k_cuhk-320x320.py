@@ -12,8 +12,11 @@ default_hooks = dict(checkpoint=dict(interval=1000))
 cuhk = dict(
     type='CUHKDBDDataset', data_root='data/cuhk_dbd',
     set_name=None)  # CUHKDBDDataset.SET_NAME = 'CUHK'
-train_dataloader = dict(dataset=cuhk)
-val_dataloader = dict(dataset=cuhk)  # the CUHK test split (data_prefix test/images, test/masks)
+train_prefix = dict(img_path='train/images', seg_map_path='train/masks')
+# train on 544 of the 604 CUHK training images; validate (and keep the 'best' checkpoint) on the
+# other 60, the seeded validation split (data/cuhk_dbd/splits/{train,val}.txt); test on the test sets
+train_dataloader = dict(dataset=dict(cuhk, data_prefix=train_prefix, ann_file='splits/train.txt'))
+val_dataloader = dict(dataset=dict(cuhk, data_prefix=train_prefix, ann_file='splits/val.txt'))
 test_prefix = dict(img_path='test/images', seg_map_path='test/masks')
 test_dataloader = dict(
     dataset=dict(
@@ -26,3 +29,7 @@ test_dataloader = dict(
                 data_prefix=test_prefix,
                 pipeline={{_base_.test_pipeline}}),
         ]))
+# The papers' practice, a named option: train on all 604 and validate on the CUHK test split
+# (user config: train_dataloader = dict(dataset={{_base_.val_on_test_train}}), likewise val).
+val_on_test_train = dict(ann_file='')
+val_on_test_val = dict(ann_file='', data_prefix=test_prefix)

@@ -7,3 +7,5 @@
 # load_from loads weights only (fresh optimiser, schedule and iteration counter), as mmseg does.
 _base_ = './dd_resnext101-32x4d_1xb6-10k_cuhk-320x320.py'
 load_from = 'work_dirs/dd_resnext101-32x4d_1xb6-20k_duts-320x320/iter_20000.pth'
+# every weight comes from load_from: no ImageNet fetch before it (trains offline)
+model = dict(backbone=dict(init_cfg=None))

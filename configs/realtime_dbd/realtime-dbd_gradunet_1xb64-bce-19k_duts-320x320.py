@@ -14,11 +14,13 @@ train_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         data_prefix=dict(img_path='train/images', seg_map_path='train/masks'),
+        ann_file='',  # every DUTS-TR image (the CUHK base trains on its split list)
         set_name='DUTS-TR'))
 val_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
         data_prefix=dict(img_path='test/images', seg_map_path='test/masks'),
+        ann_file='',
         set_name='DUTS-TE'))
 test_dataloader = val_dataloader

@@ -1,7 +1,10 @@
 """Inference on single images with a dbdseg segmentor (the user's own photos).
 
 ``init_model`` builds a segmentor from a config and loads a checkpoint; ``inference_model`` runs the
-config's test pipeline (without annotation loading) and the model on one image or a list of images.
+config's test pipeline (without annotation loading) and the model on one image or a list of images
+(files, OpenCV arrays, PIL images or torch tensors), in batches of equal input size, optionally at a
+resolution chosen from the image (``max_side``) and with the depth side output of depth
+distillation models (``with_depth``).
 
 :class:`Teacher` runs a model in ``mode='tensor'`` and returns one raw output channel at the image's
 size: the per-image maps of a teacher network (e.g. the depth targets of depth distillation,
@@ -18,12 +21,15 @@ predictions leave the model as probabilities of the positive class):
   edits ``model.cfg`` in place); all annotation-loading transforms (``LoadAnnotations``,
   ``LoadBinaryAnnotations``, any ``Load*Annotation*``) are dropped.
 * Errors name the offending file; ``device='cuda'`` without CUDA is a clear error.
+* ``max_side`` (our choice for large photos, see :func:`max_side_size`) replaces the config's fixed
+  test ``Resize`` by an aspect-preserving one.
 """
 import copy
 import os
 import re
+import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import mmcv
 import numpy as np
@@ -40,7 +46,8 @@ from dbdseg.utils.checkpoint import load_checkpoint_strict
 from dbdseg.utils.fileio import IMG_EXTENSIONS, list_images  # noqa: F401 (re-exported)
 from dbdseg.utils.set_env import register_all_modules
 
-ImageInput = Union[str, Path, np.ndarray]
+#: One image for :func:`inference_model`: a file, an OpenCV BGR array, a PIL image or a tensor.
+ImageInput = Union[str, Path, np.ndarray, Any, torch.Tensor]
 
 #: Metainfo used when neither the checkpoint nor the config's dataset class gives one.
 DEFAULT_DATASET_META = dict(
@@ -301,7 +308,10 @@ def build_inference_pipelines(cfg: Config) -> Dict[str, Compose]:
         cfg (Config): Model config.
 
     Returns:
-        dict: ``{'load_file': Compose, 'load_array': Compose, 'rest': Compose}``.
+        dict: ``{'load_file': Compose, 'load_array': Compose, 'rest': Compose, 'rest_no_resize':
+        Compose, 'resize_cfg': dict}``: ``rest_no_resize`` is ``rest`` without its resizing steps
+        (type containing ``Resize``) and ``resize_cfg`` the first of them (``{}`` when none), for
+        ``max_side`` in :func:`inference_model`.
 
     Raises:
         ValueError: the config has no test pipeline, or it does not start with an image loader.
@@ -310,12 +320,15 @@ def build_inference_pipelines(cfg: Config) -> Dict[str, Compose]:
     if not steps or not _base_type(steps[0]).startswith('LoadImage'):
         raise ValueError(f'the test pipeline must start with an image loader, got {steps[:1]}')
     array_loader = dict(type='LoadImageFromNDArray', to_float32=steps[0].get('to_float32', False))
+    resizes = [t for t in steps[1:] if 'Resize' in _base_type(t)]
     scope = cfg.get('default_scope', 'mmseg')
     with DefaultScope.overwrite_default_scope(scope):
         return dict(
             load_file=Compose(steps[:1]),
             load_array=Compose([array_loader]),
-            rest=Compose(steps[1:]))
+            rest=Compose(steps[1:]),
+            rest_no_resize=Compose([t for t in steps[1:] if 'Resize' not in _base_type(t)]),
+            resize_cfg=copy.deepcopy(resizes[0]) if resizes else {})
 
 
 def _pipelines(model: nn.Module) -> Dict[str, Compose]:
@@ -326,6 +339,62 @@ def _pipelines(model: nn.Module) -> Dict[str, Compose]:
         pipes = build_inference_pipelines(model.cfg)
         setattr(model, _PIPELINE_CACHE_ATTR, pipes)
     return pipes
+
+
+def max_side_size(height: int, width: int, max_side: int, size_divisor: int = 32) -> tuple:
+    """The network input size of an image under ``max_side`` (:func:`inference_model`).
+
+    Our choice for large photos, where the papers are silent (they test at the training size): a
+    config's test pipeline resizes every image to the training crop (e.g. 320 x 320), so the map
+    of a 1600 x 1200 photo is computed at 320 x 320 and upsampled. With ``max_side`` the image
+    keeps its aspect ratio and is scaled down (never up) so that its longer side is at most
+    ``max_side``, each side rounded to the nearest multiple of ``size_divisor`` (the network's
+    total stride, so that encoder and decoder feature sizes match). We chose this over
+    sliding-window inference at full resolution because (1) defocus blur is measured in pixels:
+    the networks learnt blur at the scale of images resized to their crop size, and full-size
+    tiles of a large photo show blur several times wider than any training image; (2) blur
+    detection and saliency need the whole scene (a uniform sky or wall is in or out of focus
+    only by its context), which a tile lacks; (3) one forward pass costs less than overlapping
+    tiles and leaves no seams. A ``max_side`` of about 1-2x the crop size keeps the blur scale
+    near training while giving a map of finer boundaries.
+
+    Args:
+        height (int): image height in pixels, > 0.
+        width (int): image width in pixels, > 0.
+        max_side (int): longest side of the network input, >= ``size_divisor``.
+        size_divisor (int): each side is a multiple of this, >= 1. Defaults to 32.
+
+    Returns:
+        tuple[int, int]: ``(new_height, new_width)``, each a positive multiple of
+        ``size_divisor``, the longer one at most ``max_side`` rounded to ``size_divisor``.
+
+    Raises:
+        ValueError: a size, ``max_side`` or ``size_divisor`` out of range.
+    """
+    if height <= 0 or width <= 0:
+        raise ValueError(f'image size must be positive, got {height} x {width}')
+    if size_divisor < 1:
+        raise ValueError(f'size_divisor must be >= 1, got {size_divisor}')
+    if max_side < size_divisor:
+        raise ValueError(f'max_side must be >= size_divisor ({size_divisor}), got {max_side}')
+    scale = min(1.0, max_side / max(height, width))
+
+    def fit(side):
+        return max(size_divisor, int(round(side * scale / size_divisor)) * size_divisor)
+
+    return fit(height), fit(width)
+
+
+def _resize_to(pipes: Dict[str, Compose], loaded: dict, size: tuple, scope: str) -> dict:
+    """Resize ``loaded['img']`` to ``size`` = (h, w) with the config's resize interpolation."""
+    from mmcv.transforms import Resize
+    cfg = pipes['resize_cfg']
+    resize = Resize(
+        scale=(size[1], size[0]),
+        keep_ratio=False,
+        backend=cfg.get('backend', 'cv2'),
+        interpolation=cfg.get('interpolation', 'bilinear'))
+    return resize(loaded)
 
 
 def _as_bgr(img: np.ndarray) -> np.ndarray:
@@ -340,6 +409,48 @@ def _as_bgr(img: np.ndarray) -> np.ndarray:
         return img
     raise ValueError(f'image arrays must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), '
                      f'got shape {img.shape}')
+
+
+def _pil_to_bgr(img) -> np.ndarray:
+    """A PIL image (EXIF orientation applied, any mode) as a (H, W, 3) uint8 BGR array."""
+    from PIL import ImageOps
+    img = ImageOps.exif_transpose(img)
+    if img.mode in ('I;16', 'I;16B', 'I;16L', 'I'):
+        arr = np.asarray(img, dtype=np.float64)
+        arr = np.clip(arr / (65535.0 if arr.max() > 255 else 1.0) * 255, 0, 255)
+        return _as_bgr(np.rint(arr).astype(np.uint8))
+    return np.ascontiguousarray(np.asarray(img.convert('RGB'))[:, :, ::-1])
+
+
+def _tensor_to_bgr(img: torch.Tensor) -> np.ndarray:
+    """A (3, H, W) / (1, H, W) / (H, W) RGB tensor (uint8 0-255 or float 0-1) as BGR uint8."""
+    if img.dim() == 2:
+        img = img[None]
+    if img.dim() != 3 or img.shape[0] not in (1, 3):
+        raise ValueError(f'image tensors must be (3, H, W), (1, H, W) or (H, W) (channels first, '
+                         f'RGB, as torchvision), got shape {tuple(img.shape)}')
+    arr = img.detach().cpu()
+    if arr.dtype == torch.uint8:
+        arr = arr.numpy()
+    elif arr.is_floating_point():
+        arr = np.rint(arr.float().clamp(0, 1).numpy() * 255).astype(np.uint8)
+    else:
+        raise ValueError(f'image tensors must be uint8 (0-255) or float (0-1), got {arr.dtype}')
+    return _as_bgr(np.ascontiguousarray(arr.transpose(1, 2, 0)[:, :, ::-1]))
+
+
+def _is_pil(img) -> bool:
+    pil = sys.modules.get('PIL.Image')
+    return pil is not None and isinstance(img, pil.Image)
+
+
+def _expand_inputs(img_or_path) -> tuple:
+    """``(inputs, is_batch)``: a list/tuple or an (N, C, H, W) tensor is a batch."""
+    if isinstance(img_or_path, (list, tuple)):
+        return list(img_or_path), True
+    if torch.is_tensor(img_or_path) and img_or_path.dim() == 4:
+        return list(img_or_path.unbind(0)), True
+    return [img_or_path], False
 
 
 def _to_probability(sample: SegDataSample, threshold: float) -> SegDataSample:
@@ -374,52 +485,114 @@ def _load_file(pipes: Dict[str, Compose], path: str) -> dict:
     return loaded
 
 
+def _run_group(model: nn.Module, data: dict, with_depth: bool) -> List[SegDataSample]:
+    """``model.test_step`` on one batch of equal input sizes; with ``with_depth`` the fused depth
+    is captured (:func:`dbdseg.apis.depth_output.capture_depth`) and set as ``pred_depth``."""
+    if not with_depth:
+        with torch.no_grad():
+            return model.test_step(data)
+    from dbdseg.apis.depth_output import capture_depth, depth_module, depth_to_original
+    if depth_module(model) is None:
+        raise ValueError(
+            f'{type(model).__name__} with decode head '
+            f'{type(getattr(model, "decode_head", None)).__name__} has no depth output '
+            '(only depth distillation heads, SABHead with use_depth=True, have one)')
+    with capture_depth(model) as caught, torch.no_grad():
+        results = model.test_step(data)
+    if len(caught) != 1:
+        raise ValueError(f'the depth output was computed {len(caught)} times for one batch; the '
+                         "depth side output needs model.test_cfg.mode='whole'")
+    align = bool(getattr(model.decode_head, 'align_corners', False))
+    for depth, sample in zip(caught[0], results):
+        sample.pred_depth = PixelData(
+            data=torch.from_numpy(depth_to_original(depth, sample.metainfo, align))[None])
+    return results
+
+
 def inference_model(model: nn.Module,
                     img_or_path: Union[ImageInput, Sequence[ImageInput]],
-                    threshold: float = 0.5) -> Union[SegDataSample, List[SegDataSample]]:
+                    threshold: float = 0.5,
+                    max_side: Optional[int] = None,
+                    size_divisor: int = 32,
+                    with_depth: bool = False) -> Union[SegDataSample, List[SegDataSample]]:
     """Predict the in-focus (DBD) / salient (SOD) probability of one image or a list of images.
 
     The config's test pipeline (minus annotation loading) prepares each image; the model's
-    ``test_step`` runs under ``torch.no_grad``; mmseg's ``postprocess_result`` resizes to the
-    original size. The pipeline is built once and cached on the model.
+    ``test_step`` runs under ``torch.no_grad``, once per group of images of equal input size (a
+    list is one batch when every image has the same network input size, e.g. the config's fixed
+    ``Resize``; the results do not depend on how images are batched); mmseg's
+    ``postprocess_result`` resizes to the original size. The pipeline is built once and cached
+    on the model.
 
     Args:
         model (nn.Module): A segmentor from :func:`init_model` (needs ``model.cfg``).
-        img_or_path (str | Path | np.ndarray | list): Image file(s) (EXIF orientation applied by the
-            config's ``LoadImageFromFile``, OpenCV backend) or array(s) as mmcv loads them: (H, W,
-            3) uint8 BGR (grey (H, W) and BGRA (H, W, 4) are accepted and converted).
+        img_or_path (str | Path | np.ndarray | PIL.Image.Image | torch.Tensor | list): One image
+            or a list of images. Files: decoded by the config's ``LoadImageFromFile`` (OpenCV
+            backend, EXIF orientation applied). Arrays as mmcv loads them: (H, W, 3) uint8 BGR
+            (grey (H, W) and BGRA (H, W, 4) are accepted). PIL images: any mode, EXIF
+            orientation applied (``ImageOps.exif_transpose``), RGB. Tensors as torchvision holds
+            images: (3, H, W) RGB, (1, H, W) or (H, W) grey, uint8 in [0, 255] or float in
+            [0, 1] (clipped); an (N, C, H, W) tensor is a batch (a list is returned).
         threshold (float): Threshold on the probability for ``pred_sem_seg``. Defaults to 0.5.
+        max_side (int, optional): Replace the config's test ``Resize`` by an aspect-preserving
+            resize to :func:`max_side_size` (longer side at most ``max_side``, never enlarged,
+            sides multiples of ``size_divisor``). Defaults to None: the config's pipeline.
+        size_divisor (int): See ``max_side``. Defaults to 32 (the total stride of the U-Net and
+            ResNet models dbdseg ships).
+        with_depth (bool): Also return the depth side output as ``pred_depth``
+            (:func:`dbdseg.apis.depth_output.depth_module`: depth distillation models, Cun & Pun,
+            ECCV 2020, Sec. 3.1). Defaults to False.
 
     Returns:
-        SegDataSample | list[SegDataSample]: (a list for list/tuple input) with ``seg_logits.data``:
-        float tensor (1, H, W) in [0, 1] at the original image size (255 = in-focus/salient when
-        saved as ``prob * 255``) and ``pred_sem_seg.data``: int64 (1, H, W) in {0, 1}; metainfo
-        ``img_path`` (None for arrays), ``ori_shape``, ``img_shape``.
+        SegDataSample | list[SegDataSample]: (a list for list/tuple or 4-D tensor input) with
+        ``seg_logits.data``: float tensor (1, H, W) in [0, 1] at the original image size (255 =
+        in-focus/salient when saved as ``prob * 255``) and ``pred_sem_seg.data``: int64 (1, H, W)
+        in {0, 1}; with ``with_depth``, ``pred_depth.data``: float32 (1, H, W) on the CPU, the
+        linear depth regression (relative depth, targets in [0, 1], larger = farther; values are
+        not clipped); metainfo ``img_path`` (None
+        for in-memory images), ``ori_shape``, ``img_shape``.
 
     Raises:
         FileNotFoundError: a path does not exist (named).
-        ValueError: a file cannot be decoded (named), or an array has an unsupported shape.
-        TypeError: an input is neither a path nor an array.
+        ValueError: a file cannot be decoded (named), an array or tensor has an unsupported
+            shape or dtype, ``max_side`` is too small, or ``with_depth`` is asked of a model
+            without a depth output.
+        TypeError: an input is neither a path, an array, a PIL image nor a tensor.
     """
-    is_batch = isinstance(img_or_path, (list, tuple))
-    imgs = list(img_or_path) if is_batch else [img_or_path]
+    imgs, is_batch = _expand_inputs(img_or_path)
     if not imgs:
         return []
     pipes = _pipelines(model)
-    data = dict(inputs=[], data_samples=[])
+    scope = model.cfg.get('default_scope', 'mmseg')
+    packed_all = []
     for img in imgs:
         if isinstance(img, np.ndarray):
             loaded = pipes['load_array'](dict(img=_as_bgr(img)))
         elif isinstance(img, (str, Path)):
             loaded = _load_file(pipes, str(img))
+        elif _is_pil(img):
+            loaded = pipes['load_array'](dict(img=_pil_to_bgr(img)))
+        elif torch.is_tensor(img):
+            loaded = pipes['load_array'](dict(img=_tensor_to_bgr(img)))
         else:
-            raise TypeError(f'expected an image path or a numpy array, got {type(img)}')
-        packed = pipes['rest'](loaded)
-        data['inputs'].append(packed['inputs'])
-        data['data_samples'].append(packed['data_samples'])
-    with torch.no_grad():
-        results = model.test_step(data)
-    results = [_to_probability(r, threshold) for r in results]
+            raise TypeError(f'expected an image path, a numpy array, a PIL image or a torch '
+                            f'tensor, got {type(img)}')
+        if max_side:
+            size = max_side_size(*loaded['img'].shape[:2], max_side, size_divisor)
+            loaded = _resize_to(pipes, loaded, size, scope)
+            packed_all.append(pipes['rest_no_resize'](loaded))
+        else:
+            packed_all.append(pipes['rest'](loaded))
+    groups: Dict[tuple, List[int]] = {}
+    for i, packed in enumerate(packed_all):
+        groups.setdefault(tuple(packed['inputs'].shape), []).append(i)
+    results: List[Optional[SegDataSample]] = [None] * len(imgs)
+    for indices in groups.values():
+        data = dict(
+            inputs=[packed_all[i]['inputs'] for i in indices],
+            data_samples=[packed_all[i]['data_samples'] for i in indices])
+        for i, sample in zip(indices, _run_group(model, data, with_depth)):
+            results[i] = _to_probability(sample, threshold)
     return results if is_batch else results[0]
 
 

@@ -3,7 +3,8 @@
 These functions edit an mmengine :class:`~mmengine.config.Config` in place for testing: where the
 metrics write predictions and curves (``--out``, ``--curve-dir``), the test-time-augmentation
 pipeline of every test dataset (``--tta``), mmseg's visualisation hook (``--show``,
-``--show-dir``) and a work dir that does not overwrite the tested config. They hold no
+``--show-dir``), a work dir that does not overwrite the tested config, and a config without its
+training and validation parts (a test run never needs their data). They hold no
 registered component (what ``dbdseg/engine/`` holds in mmseg's layout) and are called by an entry
 point, hence :mod:`dbdseg.apis`. mmseg 1.2.2's ``tools/test.py`` (Apache-2.0) keeps
 ``trigger_visualization_hook`` inline; dbdseg's versions also accept several metrics and dataset
@@ -21,9 +22,15 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 
 __all__ = [
-    'configure_evaluator', 'evaluator_metric_cfgs', 'metric_init_params', 'protect_config_file',
-    'set_test_pipeline', 'trigger_visualization_hook'
+    'TRAINING_KEYS', 'configure_evaluator', 'drop_training_parts', 'evaluator_metric_cfgs',
+    'metric_init_params', 'protect_config_file', 'set_test_pipeline', 'trigger_visualization_hook'
 ]
+
+#: config entries a test run does not use: mmengine's ``Runner`` builds the training loop (and its
+#: dataloader) on first access of ``runner.iter`` / ``runner.epoch``, which mmseg's
+#: ``SegVisualizationHook`` reads for every painted image; validation is not run by ``test()``.
+TRAINING_KEYS = ('train_dataloader', 'train_cfg', 'optim_wrapper', 'param_scheduler',
+                 'val_dataloader', 'val_cfg', 'val_evaluator', 'auto_scale_lr')
 
 
 def evaluator_metric_cfgs(cfg: Config) -> List[dict]:
@@ -118,8 +125,10 @@ def protect_config_file(work_dir: str, config: str) -> str:
 def configure_evaluator(cfg: Config,
                         out_dir: Optional[str] = None,
                         curve_dir: Optional[str] = None,
-                        work_dir_from_cli: bool = False) -> None:
-    """Set ``output_dir`` and ``curve_dir`` on the test metrics that take them (in place).
+                        work_dir_from_cli: bool = False,
+                        per_image_csv: Optional[str] = None) -> None:
+    """Set ``output_dir``, ``curve_dir`` and ``per_image_csv`` on the test metrics that take them
+    (in place).
 
     ``output_dir`` (and ``keep_results=True`` where the metric takes it) is ``out_dir`` when
     given. ``curve_dir``: ``curve_dir`` when given, else ``cfg.work_dir`` when the work dir came
@@ -136,10 +145,13 @@ def configure_evaluator(cfg: Config,
         curve_dir (str, optional): where curves are written (``--curve-dir``). Defaults to None.
         work_dir_from_cli (bool): ``cfg.work_dir`` was given on the command line. Defaults to
             False.
+        per_image_csv (str, optional): the per-image metrics CSV (``--per-image-csv``), set on
+            the first metric that takes ``per_image_csv`` (``SODMetric``). Defaults to None.
 
     Raises:
         ValueError: no ``test_evaluator`` (see :func:`evaluator_metric_cfgs`), or ``out_dir``
-            is given but no test metric takes ``output_dir``.
+            (``per_image_csv``) is given but no test metric takes ``output_dir``
+            (``per_image_csv``).
     """
     scope = cfg.get('default_scope', 'mmseg')
     metrics = evaluator_metric_cfgs(cfg)
@@ -163,6 +175,13 @@ def configure_evaluator(cfg: Config,
                 base = cfg.work_dir
             metric['curve_dir'] = base if n_curve == 1 else osp.join(base, _metric_subdir(
                 metric, i))
+    if per_image_csv is not None:
+        takers = [m for m, names in zip(metrics, params) if 'per_image_csv' in names]
+        if not takers:
+            raise ValueError('--per-image-csv needs a test metric that writes per-image rows '
+                             '(a per_image_csv argument, e.g. SODMetric); the config\'s '
+                             'test_evaluator has none')
+        takers[0]['per_image_csv'] = per_image_csv
     if out_dir is not None and n_out == 0:
         raise ValueError('--out needs a test metric that saves predictions (an output_dir '
                          'argument, e.g. SODMetric); the config\'s test_evaluator has none')
@@ -251,3 +270,28 @@ def trigger_visualization_hook(cfg: Config,
     if show_dir:
         cfg.visualizer.save_dir = show_dir
     return cfg
+
+
+def drop_training_parts(cfg: Config) -> List[str]:
+    """Remove the training and validation parts of a config for a test run (in place).
+
+    mmengine's ``Runner`` builds ``train_loop`` lazily, but reading ``runner.iter`` (mmseg 1.2.2's
+    ``SegVisualizationHook`` does, for the ``step`` of every painted image) builds it, and with it
+    the training dataloader: ``--show-dir`` then needs the training data folder. A test run uses
+    none of :data:`TRAINING_KEYS`, so each present one is set to None (mmengine's "not given"),
+    and ``runner.iter`` is 0. Call it after the output-folder checks, which look at every
+    dataset folder of the config (:func:`dbdseg.apis.output_guard.check_test_outputs`).
+
+    Args:
+        cfg (Config): the test config.
+
+    Returns:
+        list[str]: the keys that were set to None (those present with a value), in
+        :data:`TRAINING_KEYS` order.
+    """
+    dropped = []
+    for key in TRAINING_KEYS:
+        if cfg.get(key, None) is not None:
+            cfg[key] = None
+            dropped.append(key)
+    return dropped

@@ -11,9 +11,11 @@ from .multi_set_dataset import MultiSetDataset
 from .pascal_s_dataset import PASCALSDataset
 from .sod_dataset import SODDataset
 from .transforms import LoadBinaryAnnotations, PackBinarySegInputs
+from .validation_split import draw_validation_split, write_validation_split
 
 __all__ = [
     'BinarySegDataset', 'CUHKDBDDataset', 'DUTDBDDataset', 'DUTSDataset', 'ECSSDDataset',
     'HKUISDataset', 'PASCALSDataset', 'DUTOMRONDataset', 'SODDataset', 'MSRABDataset',
-    'MultiSetDataset', 'LoadBinaryAnnotations', 'PackBinarySegInputs'
+    'MultiSetDataset', 'LoadBinaryAnnotations', 'PackBinarySegInputs', 'draw_validation_split',
+    'write_validation_split'
 ]

@@ -116,7 +116,10 @@ class BinarySegDataset(BaseSegDataset):
         FileNotFoundError: (when the data list is loaded) the image folder, the mask folder or an
             extra-map folder does not exist; no image with ``img_suffix`` in the image folder;
             ``ann_file`` does not exist; an image listed in ``ann_file`` is missing; a mask or an
-            extra map is missing for an image. Messages name the folder or file (and, for an
+            extra map is missing for an image (for ``depth_map_path``: the message names
+            ``tools/dataset_converters/generate_depth_targets.py`` and its options, the
+            synthetic renders' exact depth, and how to switch the depth loss off). Messages name
+            the folder or file (and, for an
             empty listing or a missing mask, what the folder holds instead).
         ValueError: (when a sample is loaded, :meth:`prepare_data`) a pipeline error whose
             message does not name the sample's files is re-raised naming them.
@@ -279,8 +282,17 @@ class BinarySegDataset(BaseSegDataset):
         """Stems (relative to ``img_dir``, without suffix) of the images of this dataset."""
         if self.ann_file:
             if not fileio.isfile(self.ann_file, backend_args=self.backend_args):
+                hint = ''
+                split_lists = ('splits/train.txt', 'splits/val.txt')
+                if self.ann_file.replace(osp.sep, '/').endswith(split_lists):
+                    root = osp.dirname(osp.dirname(self.ann_file))
+                    hint = (f' (the validation split carved from the training images; the '
+                            f'CUHK / DUT converters write it, and for a folder converted before '
+                            f'it existed: python tools/dataset_converters/validation_split.py '
+                            f'{root}, with --val-list '
+                            f'tools/dataset_converters/splits/cuhk_dbd_val60.txt for CUHK)')
                 raise FileNotFoundError(
-                    f'{type(self).__name__}: ann_file {self.ann_file!r} does not exist')
+                    f'{type(self).__name__}: ann_file {self.ann_file!r} does not exist{hint}')
             lines = mmengine.list_from_file(self.ann_file, backend_args=self.backend_args)
             stems = [line.strip() for line in lines if line.strip()]
             if not stems:
@@ -325,6 +337,20 @@ class BinarySegDataset(BaseSegDataset):
         listed = ', '.join(f'{n} ending in {suf}' for suf, n in top)
         return f'; it holds {len(names)} other file(s): {listed} (set img_suffix?)'
 
+    def _depth_hint(self, folder: str) -> str:
+        """How to make the depth maps of ``depth_map_path`` (depth distillation targets)."""
+        split = f' --split-file {self.ann_file}' if self.ann_file else ''
+        return (f'. Depth distillation (Cun & Pun 2020, Sec. 3.1) needs a depth map per training '
+                f'image: make them with python tools/dataset_converters/generate_depth_targets.py '
+                f'TEACHER_CONFIG TEACHER_CHECKPOINT --images {self.data_prefix["img_path"]} --out '
+                f'{folder} --img-suffix {self.img_suffix}{split} (a depth teacher you supply, any '
+                f'model registered in mmseg; options --channel, --activation, --normalize '
+                f'minmax|clip, --invert, --skip-existing to finish an interrupted run); synthetic '
+                f'renders carry the renderer\'s exact depth instead '
+                f'(tools/dataset_converters/synthesize_defocus.py writes <out>/depth/); or train '
+                f'without the depth loss: --cfg-options model.decode_head.loss_depth.loss_weight=0 '
+                f'and drop depth_map_path from data_prefix')
+
     def _missing_hint(self, folder: str, stem: str) -> str:
         """Files in ``folder`` whose names start like ``stem`` (a hint for mismatched names)."""
         base = osp.basename(stem)
@@ -355,7 +381,12 @@ class BinarySegDataset(BaseSegDataset):
         for key in EXTRA_MAP_FIELDS:
             if self.data_prefix.get(key) is not None:
                 extra_dirs[key] = self.data_prefix[key]
-                self._check_dir(extra_dirs[key], f'extra map ({key})')
+                try:
+                    self._check_dir(extra_dirs[key], f'extra map ({key})')
+                except FileNotFoundError as exc:
+                    if key != 'depth_map_path':
+                        raise
+                    raise FileNotFoundError(str(exc) + self._depth_hint(extra_dirs[key])) from None
 
         data_list = []
         for stem in self._list_stems(img_dir):
@@ -371,9 +402,10 @@ class BinarySegDataset(BaseSegDataset):
             for key, folder in extra_dirs.items():
                 map_path = osp.join(folder, stem + self.extra_map_suffix)
                 if not self._exists(map_path):
+                    hint = self._depth_hint(folder) if key == 'depth_map_path' else ''
                     raise FileNotFoundError(
                         f'{type(self).__name__}: {key} map for image {img_path!r} not found: '
-                        f'expected {map_path!r}{self._missing_hint(folder, stem)}')
+                        f'expected {map_path!r}{self._missing_hint(folder, stem)}{hint}')
                 data_info[key] = map_path
             data_info['invert'] = self.invert
             data_info['set_name'] = self.set_name

@@ -4,6 +4,8 @@ Output layout (what ``configs/_base_/datasets/*.py`` read)::
 
     OUT/<split>/images/<stem><img_suffix>
     OUT/<split>/masks/<stem><mask_suffix>
+    OUT/splits/{train,val}.txt          (DBD sets: the validation split carved from train,
+                                         :mod:`dbdseg.datasets.validation_split`)
     OUT/conversion_report.json
 
 Files are copied byte for byte (same stem, same polarity as the release); only an upper-case suffix
@@ -40,6 +42,7 @@ from tqdm import tqdm
 from dbdseg.utils.fileio import IMG_EXTENSIONS, atomic_copy, atomic_write_json, is_image_file
 from .polarity import (WHITE_BACKGROUND, WHITE_BLURRED, WHITE_IN_FOCUS, WHITE_SALIENT,
                        format_polarity, judge_polarity, polarity_statistic)
+from .validation_split import TRAIN_LIST, VAL_LIST, VAL_SPLIT_SIZE, write_validation_split
 
 __all__ = [
     'CUHK_DBD_EXPECTED', 'ConversionError', 'DUTS_SPEC', 'DUT_DBD_SPEC', 'Pair', 'REPORT_NAME',
@@ -47,7 +50,7 @@ __all__ = [
     'convert_cuhk_dbd', 'convert_folder_pairs', 'convert_main', 'convert_release',
     'find_cuhk_release', 'find_dirs', 'finish_conversion', 'listing', 'load_existing_report',
     'locate_parts', 'now_iso', 'prepare_output', 'print_summary', 'progress_iter', 'read_name_list',
-    'read_size', 'scan_folder', 'strip_image_ext', 'suffix_arg', 'write_pairs'
+    'read_size', 'scan_folder', 'strip_image_ext', 'suffix_arg', 'write_pairs', 'invert_advice'
 ]
 
 REPORT_NAME = 'conversion_report.json'
@@ -524,6 +527,69 @@ def print_summary(report, out, warnings):
         print(f'  {len(warnings)} warning(s), listed above and in the report')
 
 
+# ---------------------------------------------------------------------------- validation split
+def _validation_split(out, train_stems, val_list, strict, warnings):
+    """Write ``out/splits/{train,val}.txt`` (:mod:`dbdseg.datasets.validation_split`).
+
+    ``val_list`` (a file of names) must name training images: an error when ``strict``, else a
+    warning and the split is drawn from the images found. A training set too small to carve
+    :data:`VAL_SPLIT_SIZE` images from gets no split (a warning; the DBD configs then need one
+    written by ``tools/dataset_converters/validation_split.py --n N``).
+
+    Returns:
+        dict | None: what :func:`write_validation_split` returns; None when no split was written.
+
+    Raises:
+        ConversionError: with ``strict``, a name of ``val_list`` that is not a training image.
+    """
+    val_stems = None
+    if val_list:
+        val_stems = [strip_image_ext(n) for n in read_name_list(val_list, what='validation list')]
+        unknown = sorted(set(val_stems) - set(train_stems))
+        if unknown:
+            msg = (f'{len(unknown)} name(s) of the validation list {val_list!r} are not training '
+                   f'images: {listing(unknown)}')
+            if strict:
+                raise ConversionError(msg + '; pass --val-list draw to draw the split from the '
+                                      'training images found')
+            warnings.add(msg + '; the split is drawn from the training images found instead')
+            val_stems = None
+    if val_stems is None and len(set(train_stems)) <= VAL_SPLIT_SIZE:
+        warnings.add(f'only {len(set(train_stems))} training images: no validation split written '
+                     f'(the DBD configs read {TRAIN_LIST} and {VAL_LIST}; write them with '
+                     f'tools/dataset_converters/validation_split.py OUT --n N)')
+        return None
+    return write_validation_split(
+        out, train_stems, val_stems, source=osp.abspath(val_list) if val_stems else None)
+
+
+# ---------------------------------------------------------------------------- polarity advice
+def invert_advice(invert, config_file):
+    """What to pass when the polarity vote contradicts a dataset class's ``invert`` default.
+
+    The advice overrides ``invert`` in every dataloader from the command line or from a user
+    config, never by editing a ``_base_`` config inside the package.
+
+    Args:
+        invert (bool): the value the data needs.
+        config_file (str): the base dataset config the advice is about, for the example.
+
+    Returns:
+        str: the ``--cfg-options`` and the equivalent three-line user config.
+    """
+    value = bool(invert)
+    options = ' '.join(f'{loader}_dataloader.dataset.invert={value}'
+                       for loader in ('train', 'val', 'test'))
+    return (f'Set invert={value} in every dataloader of the configs you run: add --cfg-options '
+            f'{options} to tools/train.py and tools/test.py (a test_dataloader over several sets, '
+            f'MultiSetDataset, takes test_dataloader.dataset.datasets.<i>.invert={value} for the '
+            f'set\'s index i), or write a user config: _base_ = \'<config>.py\' followed by '
+            f'train_dataloader = dict(dataset=dict(invert={value})), val_dataloader = '
+            f'dict(dataset=dict(invert={value})) and test_dataloader = '
+            f'dict(dataset=dict(invert={value})) (e.g. with <config> a config that uses '
+            f'{config_file}).')
+
+
 # ---------------------------------------------------------------------------- DUT, DUTS
 #: DUT defocus blur detection set (Zhao et al., BTBNet, CVPR 2018): dut600 = train, dut500 = test,
 #: white = in-focus. Folder names of the plain release, of its re-distribution and of the
@@ -537,9 +603,10 @@ DUT_DBD_SPEC = dict(
                      ('DUT500S-Testing', 'DUT500GT-Testing')], 500)],
     task='dbd',
     expected_white=WHITE_IN_FOCUS,
-    if_wrong='If the masks really are white = blurred, set invert=True in both dataloaders of '
-    'configs/_base_/datasets/dut_dbd.py.',
+    if_wrong='If the masks really are white = blurred: ' +
+    invert_advice(True, 'configs/_base_/datasets/dut_dbd.py'),
     config_file='configs/_base_/datasets/dut_dbd.py',
+    val_split=True,
     img_suffix='.jpg',
     mask_suffix='.bmp',
     invert=False)
@@ -552,8 +619,8 @@ DUTS_SPEC = dict(
            ('test', [('DUTS-TE-Image', 'DUTS-TE-Mask')], 5019)],
     task='sod',
     expected_white=WHITE_SALIENT,
-    if_wrong='SOD masks are white = salient; if these really are inverted, set invert=True in '
-    'the dataloaders of configs/_base_/datasets/duts.py.',
+    if_wrong='SOD masks are white = salient; if these really are inverted: ' +
+    invert_advice(True, 'configs/_base_/datasets/duts.py'),
     config_file='configs/_base_/datasets/duts.py',
     img_suffix='.jpg',
     mask_suffix='.png',
@@ -573,7 +640,10 @@ def convert_release(src, out, spec, overwrite=False, polarity_samples=50, progre
         spec (dict): ``dataset``, ``converter``, ``parts`` (see :func:`locate_parts`), ``task``
             (``'dbd'``/``'sod'``), ``expected_white`` (polarity label), ``if_wrong`` (advice when
             the polarity vote disagrees), ``config_file``, ``img_suffix`` and ``mask_suffix`` (what
-            the config reads) and ``invert`` (its setting); e.g. :data:`DUT_DBD_SPEC`.
+            the config reads), ``invert`` (its setting) and optionally ``val_split`` (True: carve
+            the seeded validation split from the train part,
+            :func:`~dbdseg.datasets.validation_split.write_validation_split`); e.g.
+            :data:`DUT_DBD_SPEC`.
         overwrite (bool): write into a non-empty ``out`` (same-name files are replaced).
             Defaults to False.
         polarity_samples (int): pairs for the polarity statistic; 0 skips it. Defaults to 50.
@@ -670,6 +740,9 @@ def convert_release(src, out, spec, overwrite=False, polarity_samples=50, progre
             'invert': invert
         },
     }
+    if spec.get('val_split') and 'train' in per_split:
+        report['validation_split'] = _validation_split(
+            out, [p.stem for p in pairs if p.split == 'train'], None, False, warnings)
     finish_conversion(pairs, out, report, img_suffix, mask_suffix, warnings, progress)
     print_summary(report, out, warnings)
     return report
@@ -680,9 +753,8 @@ CUHK_DBD_PREFIX = 'out_of_focus'
 CUHK_MOTION_PREFIX = 'motion'
 #: The CUHK release's 704 defocus images and the 100 / 604 test / train split of BTBNet and DD.
 CUHK_DBD_EXPECTED = dict(total=704, test=100, train=604)
-CUHK_DBD_IF_WRONG = (
-    'This may be a re-release already stored as white = in-focus: then set invert=False in both '
-    'dataloaders of configs/_base_/datasets/cuhk_dbd.py (and in configs that copy it).')
+CUHK_DBD_IF_WRONG = ('This may be a re-release already stored as white = in-focus. ' +
+                     invert_advice(False, 'configs/_base_/datasets/cuhk_dbd.py'))
 XU100_SAME_THRESHOLD = 12
 
 
@@ -853,7 +925,8 @@ def convert_cuhk_dbd(src,
                      strict=True,
                      overwrite=False,
                      polarity_samples=50,
-                     progress=True):
+                     progress=True,
+                     val_list=None):
     """Convert the CUHK blur detection set (Shi, Xu & Jia, CVPR 2014): its 704 defocus images.
 
     The release holds ``image/out_of_focusNNNN.jpg`` (a few ``.JPG``) with ``gt/*.png`` masks,
@@ -875,6 +948,10 @@ def convert_cuhk_dbd(src,
         overwrite (bool): write into a non-empty ``out``. Defaults to False.
         polarity_samples (int): pairs for the polarity statistic; 0 skips it. Defaults to 50.
         progress (bool): show progress bars. Defaults to True.
+        val_list (str, optional): file of the validation image names carved from the training
+            images (``out/splits/{train,val}.txt``; the shipped 60-image list is
+            ``tools/dataset_converters/splits/cuhk_dbd_val60.txt``). Defaults to None (drawn
+            with :func:`~dbdseg.datasets.validation_split.draw_validation_split`).
 
     Returns:
         dict: the report written to ``out/conversion_report.json``; its ``config['invert']`` is
@@ -883,7 +960,8 @@ def convert_cuhk_dbd(src,
     Raises:
         ConversionError: no release found, test names not among the defocus images, images
             without masks, wrong counts (``strict``), mixed suffixes, size mismatches, an xu100
-            problem (see :func:`check_xu100`), or ``xu100`` without ``xu_index``.
+            problem (see :func:`check_xu100`), ``xu100`` without ``xu_index``, or a
+            validation name that is not a training image.
         OSError: a file cannot be read or written.
     """
     src = osp.abspath(src)
@@ -973,6 +1051,7 @@ def convert_cuhk_dbd(src,
         report['ignored_files'] = ignored
     if xu100_report is not None:
         report['xu100'] = xu100_report
+    report['validation_split'] = _validation_split(out, train_stems, val_list, strict, warnings)
     finish_conversion(pairs, out, report, img_suffix, mask_suffix, warnings, progress)
     print_summary(report, out, warnings)
     return report

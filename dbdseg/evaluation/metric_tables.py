@@ -6,9 +6,13 @@
   (``MultiSetDataset`` keys ``<set>/<metric>``) and printed as one line or a table;
 * :func:`read_metrics_files` / :func:`format_markdown_table`: several such files side by side as a
   Markdown table (one row per method), e.g. a model and the hand-crafted baselines of
-  ``projects/classical_dbd`` (``tools/analysis_tools/metrics_table.py``, ``tools/demo.sh``).
+  ``projects/classical_dbd`` (``tools/analysis_tools/metrics_table.py``, ``tools/demo.sh``);
+* :func:`format_latex_table` / :func:`write_xlsx_table`: the same rows as a LaTeX (booktabs)
+  table or an Excel sheet (openpyxl, optional), the exports PySODEvalToolkit users expect.
 """
+import io
 import json
+import math
 import numbers
 from typing import Dict, Iterable, List, Mapping, Tuple
 
@@ -16,8 +20,8 @@ import numpy as np
 import torch
 
 __all__ = [
-    'flatten_metrics', 'format_markdown_table', 'format_metric_blocks', 'metric_blocks',
-    'read_metrics_files'
+    'flatten_metrics', 'format_latex_table', 'format_markdown_table', 'format_metric_blocks',
+    'lower_is_better', 'metric_blocks', 'read_metrics_files', 'write_xlsx_table'
 ]
 
 
@@ -159,3 +163,132 @@ def format_markdown_table(rows: Mapping[str, Mapping[str, float]],
         cells = [f'{values[k]:.4f}' if k in values else '-' for k in keys]
         lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
+
+
+def lower_is_better(key: str) -> bool:
+    """Whether a smaller value of metric ``key`` is better: the MAE keys (``MAE``, ``ddMAE``,
+    ``zyMAE``, ``a2sMAE``, also as ``<set>/<key>``); every other dbdseg key is higher-is-better."""
+    return key.rpartition('/')[2].endswith('MAE')
+
+
+_LATEX_SPECIAL = {
+    '\\': r'\textbackslash{}',
+    '&': r'\&',
+    '%': r'\%',
+    '$': r'\$',
+    '#': r'\#',
+    '_': r'\_',
+    '{': r'\{',
+    '}': r'\}',
+    '~': r'\textasciitilde{}',
+    '^': r'\textasciicircum{}',
+}
+
+
+def _latex_escape(text: str) -> str:
+    return ''.join(_LATEX_SPECIAL.get(char, char) for char in text)
+
+
+def _columns(rows: Mapping[str, Mapping[str, float]]) -> List[str]:
+    if not rows:
+        raise ValueError('no rows to tabulate')
+    return list(next(iter(rows.values())))
+
+
+def format_latex_table(rows: Mapping[str, Mapping[str, float]],
+                       first_column: str = 'method',
+                       decimals: int = 3,
+                       bold_best: bool = True) -> str:
+    """A LaTeX ``tabular`` (booktabs rules) with one row per entry of ``rows``.
+
+    Columns are the keys of the first row (as :func:`format_markdown_table`), each headed with an
+    arrow (``$\\downarrow$`` for the MAE keys, :func:`lower_is_better`, else ``$\\uparrow$``);
+    values have ``decimals`` decimals, a missing or non-finite value is ``-``; with ``bold_best``
+    the best value of each column (after rounding, ties all bold) is ``\\textbf``. Names are
+    escaped for LaTeX. Needs ``\\usepackage{booktabs}``.
+
+    Args:
+        rows (Mapping[str, Mapping[str, float]]): row name -> metric name -> value (non-empty).
+        first_column (str): header of the row-name column. Defaults to ``'method'``.
+        decimals (int): decimals of the values, >= 0. Defaults to 3 (the papers' tables).
+        bold_best (bool): bold the best value per column. Defaults to True.
+
+    Returns:
+        str: the table, ending with a newline.
+
+    Raises:
+        ValueError: ``rows`` is empty or ``decimals`` < 0.
+    """
+    keys = _columns(rows)
+    if decimals < 0:
+        raise ValueError(f'decimals must be >= 0, got {decimals}')
+
+    def rounded(value):
+        if isinstance(value, numbers.Number) and math.isfinite(value):
+            return round(float(value), decimals)
+        return None
+
+    best = {}
+    for key in keys:
+        values = [rounded(r.get(key)) for r in rows.values()]
+        values = [v for v in values if v is not None]
+        if values:
+            best[key] = min(values) if lower_is_better(key) else max(values)
+    header = [_latex_escape(first_column)] + [
+        _latex_escape(k) + (r' $\downarrow$' if lower_is_better(k) else r' $\uparrow$')
+        for k in keys
+    ]
+    lines = [
+        r'\begin{tabular}{l' + 'r' * len(keys) + '}', r'\toprule', ' & '.join(header) + r' \\',
+        r'\midrule'
+    ]
+    for name, values in rows.items():
+        cells = [_latex_escape(str(name))]
+        for key in keys:
+            value = rounded(values.get(key))
+            if value is None:
+                cells.append('-')
+                continue
+            text = f'{value:.{decimals}f}'
+            cells.append(rf'\textbf{{{text}}}' if bold_best and value == best.get(key) else text)
+        lines.append(' & '.join(cells) + r' \\')
+    lines += [r'\bottomrule', r'\end{tabular}']
+    return '\n'.join(lines) + '\n'
+
+
+def write_xlsx_table(rows: Mapping[str, Mapping[str, float]],
+                     path: str,
+                     first_column: str = 'method') -> None:
+    """Write the rows as an Excel sheet: a header line (``first_column``, then the keys of the first
+    row), one line per row with the values as numbers (full precision; a missing value is an empty
+    cell). Written atomically; needs the optional package openpyxl.
+
+    Args:
+        rows (Mapping[str, Mapping[str, float]]): row name -> metric name -> value (non-empty).
+        path (str): the ``.xlsx`` file; parent folders are created.
+        first_column (str): header of the row-name column. Defaults to ``'method'``.
+
+    Raises:
+        ValueError: ``rows`` is empty.
+        ImportError: openpyxl is not installed (the message says how to install it).
+    """
+    keys = _columns(rows)
+    try:
+        from openpyxl import Workbook
+    except ImportError as err:
+        raise ImportError('writing .xlsx tables needs openpyxl: pip install openpyxl') from err
+    from dbdseg.utils.fileio import atomic_write_bytes
+    book = Workbook()
+    sheet = book.active
+    sheet.title = 'metrics'
+    sheet.append([first_column] + keys)
+    for name, values in rows.items():
+        cells = []
+        for key in keys:
+            value = values.get(key)
+            ok = isinstance(value, numbers.Number) and math.isfinite(value)
+            cells.append(float(value) if ok else None)
+        sheet.append([str(name)] + cells)
+    buf = io.BytesIO()
+    book.save(buf)
+    atomic_write_bytes(path, buf.getvalue())

@@ -68,10 +68,11 @@ import numpy as np
 import torch
 
 __all__ = [
-    'MODES', 'PeakMemory', 'as_channels_last', 'build_bare_model', 'build_model',
+    'MODES', 'PRECISIONS', 'PeakMemory', 'as_channels_last', 'build_bare_model', 'build_model',
     'config_model_size', 'count_flops', 'count_params', 'default_shape', 'device_description',
-    'format_model_size', 'format_summary', 'latency_summary', 'make_call', 'make_inputs',
-    'model_size', 'output_tensor', 'run_benchmark', 'state_dict_bytes', 'time_calls'
+    'format_model_size', 'format_summary', 'format_sweep', 'is_out_of_memory', 'latency_summary',
+    'make_call', 'make_inputs', 'model_size', 'output_tensor', 'run_benchmark', 'run_sweep',
+    'state_dict_bytes', 'sweep_plan', 'time_calls'
 ]
 
 #: What :func:`run_benchmark` can time: the network alone, or the whole ``test_step``.
@@ -740,4 +741,269 @@ def format_summary(res: Dict[str, Any]) -> str:
     if 'max_abs_diff_vs_fp32_eager' in res:
         lines.append(f"max |output - fp32 eager output|: {res['max_abs_diff_vs_fp32_eager']:.3g}"
                      f"; first call {res['first_call_s']:.2f} s")
+    return '\n'.join(lines)
+
+
+# ----------------------------------------------------------------------------------------------
+# sweeps: batch sizes x precisions on one built model
+# ----------------------------------------------------------------------------------------------
+#: Precisions of :func:`run_sweep`: plain float32, and autocast (float16 on CUDA, bfloat16 on CPU).
+PRECISIONS = ('fp32', 'amp')
+
+
+def is_out_of_memory(err: BaseException) -> bool:
+    """Whether ``err`` is an allocator failure (CUDA ``OutOfMemoryError`` or a CPU
+    ``RuntimeError`` / ``MemoryError`` saying so), i.e. a batch too large for the device."""
+    if isinstance(err, MemoryError):
+        return True
+    oom_type = getattr(torch.cuda, 'OutOfMemoryError', None)
+    if oom_type is not None and isinstance(err, oom_type):
+        return True
+    return isinstance(err, RuntimeError) and 'out of memory' in str(err).lower()
+
+
+def _run_row(res: Dict[str, Any], precision: str) -> Dict[str, Any]:
+    """The per-run row of a sweep: what a table needs (no per-call samples)."""
+    lat = {k: v for k, v in res['latency_ms'].items() if k != 'all'}
+    row = dict(
+        precision=precision,
+        mode=res['mode'],
+        batch=res['batch'],
+        amp_dtype=res['amp_dtype'],
+        images_per_s=res['images_per_s'],
+        latency_ms=lat,
+        first_call_s=res['first_call_s'],
+        peak_memory_MB=res['peak_memory'].get('MB'),
+        peak_memory_kind=res['peak_memory'].get('kind'))
+    if 'max_abs_diff_vs_fp32_eager' in res:
+        row['max_abs_diff_vs_fp32_eager'] = res['max_abs_diff_vs_fp32_eager']
+    return row
+
+
+def sweep_plan(batch_sizes: Sequence[int], precisions: Sequence[str],
+               modes: Sequence[str]) -> List[Dict[str, Any]]:
+    """The runs of :func:`run_sweep`, most important first (a time budget drops the tail).
+
+    Order: batch 1 in tensor mode for every precision, then batch 1 in predict mode for every
+    precision (only when ``'predict'`` is in ``modes``; predict mode is timed at batch 1 alone,
+    the per-image path of ``tools/test.py``), then the larger batches in tensor mode, ascending,
+    every precision at each size.
+
+    Args:
+        batch_sizes (Sequence[int]): tensor-mode batch sizes, each >= 1 (duplicates dropped).
+        precisions (Sequence[str]): subset of :data:`PRECISIONS`.
+        modes (Sequence[str]): subset of :data:`MODES`.
+
+    Returns:
+        list[dict]: ``dict(precision, mode, batch)`` per run.
+
+    Raises:
+        ValueError: empty or unknown precisions / modes, or a batch size < 1.
+    """
+    sizes = sorted(set(int(b) for b in batch_sizes))
+    if not sizes or sizes[0] < 1:
+        raise ValueError(f'batch sizes must be >= 1, got {list(batch_sizes)}')
+    if not precisions or any(p not in PRECISIONS for p in precisions):
+        raise ValueError(f'precisions must be among {PRECISIONS}, got {list(precisions)}')
+    if not modes or any(m not in MODES for m in modes):
+        raise ValueError(f'modes must be among {MODES}, got {list(modes)}')
+    plan = []
+    if 'tensor' in modes and 1 in sizes:
+        plan += [dict(precision=p, mode='tensor', batch=1) for p in precisions]
+    if 'predict' in modes:
+        plan += [dict(precision=p, mode='predict', batch=1) for p in precisions]
+    if 'tensor' in modes:
+        plan += [
+            dict(precision=p, mode='tensor', batch=b) for b in sizes if b > 1 for p in precisions
+        ]
+    return plan
+
+
+def run_sweep(config: Any,
+              checkpoint: Optional[str] = None,
+              device: str = 'cpu',
+              shape: Optional[Sequence[int]] = None,
+              batch_sizes: Sequence[int] = (1, ),
+              precisions: Sequence[str] = ('fp32', ),
+              modes: Sequence[str] = ('tensor', ),
+              repeat: int = 20,
+              warmup: int = 5,
+              num_threads: Optional[int] = None,
+              seed: int = 0,
+              flops: bool = True,
+              progress: bool = False,
+              cfg_options: Optional[dict] = None,
+              cudnn_benchmark: Optional[bool] = None,
+              time_budget_s: Optional[float] = None) -> Dict[str, Any]:
+    """Benchmark one config at several batch sizes and precisions, building the model once.
+
+    Each run is one :func:`run_benchmark` call on the same model (order: :func:`sweep_plan`).
+    A run that runs out of memory is recorded with ``error`` and the larger batches of that
+    precision and mode are skipped; runs that would start after ``time_budget_s`` are skipped.
+    The "best batch" of a precision is the tensor-mode run with the most images per second.
+    Used by ``tools/analysis_tools/benchmark.py --batch-sizes/--precisions`` and the GPU check
+    (``.dev_scripts/gpu/check.sh``). The papers report FPS at batch 1 (real-time DBD: 58.82 FPS
+    at 320 x 320, Sec. 4; depth distillation: 35.7 FPS at 320 x 320), which is the ``batch1``
+    entry in tensor mode.
+
+    Args:
+        config (str | Config): config file or object.
+        checkpoint (str, optional): checkpoint; None: random weights. Defaults to None.
+        device (str): ``'cpu'``, ``'cuda'`` or ``'cuda:N'``. Defaults to ``'cpu'``.
+        shape (Sequence[int], optional): (H, W) in pixels; None: :func:`default_shape`.
+            Defaults to None.
+        batch_sizes (Sequence[int]): tensor-mode batch sizes (>= 1). Defaults to (1, ).
+        precisions (Sequence[str]): subset of :data:`PRECISIONS`. Defaults to ('fp32', ).
+        modes (Sequence[str]): subset of :data:`MODES`; predict mode runs at batch 1 only.
+            Defaults to ('tensor', ).
+        repeat (int): timed calls per run. Defaults to 20.
+        warmup (int): untimed calls per run. Defaults to 5.
+        num_threads (int, optional): torch intra-op threads. Defaults to None.
+        seed (int): seed of the random inputs. Defaults to 0.
+        flops (bool): count FLOPs once (first run). Defaults to True.
+        progress (bool): progress bars. Defaults to False.
+        cfg_options (dict, optional): config overrides. Defaults to None.
+        cudnn_benchmark (bool, optional): set ``torch.backends.cudnn.benchmark`` for the sweep
+            (restored after); None leaves it. Defaults to None.
+        time_budget_s (float, optional): no run starts after this many seconds from the call
+            (the model build included). Defaults to None (no limit).
+
+    Returns:
+        dict: JSON-able: ``config``, ``checkpoint``, ``device``, ``device_info``, ``shape``,
+        ``params``, ``fp32_MB``, ``flops_G`` (or ``flops_error``; absent without ``flops``),
+        ``cudnn_benchmark``, ``repeat``, ``warmup``, ``runs`` (list: ``precision``, ``mode``,
+        ``batch``, ``amp_dtype``, ``images_per_s``, ``latency_ms`` (statistics in ms, no samples),
+        ``first_call_s``, ``peak_memory_MB``, ``peak_memory_kind``, with AMP
+        ``max_abs_diff_vs_fp32_eager``; or ``error``), ``skipped`` (list of
+        ``dict(precision, mode, batch, reason)``), ``batch1`` and ``best`` (precision -> the
+        tensor-mode row at batch 1 / with the most images/s), ``predict_over_tensor``
+        (precision -> median predict-mode latency / median tensor-mode latency at batch 1)
+        and ``wall_s``.
+
+    Raises:
+        ValueError: bad batch sizes, precisions, modes, ``repeat`` or ``warmup``.
+        RuntimeError: CUDA asked for but not available.
+        FileNotFoundError: config or checkpoint missing.
+    """
+    from mmengine.config import Config
+    t_start = time.monotonic()
+    plan = sweep_plan(batch_sizes, precisions, modes)
+    if repeat < 1 or warmup < 0:
+        raise ValueError(f'need repeat >= 1, warmup >= 0; got repeat={repeat}, warmup={warmup}')
+    dev = torch.device(device)
+    if dev.type == 'cuda' and not torch.cuda.is_available():
+        raise RuntimeError(f'device {device!r} requested but CUDA is not available '
+                           f'(torch {torch.__version__}); use --device cpu')
+    if isinstance(config, Config):
+        cfg = config
+    else:
+        if not osp.isfile(str(config)):
+            raise FileNotFoundError(f'config file not found: {config}')
+        cfg = Config.fromfile(str(config))
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if isinstance(checkpoint, str) and checkpoint.lower() == 'none':
+        checkpoint = None
+    old_cudnn = torch.backends.cudnn.benchmark
+    if cudnn_benchmark is not None:
+        torch.backends.cudnn.benchmark = bool(cudnn_benchmark)
+    try:
+        model = build_model(cfg, checkpoint, dev)
+        out: Dict[str, Any] = dict(
+            config=cfg.filename if not isinstance(config, str) else config,
+            checkpoint=checkpoint,
+            device=device,
+            cudnn_benchmark=bool(torch.backends.cudnn.benchmark),
+            repeat=int(repeat),
+            warmup=int(warmup),
+            runs=[],
+            skipped=[])
+        failed = set()  # (precision, mode) that ran out of memory
+        for step in plan:
+            key = (step['precision'], step['mode'])
+            if key in failed:
+                out['skipped'].append(dict(step, reason='a smaller batch ran out of memory'))
+                continue
+            if time_budget_s is not None and time.monotonic() - t_start > time_budget_s:
+                out['skipped'].append(dict(step, reason=f'time budget {time_budget_s:g} s spent'))
+                continue
+            try:
+                res = run_benchmark(
+                    cfg,
+                    checkpoint,
+                    device=device,
+                    shape=shape,
+                    batch=step['batch'],
+                    mode=step['mode'],
+                    amp=step['precision'] == 'amp',
+                    repeat=repeat,
+                    warmup=warmup,
+                    num_threads=num_threads,
+                    seed=seed,
+                    flops=flops and 'shape' not in out,
+                    progress=progress,
+                    model=model)
+            except Exception as err:  # noqa: BLE001 - an OOM ends this precision's larger batches
+                if not is_out_of_memory(err):
+                    raise
+                failed.add(key)
+                out['runs'].append(dict(step, error=f'out of memory: {str(err)[:200]}'))
+                if dev.type == 'cuda':
+                    torch.cuda.empty_cache()
+                continue
+            if 'shape' not in out:
+                out.update(
+                    device_info=res['device_info'],
+                    shape=res['shape'],
+                    params=res['params'],
+                    fp32_MB=res['fp32_MB'])
+                for k in ('flops', 'flops_G', 'flops_error'):
+                    if k in res:
+                        out[k] = res[k]
+            out['runs'].append(_run_row(res, step['precision']))
+        ok = [r for r in out['runs'] if 'error' not in r]
+        out['batch1'], out['best'], out['predict_over_tensor'] = {}, {}, {}
+        for p in precisions:
+            tensor_rows = [r for r in ok if r['precision'] == p and r['mode'] == 'tensor']
+            if tensor_rows:
+                out['best'][p] = max(tensor_rows, key=lambda r: r['images_per_s'])
+            one = [r for r in tensor_rows if r['batch'] == 1]
+            if one:
+                out['batch1'][p] = one[0]
+            pred = [r for r in ok if r['precision'] == p and r['mode'] == 'predict']
+            if one and pred:
+                out['predict_over_tensor'][p] = (
+                    pred[0]['latency_ms']['median'] / one[0]['latency_ms']['median'])
+        out['wall_s'] = time.monotonic() - t_start
+        return out
+    finally:
+        torch.backends.cudnn.benchmark = old_cudnn
+
+
+def format_sweep(res: Dict[str, Any]) -> str:
+    """Text table of a :func:`run_sweep` result: one line per run (precision, mode, batch,
+    median latency in ms, images/s, peak memory in MB), the skipped runs, the best batches."""
+    info = res.get('device_info', {})
+    lines = [
+        f"config: {res['config']}",
+        f"device: {res['device']} ({info.get('name')}, torch {info.get('torch')}), input "
+        f"3x{res.get('shape', ['?', '?'])[0]}x{res.get('shape', ['?', '?'])[1]}, "
+        f"cudnn.benchmark {res['cudnn_benchmark']}",
+        f"{'precision':<10}{'mode':<9}{'batch':>6}{'median ms':>11}{'images/s':>11}"
+        f"{'peak MB':>10}"
+    ]
+    for r in res['runs']:
+        head = f"{r['precision']:<10}{r['mode']:<9}{r['batch']:>6}"
+        if 'error' in r:
+            lines.append(f"{head}  {r['error'][:60]}")
+            continue
+        mem = r['peak_memory_MB']
+        lines.append(f"{head}{r['latency_ms']['median']:>11.3f}{r['images_per_s']:>11.1f}"
+                     f"{(f'{mem:.1f}' if mem is not None else '-'):>10}")
+    for s in res['skipped']:
+        lines.append(f"skipped: {s['precision']} {s['mode']} batch {s['batch']} ({s['reason']})")
+    for p, r in res['best'].items():
+        lines.append(f"best {p}: batch {r['batch']}, {r['images_per_s']:.1f} images/s")
+    for p, ratio in res['predict_over_tensor'].items():
+        lines.append(f'predict / tensor latency at batch 1, {p}: {ratio:.3f}')
     return '\n'.join(lines)

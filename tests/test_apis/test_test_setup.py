@@ -153,3 +153,49 @@ def test_config_in_its_own_work_dir_is_not_overwritten(tmp_path):
     assert protect_config_file(str(tmp_path), str(config)) == osp.join(str(tmp_path), 'test')
     other = tmp_path / 'elsewhere'
     assert protect_config_file(str(other), str(config)) == str(other)
+
+
+def test_drop_training_parts_leaves_a_test_only_config():
+    from dbdseg.apis.test_setup import TRAINING_KEYS, drop_training_parts
+    cfg = Config(
+        dict(
+            train_dataloader=dict(dataset=dict(data_root='train')),
+            train_cfg=dict(type='IterBasedTrainLoop', max_iters=4),
+            optim_wrapper=dict(type='OptimWrapper'),
+            param_scheduler=[],
+            val_dataloader=dict(dataset=dict(data_root='val')),
+            val_cfg=dict(type='ValLoop'),
+            val_evaluator=dict(type='SODMetric'),
+            test_dataloader=dict(dataset=dict(data_root='test')),
+            test_cfg=dict(type='TestLoop'),
+            test_evaluator=dict(type='SODMetric')))
+    dropped = drop_training_parts(cfg)
+    # an empty param_scheduler list counts as given (only None is "not given")
+    assert dropped == [k for k in TRAINING_KEYS if k != 'auto_scale_lr']
+    assert all(cfg[k] is None for k in dropped)
+    assert cfg.test_dataloader.dataset.data_root == 'test'
+    assert cfg.test_cfg.type == 'TestLoop' and cfg.test_evaluator.type == 'SODMetric'
+    assert drop_training_parts(cfg) == []
+
+
+def test_per_image_csv_goes_to_the_first_sod_metric(tmp_path):
+    cfg = Config(
+        dict(
+            default_scope='mmseg',
+            work_dir=str(tmp_path),
+            test_evaluator=[
+                dict(type='IoUMetric', iou_metrics=['mIoU']),
+                dict(type='SODMetric'),
+                dict(type='SODMetric', prefix='second')
+            ]))
+    configure_evaluator(cfg, per_image_csv='rows.csv')
+    assert 'per_image_csv' not in cfg.test_evaluator[0]
+    assert cfg.test_evaluator[1]['per_image_csv'] == 'rows.csv'
+    assert 'per_image_csv' not in cfg.test_evaluator[2]
+    cfg = Config(
+        dict(
+            default_scope='mmseg',
+            work_dir=str(tmp_path),
+            test_evaluator=dict(type='IoUMetric', iou_metrics=['mIoU'])))
+    with pytest.raises(ValueError, match='--per-image-csv needs'):
+        configure_evaluator(cfg, per_image_csv='rows.csv')

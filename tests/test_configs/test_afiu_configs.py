@@ -98,7 +98,9 @@ def test_config_holds_the_paper_settings(path):
         assert _resolved(train, 'invert') is True and _resolved(val, 'invert') is True
         assert train.set_name is None
         assert train.data_prefix.img_path == 'train/images'
-        assert val.data_prefix.img_path == 'test/images'
+        # validation on the 60 images carved from the 604 training images, not on the test split
+        assert val.data_prefix.img_path == 'train/images'
+        assert (train.ann_file, val.ann_file) == ('splits/train.txt', 'splits/val.txt')
         assert [(d.type, _resolved(d, 'invert'), d.data_prefix.img_path)
                 for d in test.datasets] == [('CUHKDBDDataset', True, 'test/images'),
                                             ('DUTDBDDataset', False, 'test/images')]

@@ -118,31 +118,36 @@ def _resolved_invert(dcfg):
 
 
 def test_primitive_tests_cuhk100_and_dut500():
-    """Sec. 4: trained on the 604 CUHK images, validated on CUHK100, tested on CUHK100 and
-    DUT500 (the DBD benchmark base's test sets); the CUHK originals are white = blurred."""
+    """Sec. 4: trained on the CUHK training images (less dbdseg's 60-image validation split),
+    tested on CUHK100 and DUT500 (the DBD benchmark base's test sets); the CUHK originals are
+    white = blurred."""
     cfg = load(PRIMITIVE)
     ds = cfg.test_dataloader.dataset
     assert ds.type == 'MultiSetDataset'
     assert [(d.type, d.data_root, _resolved_invert(d))
             for d in ds.datasets] == [('CUHKDBDDataset', 'data/cuhk_dbd', True),
                                       ('DUTDBDDataset', 'data/dut_dbd', False)]
-    for loader, split in ((cfg.train_dataloader, 'train'), (cfg.val_dataloader, 'test')):
+    # trained on 544 of the 604, validated on the other 60 (the seeded validation split)
+    for loader, split in ((cfg.train_dataloader, 'train'), (cfg.val_dataloader, 'val')):
         dcfg = loader.dataset
         assert (dcfg.type, dcfg.data_root) == ('CUHKDBDDataset', 'data/cuhk_dbd')
-        assert dcfg.data_prefix.img_path == f'{split}/images' and _resolved_invert(dcfg)
+        assert dcfg.data_prefix.img_path == 'train/images' and _resolved_invert(dcfg)
+        assert dcfg.ann_file == f'splits/{split}.txt'
     with open(osp.join(CONFIG_DIR, PRIMITIVE)) as f:  # one home for the DBD test sets
         assert "'../_base_/datasets/dbd_benchmarks.py'" in f.read()
 
 
 @pytest.mark.parametrize('name', [n for n in NAMES if '_dut-' in n])
 def test_dut_configs_train_and_test_on_dut(name):
-    """The DUT split (600 train / 500 test): validated and tested on DUT500 alone."""
+    """The DUT split (540 train / 60 val carved from the 600 / 500 test): tested on DUT500 alone."""
     cfg = load(name)
-    for loader, split in ((cfg.train_dataloader, 'train'), (cfg.val_dataloader, 'test'),
-                          (cfg.test_dataloader, 'test')):
+    for loader, split, list_file in ((cfg.train_dataloader, 'train', 'splits/train.txt'),
+                                     (cfg.val_dataloader, 'train',
+                                      'splits/val.txt'), (cfg.test_dataloader, 'test', None)):
         dcfg = loader.dataset
         assert (dcfg.type, dcfg.data_root) == ('DUTDBDDataset', 'data/dut_dbd')
         assert dcfg.data_prefix.img_path == f'{split}/images' and not _resolved_invert(dcfg)
+        assert dcfg.get('ann_file') == list_file
         assert 'datasets' not in dcfg
     head = cfg.model.decode_head
     assert head.loss_depth.loss_weight == 0.1 and head.loss_depth.mode == 'mse'  # gamma, MSE

@@ -24,8 +24,9 @@ def test_one_folder_name_for_cpu_experiments():
     assert 'a2s-stage2_r18-randinit_1xb8-4e_pascal-s-224x224.py' in names
     assert ('realtime-dbd_gradunet-half_1xb8-bce-self-hard-400it_synthetic-defocus-192x192.py'
             in names)
-    # afiu 3, a2s 2, depth_distillation 2, realtime_dbd 3 (SOD -> DBD) + 4 (Table 1 ablation)
-    assert len(CONFIGS) == 14
+    # afiu 3, a2s 2, depth_distillation 2, realtime_dbd 3 (SOD -> DBD) + 4 (Table 1 ablation); the
+    # EfficientNet-Lite encoder arms are pinned in test_effnet_lite_configs.py
+    assert len([n for n in names if 'effnet-lite' not in n]) == 14
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)

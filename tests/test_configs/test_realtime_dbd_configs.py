@@ -160,6 +160,10 @@ def test_realtime_dbd_configs_build_their_datasets(tmp_path, path):
                 osp.join(root, prefix.seg_map_path, stem + _resolved(dcfg, 'seg_map_suffix')), mask)
             if prefix.get('saliency_map_path'):
                 _write(osp.join(root, prefix.saliency_map_path, stem + '.png'), mask)
+        if dcfg.get('ann_file'):  # the validation split lists (DBD sets)
+            os.makedirs(osp.dirname(osp.join(root, dcfg.ann_file)), exist_ok=True)
+            with open(osp.join(root, dcfg.ann_file), 'w') as f:
+                f.write('p0\np1\n')
         dcfg.data_root = root
         if loader_name == 'train':  # deterministic: no flip / rotation
             dcfg.pipeline = [

@@ -221,6 +221,41 @@ def test_missing_extra_map_names_file(make_folder_dataset, helpers):
     assert 'depth_map_path' in str(e.value)
 
 
+def test_missing_depth_maps_name_the_tool_that_makes_them(make_folder_dataset, helpers):
+    """Issue 20 item 7: a missing depth/ folder (or map) names generate_depth_targets.py with its
+    options, the synthetic renders' exact depth, and the way to switch the depth loss off."""
+    root = make_folder_dataset(['a', 'b'])
+    prefix = dict(img_path='images', seg_map_path='masks', depth_map_path='depth')
+    for make_one in (False, True):
+        if make_one:  # the folder exists, one map is missing
+            helpers.write(root / 'depth' / 'a.png', np.zeros((6, 8), np.uint8))
+        with pytest.raises(FileNotFoundError) as e:
+            _build(root, data_prefix=prefix)
+        msg = str(e.value)
+        assert osp.join(str(root), 'depth') in msg
+        assert ('python tools/dataset_converters/generate_depth_targets.py TEACHER_CONFIG '
+                f'TEACHER_CHECKPOINT --images {osp.join(str(root), "images")} --out '
+                f'{osp.join(str(root), "depth")} --img-suffix .jpg') in msg
+        for option in ('--channel', '--normalize', '--invert', '--skip-existing',
+                       'synthesize_defocus.py', 'model.decode_head.loss_depth.loss_weight=0'):
+            assert option in msg, option
+    # other extra maps keep their plain message
+    with pytest.raises(FileNotFoundError) as e:
+        _build(
+            root, data_prefix=dict(img_path='images', seg_map_path='masks', saliency_map_path='s'))
+    assert 'generate_depth_targets' not in str(e.value)
+
+
+def test_missing_validation_split_list_says_how_to_write_it(make_folder_dataset):
+    root = make_folder_dataset(['a'])
+    with pytest.raises(FileNotFoundError) as e:
+        _build(root, ann_file='splits/val.txt')
+    assert 'tools/dataset_converters/validation_split.py ' + str(root) in str(e.value)
+    with pytest.raises(FileNotFoundError) as e:
+        _build(root, ann_file='other.txt')
+    assert 'validation_split.py' not in str(e.value)
+
+
 def test_missing_extra_map_folder_names_folder(make_folder_dataset):
     root = make_folder_dataset(['a'])
     with pytest.raises(FileNotFoundError) as e:

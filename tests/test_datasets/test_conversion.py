@@ -14,11 +14,12 @@ import cv2
 import numpy as np
 import pytest
 
-from dbdseg.datasets.conversion import (DUT_DBD_SPEC, DUTS_SPEC, ConversionError, Pair, build_pairs,
-                                        check_sizes, common_suffix, convert_cuhk_dbd,
-                                        convert_folder_pairs, convert_main, convert_release,
-                                        listing, read_name_list, scan_folder, strip_image_ext,
-                                        suffix_arg, write_pairs)
+from dbdseg.datasets.conversion import (DUT_DBD_SPEC, DUTS_SPEC, ConversionError, Pair, Warnings,
+                                        _validation_split, build_pairs, check_sizes, common_suffix,
+                                        convert_cuhk_dbd, convert_folder_pairs, convert_main,
+                                        convert_release, listing, read_name_list, scan_folder,
+                                        strip_image_ext, suffix_arg, write_pairs)
+from dbdseg.datasets.validation_split import draw_validation_split
 
 SIZE = 16
 QUIET = dict(progress=False)
@@ -133,7 +134,10 @@ def test_cuhk_converts_test_list_and_train_rest(tmp_path, capsys):
     pol = report['polarity']
     assert pol['votes'] == {'white = in-focus': 0, 'white = blurred': 6}
     assert pol['majority'] == 'white = blurred' and pol['agrees'] is True
-    assert len(report['warnings']) == 1 and 'found 6 out_of_focus* images' in report['warnings'][0]
+    assert len(report['warnings']) == 2 and 'found 6 out_of_focus* images' in report['warnings'][0]
+    # 4 training images are too few to carve the 60-image validation split from: said, not written
+    assert report['warnings'][1].startswith('only 4 training images: no validation split written')
+    assert report['validation_split'] is None
     assert 'wrote CUHK-DBD' in captured.out and 'train 4, test 2' in captured.out
     assert 'POLARITY' not in captured.err
 
@@ -198,7 +202,13 @@ def test_cuhk_inverted_release_is_flagged(tmp_path, capsys):
     convert_cuhk_dbd(src, out, test_list, strict=False, **QUIET)
     err = capsys.readouterr().err
     assert 'POLARITY: 6 of 6 sampled images read as "white = in-focus"' in err
-    assert 'invert=False' in err
+    # issue 20 item 14: the fix is given as command-line options / a user config, not as an edit
+    # of a _base_ config inside the package
+    assert ('--cfg-options train_dataloader.dataset.invert=False '
+            'val_dataloader.dataset.invert=False test_dataloader.dataset.invert=False') in err
+    assert 'test_dataloader.dataset.datasets.<i>.invert=False' in err
+    assert 'train_dataloader = dict(dataset=dict(invert=False))' in err
+    assert 'in both dataloaders of' not in err
     report = report_of(out)
     assert report['polarity']['agrees'] is False
     assert report['polarity']['majority'] == 'white = in-focus'
@@ -318,7 +328,10 @@ def test_dut_layouts(tmp_path, capsys, layout):
     assert report['polarity']['agrees'] is True
     assert sorted(report['warnings']) == sorted([
         f"DUT-DBD train: found 3 image/mask pairs in '{folders['train'][0]}', the release has 600",
-        f"DUT-DBD test: found 2 image/mask pairs in '{folders['test'][0]}', the release has 500"
+        f"DUT-DBD test: found 2 image/mask pairs in '{folders['test'][0]}', the release has 500",
+        'only 3 training images: no validation split written (the DBD configs read '
+        'splits/train.txt and splits/val.txt; write them with '
+        'tools/dataset_converters/validation_split.py OUT --n N)'
     ])
     assert 'train 3, test 2' in captured.out
 
@@ -664,3 +677,44 @@ def test_cli_helpers(capsys):
     assert convert_main(lambda argv: 0) == 0
     with pytest.raises(ValueError):
         convert_main(lambda argv: int('x'))
+
+
+# ---------------------------------------------------------------------------- validation split
+def test_validation_split_is_carved_from_train_by_the_converters(tmp_path, capsys):
+    """Issue 18 item 7: DUT (drawn, seed 0) and CUHK (a list) write OUT/splits/{train,val}.txt;
+    a list naming a non-training image is an error with ``strict``, a warning and a draw without."""
+    src = tmp_path / 'DUT'
+    stems = [f'{i:04d}' for i in range(70)]
+    for stem in stems:
+        write(str(src / "dut600-source" / f"{stem}.jpg"), dbd_image(0))
+        write(str(src / 'dut600-gt' / f'{stem}.bmp'), dbd_mask('in-focus'))
+    out = tmp_path / 'out'
+    report = convert_release(str(src), str(out), DUT_DBD_SPEC, **QUIET)
+    val = (out / 'splits' / 'val.txt').read_text().split()
+    train = (out / 'splits' / 'train.txt').read_text().split()
+    assert val == draw_validation_split(stems) and len(val) == 60
+    assert sorted(train + val) == stems and not set(train) & set(val)
+    assert report['validation_split']['counts'] == {'train': 10, 'val': 60}
+    assert 'random.Random(0)' in report['validation_split']['procedure']
+    # CUHK with a list
+    cuhk = tmp_path / 'CUHK'
+    cstems = [f'out_of_focus{i:04d}' for i in range(1, 66)]
+    for stem in cstems:
+        write(str(cuhk / "image" / f"{stem}.jpg"), dbd_image(0))
+        write(str(cuhk / 'gt' / f'{stem}.png'), dbd_mask('blurred'))
+    test_list = write_list(tmp_path / 'test.txt', cstems[:2])
+    val_list = write_list(tmp_path / 'val.txt', [s + '.jpg' for s in cstems[2:62]])
+    report = convert_cuhk_dbd(
+        str(cuhk), str(tmp_path / 'c1'), test_list, strict=False, val_list=val_list, **QUIET)
+    assert (tmp_path / 'c1' / 'splits' / 'val.txt').read_text().split() == cstems[2:62]
+    assert (tmp_path / 'c1' / 'splits' / 'train.txt').read_text().split() == cstems[62:]
+    assert report['validation_split']['procedure'] == f'list {val_list}'
+    bad = write_list(tmp_path / 'bad.txt', cstems[:60])  # two of them are test images
+    with pytest.raises(ConversionError, match='2 name.*not training images.*--val-list draw'):
+        _validation_split(str(tmp_path / 'c2'), cstems[2:], bad, True, Warnings())
+    assert not (tmp_path / 'c2').exists()
+    report = convert_cuhk_dbd(
+        str(cuhk), str(tmp_path / 'c3'), test_list, strict=False, val_list=bad, **QUIET)
+    assert any('the split is drawn from the training images found' in w for w in report['warnings'])
+    assert (tmp_path / 'c3' / 'splits' / 'val.txt').read_text().split() == draw_validation_split(
+        cstems[2:])

@@ -104,3 +104,19 @@ def test_save_prob_png(tmp_path):
     assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask  # like an ordinary file, not 0600
     with pytest.raises(ValueError, match='H, W'):
         save_prob_png(np.zeros((1, 2, 2)), str(tmp_path / 'y.png'))
+
+
+def test_every_curve_plot_uses_the_0_255_threshold_axis():
+    from matplotlib.figure import Figure
+
+    from dbdseg.evaluation.functional.curves import THRESHOLD_SCALE, _draw_panels
+    assert THRESHOLD_SCALE == 255
+    curves = curves_of([[0.9, 0.2], [0.6, 0.0]], [[1, 0], [1, 0]])
+    fig = Figure()
+    ax_pr, ax_f = fig.subplots(1, 2)
+    _draw_panels(ax_pr, ax_f, [curves], ['m'])  # the default: what SODMetric's curves.png uses
+    assert ax_f.get_xlim() == (0, 255) and ax_f.get_xlabel() == 'Threshold (0-255)'
+    # the F curve is drawn against 255 x the probability threshold, ascending
+    x, y = ax_f.get_lines()[0].get_data()
+    assert x[0] == 0 and x[-1] == 255 and np.all(np.diff(x) > 0)
+    np.testing.assert_array_equal(y, np.asarray(curves['fmeasure'])[::-1])

@@ -198,7 +198,9 @@ def test_fixed_zero_division_when_the_class_is_absent():
 def test_functional_validation():
     assert dbd_protocol_keys(['fixed', 'dd', 'fixed']) == ['fixF', 'fixIoU', 'ddP', 'ddR', 'ddF']
     assert dbd_image_counts(np.zeros((2, 2)), np.zeros((2, 2)), []) == {}
-    with pytest.raises(ValueError, match="'ddd'.*valid names.*'dd', 'dd_pooled', 'fixed'"):
+    with pytest.raises(
+            ValueError,
+            match="'ddd'.*valid names.*'dd', 'dd_pooled', 'dd_mae', 'fixed', 'fixed_pooled'"):
         dbd_image_counts(np.zeros((2, 2)), np.zeros((2, 2)), ['ddd'])
     with pytest.raises(ValueError, match="'focus'.*valid names.*'in-focus'.*'blurred'"):
         dbd_image_counts(np.zeros((2, 2)), np.zeros((2, 2)), ['fixed'], positive='focus')
@@ -287,7 +289,9 @@ def test_sodmetric_argument_errors():
         SODMetric(dbd_protocols='fixed', fixed_threshold=float('nan'))
     assert SODMetric(dbd_protocols='dd').dbd_protocols == ['dd']
     assert SODMetric(dbd_protocols=['fixed'], positive='background').positive == 'blurred'
-    assert set(DBD_PROTOCOLS) == {'dd', 'dd_pooled', 'fixed'}
+    assert set(DBD_PROTOCOLS) == {
+        'dd', 'dd_pooled', 'dd_mae', 'fixed', 'fixed_pooled', 'zhang_yan', 'a2s'
+    }
 
 
 def test_sodmetric_settings_logged_and_saved(tmp_path):

@@ -372,8 +372,15 @@ def test_missing_gt_without_format_only_names_the_image():
 
 def test_ignore_index_and_non_binary_masks_are_rejected():
     metric = SODMetric()
-    with pytest.raises(ValueError, match='padded.jpg.*holds 255 \\(ignore index'):
+    with pytest.raises(ValueError, match='padded.jpg.*holds 255.*ignore index'):
         metric.process(None, [make_sample(np.zeros((2, 2)), [[0, 255], [1, 0]], 'padded.jpg')])
+    # a 0 / 255 mask file that skipped dbdseg's loading transform: the message says masks must be
+    # 0 / 1 after loading and names the transform that makes them so
+    with pytest.raises(
+            ValueError,
+            match=r'0_255.png.*must hold labels 0 / 1 after loading.*'
+            r"LoadBinaryAnnotations"):
+        metric.process(None, [make_sample(np.zeros((2, 2)), [[0, 255], [255, 0]], '0_255.png')])
     with pytest.raises(ValueError, match='grey.jpg.*only 0 and 1'):
         metric.process(None, [make_sample(np.zeros((2, 2)), [[0, 128], [1, 0]], 'grey.jpg')])
 
@@ -570,3 +577,67 @@ def test_image_sod_measures_validates_inputs():
         image_sod_measures(np.zeros((2, 2)), np.zeros((2, 2)), metrics=['IoU'])
     with pytest.raises(KeyError, match='precision'):
         mean_sod_curves([image_sod_measures(np.zeros((2, 2)), np.zeros((2, 2)), metrics=['MAE'])])
+
+
+# ----------------------------------------------------------------------------------------------
+# mmseg's tools/test.py --out, per-image CSV, the reference protocols through the metric
+# ----------------------------------------------------------------------------------------------
+def test_mmseg_test_tool_out_arguments_are_accepted(tmp_path):
+    # mmseg 1.x tools/test.py --out DIR sets test_evaluator['output_dir'] = DIR and
+    # ['keep_results'] = True; the metric built from that config writes the PNGs and scores
+    cfg = dict(type='SODMetric', sod_metrics=['MAE'])
+    cfg['output_dir'] = str(tmp_path / 'out')
+    cfg['keep_results'] = True
+    metric = METRICS.build(cfg)
+    assert metric.keep_results is True
+    pred = np.array([[0.2, 1.0], [0.0, 0.6]])
+    metric.process(None, [make_sample(pred, [[0, 1], [0, 1]], 'imgs/x.jpg').to_dict()])
+    assert metric.evaluate(1) == {'MAE': pytest.approx((0.2 + 0.4) / 4)}
+    np.testing.assert_array_equal(
+        cv2.imread(str(tmp_path / 'out' / 'x.png'), cv2.IMREAD_UNCHANGED), [[51, 255], [0, 153]])
+    with pytest.raises(TypeError, match="unexpected keyword argument.*'keep_result'"):
+        SODMetric(keep_result=True)
+
+
+def test_per_image_csv_rows_hold_each_images_own_values(tmp_path):
+    csv_path = tmp_path / 'csv' / 'per_image.csv'
+    good = np.array([[0.9, 0.8], [0.1, 0.0]])
+    bad = np.array([[0.1, 0.0], [0.9, 0.8]])
+    gt = [[1, 1], [0, 0]]
+    res = evaluate([make_sample(good, gt, 'set/good.jpg'),
+                    make_sample(bad, gt, 'set/bad.jpg')],
+                   sod_metrics=['MAE', 'adpF'],
+                   dbd_protocols=['fixed', 'dd_pooled'],
+                   per_image_csv=str(csv_path))
+    lines = csv_path.read_text().splitlines()
+    assert lines[0] == ('stem,maxF,adpF,MAE,Sm,maxE,wF,fixF,fixIoU,ddpP,ddpR,ddpF')
+    rows = [dict(zip(lines[0].split(','), line.split(','))) for line in lines[1:]]
+    assert [r['stem'] for r in rows] == ['good', 'bad']
+    # the good map is right at every pixel (p >= 0.5 <=> mask), the bad one wrong everywhere
+    assert float(rows[0]['fixF']) == 1.0 and float(rows[1]['fixF']) == 0.0
+    assert float(rows[0]['fixIoU']) == 1.0 and float(rows[1]['fixIoU']) == 0.0
+    # MAE per image (unstretched values would be 0.1 / 0.9; normalize_pred stretches each map)
+    mae = [float(r['MAE']) for r in rows]
+    assert np.mean(mae) == pytest.approx(res['MAE'], abs=1e-12) and mae[0] < mae[1]
+    # keys of the metric result are unchanged by the option
+    assert list(res) == ['MAE', 'adpF', 'fixF', 'fixIoU', 'ddpP', 'ddpR', 'ddpF']
+
+
+def test_reference_protocols_through_the_metric_equal_the_functional_values():
+    from dbdseg.evaluation.functional.dbd_protocols import dbd_image_counts, summarize_dbd_protocols
+    rng = np.random.default_rng(7)
+    items = [(rng.random((5, 7)).astype(np.float32), (rng.random((5, 7)) > 0.5).astype(np.int64))
+             for _ in range(3)]
+    protocols = ['dd_mae', 'fixed_pooled', 'zhang_yan', 'a2s']
+    res = evaluate([make_sample(p, g, f'i{k}.jpg') for k, (p, g) in enumerate(items)],
+                   sod_metrics=[],
+                   dbd_protocols=protocols,
+                   dd_quantize='trunc')
+    expected = summarize_dbd_protocols(
+        [dbd_image_counts(p.astype(np.float64), g, protocols) for p, g in items], protocols)
+    assert res == pytest.approx(expected, abs=1e-12)
+    assert list(res) == [
+        'ddMAE', 'fixpIoU', 'zyMAE', 'a2sMaxF', 'a2sMeanF', 'a2sMAE', 'a2sSm', 'a2sEm', 'a2sWF'
+    ]
+    with pytest.raises(ValueError, match="dd_quantize.*'round', 'trunc'"):
+        SODMetric(dbd_protocols='dd', dd_quantize='floor')

@@ -12,6 +12,7 @@ import torch
 from dbdseg.models.utils import RSU
 from dbdseg.utils.model_conversion import target_shapes_from_config
 from dbdseg.utils.model_conversion.minet import convert_block_key
+from dbdseg.utils.model_conversion.minet import reference_spec as minet_reference_spec
 from dbdseg.utils.model_conversion.u2net import U2NETP_STAGES, convert_rsu_key
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -48,42 +49,81 @@ def _minet_sims(gen):
     return src
 
 
-def test_minet_cli_writes_checkpoint_and_refuses_unknown_keys(tmp_path, capsys):
+def _gap_lines(text):
+    """The gap lines ``--allow-partial`` prints (two-space indent after the header)."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if '--allow-partial:' in line)
+    n = int(lines[start].split('--allow-partial: ')[1].split(' ')[0])
+    return lines[start + 1:start + 1 + n], n
+
+
+def test_minet_cli_refuses_gaps_and_allow_partial_prints_every_one(tmp_path, capsys):
+    """Issue 18 item 11: a source with only the SIM blocks of MINet_Res50 is refused (every
+    other reference key is missing; the default target is the AFIU paper config); with
+    ``--allow-partial`` the SIMs are written and every gap is printed."""
     gen = torch.Generator().manual_seed(0)
     src = _minet_sims(gen)
     assert len(src) == 5 * 41
     src['upconv1.basicconv.0.weight'] = torch.randn(32, 32, 3, 3, generator=gen)
     src['classifier.weight'] = torch.randn(1, 32, 1, 1, generator=gen)
+    src['foo.bar'] = torch.zeros(1)
     src_path, dst_path = tmp_path / 'minet.pth', tmp_path / 'out' / 'afiu_neck.pth'
     torch.save(src, src_path)
-    _main('minet2dbdseg')([str(src_path), str(dst_path), '--config', AFIU_MODEL])
+    minet2dbdseg = _main('minet2dbdseg')
+    with pytest.raises(SystemExit) as exc:
+        minet2dbdseg([str(src_path), str(dst_path)])
+    message = str(exc.value)
+    assert 'afiu/afiu_r50_1xb8-32k_cuhk-320x320.py' in message and 'nothing written' in message
+    assert message.startswith('minet2dbdseg: 1198 gap(s)')  # all counted, the first 40 named
+    assert 'div_2.0.weight: MINet_Res50 key missing from the source' in message
+    assert message.rstrip().endswith('pass --allow-partial to write what fits (every gap is then '
+                                     'printed)')
+    assert not dst_path.exists()
+    capsys.readouterr()
+    minet2dbdseg([str(src_path), str(dst_path), '--allow-partial'])
     text = capsys.readouterr().out
     assert 'dropped 2 MINet decoder keys (no AFIU counterpart): classifier, upconv1' in text
-    assert 'every converted key fits' in text
+    gaps, n = _gap_lines(text)
+    assert len(gaps) == n
+    missing = [g for g in gaps if g.endswith('MINet_Res50 key missing from the source')]
+    not_produced = [g for g in gaps if g.endswith('target key not produced by the conversion')]
+    # every MINet key but the 205 SIM keys and the two decoder keys given; counters not required
+    n_counters = sum(k.endswith('num_batches_tracked') for k in minet_reference_spec())
+    assert len(missing) == 871 - 205 - 2 - (n_counters - 5 * 5)  # 5 BN per SIM
+    target = target_shapes_from_config(
+        osp.join(ROOT, 'configs/afiu/afiu_r50_1xb8-32k_cuhk-320x320.py'))
+    assert len(not_produced) == sum(k.startswith(('backbone.', 'neck.aims.')) for k in target)
+    assert '  foo.bar: source key follows no MINet_Res50 rule' in gaps
+    assert n == len(missing) + len(not_produced) + 1
     ckpt = torch.load(dst_path, map_location='cpu', weights_only=True)
     assert ckpt['meta'] == dict(
         converted_from=str(src_path), converter='minet2dbdseg', parts=['backbone', 'neck'])
     assert torch.equal(ckpt['state_dict']['neck.sims.3.stage1.h.convs.l.weight'],
                        src['sim16.l2h_1.weight'])
     assert len(ckpt['state_dict']) == 5 * 41
-    _main('minet2dbdseg')([str(src_path), str(dst_path), '--parts', 'backbone'])
-    assert 'skipped 205 keys of parts not asked for' in capsys.readouterr().out
-    assert torch.load(dst_path, weights_only=True)['state_dict'] == {}
-    src['foo.bar'] = torch.zeros(1)
-    torch.save(src, src_path)
-    with pytest.raises(SystemExit, match='foo.bar.*--allow-unmapped'):
-        _main('minet2dbdseg')([str(src_path), str(dst_path)])
-    _main('minet2dbdseg')([str(src_path), str(dst_path), '--allow-unmapped'])
-    assert 'unmapped (dropped, --allow-unmapped) 1 keys: foo.bar' in capsys.readouterr().out
+    # --parts neck against the bare model config: only the AIMs are missing
+    minet2dbdseg([
+        str(src_path),
+        str(dst_path), '--parts', 'neck', '--allow-partial', '--config', AFIU_MODEL
+    ])
+    gaps, n = _gap_lines(capsys.readouterr().out)
+    assert not [g for g in gaps if 'div_' in g or 'backbone.' in g]
+    assert [g for g in gaps if 'neck.aims.' in g] and not [g for g in gaps if 'neck.sims' in g]
     with pytest.raises(SystemExit, match='not found'):
-        _main('minet2dbdseg')([str(tmp_path / 'absent.pth'), str(dst_path)])
-    # a narrower target: the config check names the misfits
-    with pytest.raises(SystemExit, match=r'converted key\(s\) do not fit'):
-        _main('minet2dbdseg')([
-            str(src_path),
-            str(dst_path), '--allow-unmapped', '--config', AFIU_MODEL, '--cfg-options',
-            'model.neck.sim_low_channels=16'
-        ])
+        minet2dbdseg([str(tmp_path / 'absent.pth'), str(dst_path)])
+    # a narrower target: the misfits are gaps and are not written
+    minet2dbdseg([
+        str(src_path),
+        str(dst_path), '--allow-unmapped', '--config', AFIU_MODEL, '--cfg-options',
+        'model.neck.sim_low_channels=16'
+    ])
+    gaps, _ = _gap_lines(capsys.readouterr().out)
+    assert '  neck.sims.0.proj.l.conv.weight: shape (32, 64, 3, 3) != target (16, 64, 3, 3)' in gaps
+    written = torch.load(dst_path, weights_only=True)['state_dict']
+    assert 'neck.sims.0.proj.l.conv.weight' not in written and written
+    # no check at all
+    minet2dbdseg([str(src_path), str(dst_path), '--allow-partial', '--config', 'none'])
+    assert 'the result is not checked against a model' in capsys.readouterr().out
 
 
 def _u2netp(gen):
@@ -101,7 +141,9 @@ def _u2netp(gen):
                     src[f'{stage}.{name}'] = _value(own[convert_rsu_key(name, height)].shape, gen)
     for i in range(1, 7):
         src[f'side{i}.weight'] = torch.randn(1, 64, 3, 3, generator=gen)
+        src[f'side{i}.bias'] = torch.randn(1, generator=gen)
     src['outconv.weight'] = torch.randn(1, 6, 1, 1, generator=gen)
+    src['outconv.bias'] = torch.randn(1, generator=gen)
     return src
 
 
@@ -111,11 +153,20 @@ def test_u2net_cli(tmp_path, capsys):
     src_path, dst = tmp_path / 'u2netp.pth', tmp_path / 'u2netp_afiu.pth'
     torch.save(src, src_path)
     u2net2dbdseg = _main('u2net2dbdseg')
-    with pytest.raises(SystemExit, match='stage5d.*--skip-mismatched'):
+    # the default target, the AFIU paper config, fits no stage: refused, nothing written
+    with pytest.raises(SystemExit) as exc:
+        u2net2dbdseg([str(src_path), str(dst)])
+    message = str(exc.value)
+    assert 'afiu/afiu_r50_1xb8-32k_cuhk-320x320.py' in message
+    for i in range(1, 6):
+        assert f'stage{i}d does not fit the target' in message
+    assert not dst.exists()
+    with pytest.raises(SystemExit, match='(?s)stage5d does not fit.*--allow-partial'):
         u2net2dbdseg([
             str(src_path),
             str(dst), '--config', AFIU_MODEL, '--cfg-options', 'model.decode_head.mid_channels=16'
         ])
+    capsys.readouterr()
     u2net2dbdseg([
         str(src_path),
         str(dst), '--config', AFIU_MODEL, '--skip-mismatched', '--cfg-options',
@@ -123,6 +174,8 @@ def test_u2net_cli(tmp_path, capsys):
     ])
     text = capsys.readouterr().out
     assert 'stage1d  -> decode_head.blocks.0' in text and 'stage5d  does not fit' in text
+    gaps, n = _gap_lines(text)
+    assert n == len(gaps) > 0 and all(g.startswith('  stage5d does not fit') for g in gaps)
     ckpt = torch.load(dst, map_location='cpu', weights_only=True)
     assert ckpt['meta']['stages'] == {
         f'stage{i}d': f'decode_head.blocks.{i - 1}'
@@ -130,8 +183,8 @@ def test_u2net_cli(tmp_path, capsys):
     }
     assert torch.equal(ckpt['state_dict']['decode_head.blocks.0.bottom.conv.weight'],
                        src['stage1d.rebnconv7.conv_s1.weight'])
-    # one stage under its bare RSU names
-    u2net2dbdseg([str(src_path), str(dst), '--map', 'stage4='])
+    # one stage under its bare RSU names (no model to check against)
+    u2net2dbdseg([str(src_path), str(dst), '--map', 'stage4=', '--config', 'none'])
     sd = torch.load(dst, map_location='cpu', weights_only=True)['state_dict']
     block = RSU(4, 64, 16, 64)
     block.load_state_dict(sd, strict=True)
@@ -140,7 +193,22 @@ def test_u2net_cli(tmp_path, capsys):
         u2net2dbdseg([str(src_path), str(dst), '--map', 'stage4'])
     with pytest.raises(SystemExit, match=r"stage\(s\) \['stage9'\]"):
         u2net2dbdseg([str(src_path), str(dst), '--map', 'stage9=x'])
-    src['extra.weight'] = torch.zeros(1)
-    torch.save(src, src_path)
-    with pytest.raises(SystemExit, match='extra.weight.*--allow-unmapped'):
-        u2net2dbdseg([str(src_path), str(dst)])
+    # a stray key is refused (it does not change the stage's height); a missing key too
+    for edit, gap in (
+        (lambda d: d.update({'stage3.rebnconv9.conv_s1.weight': torch.zeros(16, 16, 3, 3)}),
+         'stage3.rebnconv9.conv_s1.weight: source key follows no u2netp rule'),
+        (lambda d: d.update({'extra.weight': torch.zeros(1)}),
+         'extra.weight: source key follows no u2netp rule'),
+        (lambda d: d.pop('stage3.rebnconv2d.bn_s1.running_var'),
+         'stage3.rebnconv2d.bn_s1.running_var: u2netp key missing from the source'),
+    ):
+        bad = OrderedDict(src)
+        edit(bad)
+        torch.save(bad, src_path)
+        with pytest.raises(SystemExit, match='--allow-partial') as exc:
+            u2net2dbdseg([str(src_path), str(dst), '--map', 'stage3=', '--config', 'none'])
+        assert gap in str(exc.value)
+    u2net2dbdseg(
+        [str(src_path),
+         str(dst), '--map', 'stage3=', '--config', 'none', '--allow-partial'])
+    assert '  ' + gap in _gap_lines(capsys.readouterr().out)[0]

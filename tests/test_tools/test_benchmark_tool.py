@@ -70,3 +70,32 @@ def test_model_size_cli(tiny_project, tmp_path, capsys):
     wide = size_tool['main'](
         [tiny_project['config'], '--cfg-options', 'model.decode_head.channels=8'])
     assert wide['parts']['decode_head'] > info['parts']['decode_head']
+
+
+def test_cli_sweep_json_and_table(tiny_project, tmp_path, capsys):
+    out = tmp_path / 'sweep.json'
+    res = bench['main']([
+        tiny_project['config'], '--shape', '16', '16', '--batch-sizes', '1', '2', '--precisions',
+        'fp32', 'amp', '--modes', 'tensor', 'predict', '--repeat', '1', '--warmup', '0',
+        '--no-flops', '--no-progress', '--cudnn-benchmark', '--out',
+        str(out)
+    ])
+    assert json.loads(out.read_text()) == json.loads(json.dumps(res))
+    assert [(r['precision'], r['mode'], r['batch'])
+            for r in res['runs']] == [('fp32', 'tensor', 1), ('amp', 'tensor', 1),
+                                      ('fp32', 'predict', 1), ('amp', 'predict', 1),
+                                      ('fp32', 'tensor', 2), ('amp', 'tensor', 2)]
+    assert res['cudnn_benchmark'] is True and not torch.backends.cudnn.benchmark
+    assert set(res['best']) == {'fp32', 'amp'} and 'flops' not in res
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == f"config: {tiny_project['config']}"
+    assert printed[2].split()[:3] == ['precision', 'mode', 'batch']
+    assert printed[-1] == f'results: {out}'
+    # --amp / --mode choose the sweep's defaults
+    res = bench['main']([
+        tiny_project['config'], '--shape', '16', '16', '--batch-sizes', '1', '--amp', '--mode',
+        'predict', '--repeat', '1', '--warmup', '0', '--no-flops', '--no-progress'
+    ])
+    assert [(r['precision'], r['mode'], r['batch']) for r in res['runs']] == [('amp', 'predict', 1)]
+    with pytest.raises(SystemExit, match='benchmark.py: batch sizes must be >= 1'):
+        bench['main']([tiny_project['config'], '--batch-sizes', '0'])

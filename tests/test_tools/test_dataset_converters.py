@@ -16,7 +16,8 @@ import cv2
 import numpy as np
 import pytest
 
-from dbdseg.datasets.conversion import read_name_list
+from dbdseg.datasets.conversion import read_name_list, strip_image_ext
+from dbdseg.datasets.validation_split import draw_validation_split
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOLS_DIR = osp.join(REPO_ROOT, 'tools', 'dataset_converters')
@@ -32,6 +33,7 @@ cuhk = load('cuhk_dbd')
 dut = load('dut_dbd')
 duts = load('duts')
 folder_pairs = load('folder_pairs')
+validation_split = load('validation_split')
 
 
 def fake_pairs(img_dir, mask_dir, stems, img_ext='.jpg', mask_ext='.png'):
@@ -88,6 +90,45 @@ def test_cuhk_shipped_test_list_is_the_benchmark_split():
     ]
     assert [a for a, _ in xu] == [f'{i}.bmp' for i in range(1, 101)]
     assert [b for _, b in xu] == names
+
+
+def test_cuhk_shipped_validation_list_is_the_seeded_draw():
+    """Issue 18 item 7: the 60 CUHK validation images are the documented draw (seed 0) from the
+    604 training stems (out_of_focus0001..0704 less the test list), disjoint from the test set."""
+    test = [
+        strip_image_ext(n) for n in read_name_list(osp.join(SPLITS_DIR, 'cuhk_dbd_test100.txt'))
+    ]
+    train = [f'out_of_focus{i:04d}' for i in range(1, 705) if f'out_of_focus{i:04d}' not in test]
+    assert len(train) == 604
+    shipped = read_name_list(cuhk.DEFAULT_VAL_LIST)
+    assert cuhk.DEFAULT_VAL_LIST == osp.join(SPLITS_DIR, 'cuhk_dbd_val60.txt')
+    assert [strip_image_ext(n) for n in shipped] == draw_validation_split(train, 60, 0)
+    assert len(set(shipped)) == 60 and not {strip_image_ext(n) for n in shipped} & set(test)
+    assert cuhk.parse_args(['S', 'O']).val_list == cuhk.DEFAULT_VAL_LIST
+    assert cuhk.parse_args(['S', 'O', '--val-list', 'draw']).val_list == 'draw'
+
+
+def test_validation_split_cli_for_a_folder_converted_before(tmp_path, capsys):
+    root = tmp_path / 'dut_dbd'
+    stems = [f'{i:03d}' for i in range(70)]
+    fake_pairs(root / 'train' / 'images', root / 'train' / 'masks', stems, mask_ext='.bmp')
+    assert validation_split.main([str(root)]) == 0
+    val = (root / 'splits' / 'val.txt').read_text().split()
+    assert val == draw_validation_split(stems)
+    assert (root / 'splits' / 'train.txt').read_text().split() == [s for s in stems if s not in val]
+    assert '60 of 70 training images' in capsys.readouterr().out
+    with pytest.raises(SystemExit, match='already exist.*--overwrite'):
+        validation_split.main([str(root)])
+    listed = tmp_path / 'val.txt'
+    listed.write_text('001.jpg\n005\n')
+    assert validation_split.main([str(root), '--val-list', str(listed), '--overwrite']) == 0
+    assert (root / 'splits' / 'val.txt').read_text().split() == ['001', '005']
+    assert len((root / 'splits' / 'train.txt').read_text().split()) == 68
+    listed.write_text('nope\n')
+    with pytest.raises(SystemExit, match="not training images.*'nope'"):
+        validation_split.main([str(root), '--val-list', str(listed), '--overwrite'])
+    with pytest.raises(SystemExit, match='no training images folder'):
+        validation_split.main([str(tmp_path / 'none')])
 
 
 def test_cuhk_cli_converts_and_exits_2_on_an_error(tmp_path, capsys):

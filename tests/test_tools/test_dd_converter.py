@@ -56,10 +56,26 @@ def test_cli_writes_checkpoint_and_checks_config(tmp_path, capsys):
     assert torch.equal(ckpt['state_dict']['decode_head.blocks.2.pyramid.fcs.3.bias'],
                        src['deconv3.sk.fcs.3.bias'])
     # the ResNeXt config does not fit VGG weights: refused with the problems listed
-    with pytest.raises(SystemExit, match='does not fit'):
+    with pytest.raises(SystemExit, match='(?s)dd_resnext101.*target key not produced'):
         main([str(src_path), str(tmp_path / 'bad.pth'), '--config', RESNEXT_CONFIG])
     assert not osp.exists(tmp_path / 'bad.pth')
-    with pytest.raises(SystemExit, match='dd2dbdseg: .*no rule of the resskspp layout'):
+    # no --config: checked against the layout's paper config all the same (issue 18 item 11)
+    main([str(src_path), str(dst)])
+    assert f'checked against {VGG_CONFIG}: every key present' in capsys.readouterr().out
+    missing = OrderedDict(src)
+    del missing['deconv2.sk.fcs.1.weight']
+    torch.save(missing, src_path)
+    with pytest.raises(SystemExit) as exc:
+        main([str(src_path), str(tmp_path / 'bad.pth')])
+    assert str(exc.value).startswith('dd2dbdseg: 1 gap(s) (target: ' + VGG_CONFIG)
+    assert 'decode_head.blocks.1.pyramid.fcs.1.weight: target key not produced' in str(exc.value)
+    assert not osp.exists(tmp_path / 'bad.pth')
+    main([str(src_path), str(tmp_path / 'partial.pth'), '--allow-partial'])
+    assert 'dd2dbdseg: --allow-partial: 1 gap(s)' in capsys.readouterr().out
+    assert len(torch.load(tmp_path / 'partial.pth', weights_only=True)['state_dict']) == 310
+    torch.save(src, src_path)
+    with pytest.raises(
+            SystemExit, match='(?s)dd2dbdseg: .*source key follows no resskspp layout rule'):
         main([str(src_path), str(dst), '--layout', 'resskspp'])
     with pytest.raises(SystemExit, match='not found'):
         main([str(tmp_path / 'absent.pth'), str(dst)])

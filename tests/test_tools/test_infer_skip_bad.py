@@ -72,12 +72,12 @@ def test_skip_bad_keeps_going_and_lists_the_skipped(model_files, tmp_path, capsy
     config, ckpt = model_files
     folder = make_odd_and_bad_folder(tmp_path / 'in')
     out = tmp_path / 'out'
-    written = infer_tool.main([config, ckpt, str(folder), '--out-dir', str(out), '--skip-bad'])
-    assert len(written) == 2 * len(GOOD)
+    report = infer_tool.execute([config, ckpt, str(folder), '--out-dir', str(out), '--skip-bad'])
+    assert len(report.written) == 2 * len(GOOD)
     assert _visible(out) == sorted([f'{s}.png' for s in GOOD] + [f'{s}_overlay.jpg' for s in GOOD])
     for stem, hw in GOOD.items():
         assert cv2.imread(str(out / f'{stem}.png'), cv2.IMREAD_UNCHANGED).shape == hw, stem
-    skipped = dict(infer_tool.main.skipped)
+    skipped = dict(report.skipped)
     assert sorted(os.path.basename(p) for p in skipped) == sorted(BAD)
     for path, reason in skipped.items():
         assert path in reason  # every reason names its file
@@ -92,7 +92,7 @@ def test_without_skip_bad_the_first_bad_file_stops_the_run(model_files, tmp_path
     config, ckpt = model_files
     folder = make_odd_and_bad_folder(tmp_path / 'in')
     with pytest.raises(SystemExit) as e:
-        infer_tool.main([config, ckpt, str(folder), '--out-dir', str(tmp_path / 'o')])
+        infer_tool.execute([config, ckpt, str(folder), '--out-dir', str(tmp_path / 'o')])
     msg = str(e.value)
     assert 'empty.png' in msg and '--skip-bad' in msg  # sorted: empty.png is the first bad one
 
@@ -104,7 +104,7 @@ def test_interrupted_run_never_replaces_finished_outputs(model_files, tmp_path, 
     img = tmp_path / 'shot.png'
     cv2.imwrite(str(img), tiny.make_image(24, 24, seed=3))
     out = tmp_path / 'out'
-    infer_tool.main([config, ckpt, str(img), '--out-dir', str(out)])
+    infer_tool.execute([config, ckpt, str(img), '--out-dir', str(out)])
     before = {n: (out / n).read_bytes() for n in _visible(out)}
 
     class Killed(BaseException):
@@ -119,7 +119,7 @@ def test_interrupted_run_never_replaces_finished_outputs(model_files, tmp_path, 
 
     monkeypatch.setattr(fileio.os, 'replace', dying_replace)
     with pytest.raises(Killed):
-        infer_tool.main([
+        infer_tool.execute([
             config, ckpt,
             str(img), '--out-dir',
             str(out), '--overlay-alpha', '0.9', '--threshold', '0.1'
@@ -137,7 +137,7 @@ def test_crf_with_a_stand_in(model_files, tmp_path, monkeypatch):
     img_path = tmp_path / 'a.png'
     bgr = tiny.make_image(20, 28, seed=11)
     cv2.imwrite(str(img_path), bgr)
-    infer_tool.main([config, ckpt, str(img_path), '--out-dir', str(tmp_path / 'plain')])
+    infer_tool.execute([config, ckpt, str(img_path), '--out-dir', str(tmp_path / 'plain')])
     seen = []
 
     def fake_dense_crf(image, prob):
@@ -147,7 +147,7 @@ def test_crf_with_a_stand_in(model_files, tmp_path, monkeypatch):
     fake = types.ModuleType('dbdseg.utils.crf')
     fake.dense_crf = fake_dense_crf
     monkeypatch.setitem(sys.modules, 'dbdseg.utils.crf', fake)
-    infer_tool.main([config, ckpt, str(img_path), '--out-dir', str(tmp_path / 'crf'), '--crf'])
+    infer_tool.execute([config, ckpt, str(img_path), '--out-dir', str(tmp_path / 'crf'), '--crf'])
     assert len(seen) == 1
     image, prob = seen[0]
     assert image.dtype == np.uint8 and image.shape == (20, 28, 3)
@@ -166,8 +166,8 @@ def test_crf_real(model_files, tmp_path):
     config, ckpt = model_files
     img_path = tmp_path / 'a.png'
     cv2.imwrite(str(img_path), tiny.make_image(24, 36, seed=12))
-    infer_tool.main([config, ckpt, str(img_path), '--out-dir', str(tmp_path / 'plain')])
-    infer_tool.main([config, ckpt, str(img_path), '--out-dir', str(tmp_path / 'crf'), '--crf'])
+    infer_tool.execute([config, ckpt, str(img_path), '--out-dir', str(tmp_path / 'plain')])
+    infer_tool.execute([config, ckpt, str(img_path), '--out-dir', str(tmp_path / 'crf'), '--crf'])
     plain = cv2.imread(str(tmp_path / 'plain' / 'a.png'), cv2.IMREAD_UNCHANGED)
     refined = cv2.imread(str(tmp_path / 'crf' / 'a.png'), cv2.IMREAD_UNCHANGED)
     assert refined.shape == plain.shape == (24, 36) and refined.dtype == np.uint8
@@ -188,7 +188,7 @@ def test_unwritable_output_folder_is_named(model_files, tmp_path, where):
             pytest.skip('no /sys')
         out = '/sys/dbdseg_infer_out'
     with pytest.raises(SystemExit, match=f'cannot write to the output folder {out}'):
-        infer_tool.main([config, ckpt, str(img), '--out-dir', str(out)])
+        infer_tool.execute([config, ckpt, str(img), '--out-dir', str(out)])
 
 
 # --- issue 17: too large images (item 10), temporary files on kills and full disks (item 12) --
@@ -202,13 +202,13 @@ def test_pixel_limit_and_unencodable_overlay_are_skipped(model_files, tmp_path, 
     cv2.imwrite(str(folder / 'big.png'), tiny.make_image(400, 400, seed=2))  # 160,000 px
     cv2.imwrite(str(folder / 'wide.png'), np.full((2, 65600, 3), 128, np.uint8))
     out = tmp_path / 'out'
-    written = infer_tool.main(
+    report = infer_tool.execute(
         [config, ckpt,
          str(folder), '--out-dir',
          str(out), '--skip-bad', '--max-pixels', '150000'])
     assert _visible(out) == ['ok.png', 'ok_overlay.jpg']
-    assert len(written) == 2
-    skipped = {os.path.basename(p): reason for p, reason in infer_tool.main.skipped}
+    assert len(report.written) == 2
+    skipped = {os.path.basename(p): reason for p, reason in report.skipped}
     assert sorted(skipped) == ['big.png', 'wide.png']
     assert 'big.png' in skipped['big.png'] and 'pixels' in skipped['big.png']
     assert 'wide_overlay.jpg' in skipped['wide.png']
@@ -216,19 +216,22 @@ def test_pixel_limit_and_unencodable_overlay_are_skipped(model_files, tmp_path, 
     assert 'skipped 2 of 3 input(s)' in err
     # without --skip-bad each stops the run, naming the file; --max-pixels 0: no limit
     with pytest.raises(SystemExit, match=r'big\.png.*--max-pixels'):
-        infer_tool.main([
+        infer_tool.execute([
             config, ckpt,
             str(folder / 'big.png'), '--out-dir',
             str(tmp_path / 'o1'), '--max-pixels', '150000'
         ])
-    infer_tool.main([
+    infer_tool.execute([
         config, ckpt,
         str(folder / 'big.png'), '--out-dir',
         str(tmp_path / 'o2'), '--max-pixels', '0'
     ])
     assert (tmp_path / 'o2' / 'big.png').is_file()
     with pytest.raises(SystemExit, match=r'wide_overlay\.jpg.*--skip-bad'):
-        infer_tool.main([config, ckpt, str(folder / 'wide.png'), '--out-dir', str(tmp_path / 'o3')])
+        infer_tool.execute(
+            [config, ckpt,
+             str(folder / 'wide.png'), '--out-dir',
+             str(tmp_path / 'o3')])
     assert not (tmp_path / 'o3' / 'wide.png').exists()
 
 
@@ -305,7 +308,7 @@ def test_kill_leftovers_are_removed_at_the_next_start_only_for_dead_processes(
     for d in (live, elsewhere):
         d.mkdir()
         (d / 'x.png').write_bytes(b'in progress')
-    infer_tool.main([config, ckpt, str(img), '--out-dir', str(out)])
+    infer_tool.execute([config, ckpt, str(img), '--out-dir', str(out)])
     assert _leftovers(out) == sorted([live.name, elsewhere.name])
     assert (live / 'x.png').read_bytes() == b'in progress'
     assert _visible(out) == ['shot.png', 'shot_overlay.jpg']

@@ -50,3 +50,40 @@ def test_errors_are_command_line_errors(tmp_path):
     blocker.write_text('x')
     with pytest.raises(SystemExit, match='metrics_table.py: error: cannot write'):
         table_tool.main([f'x={good}', '--out', str(blocker / 'out.json')])
+
+
+def _two_rows(tmp_path):
+    a, b = tmp_path / 'a.json', tmp_path / 'b.json'
+    a.write_text(json.dumps({'maxF': 0.9126, 'MAE': 0.05, 'ddMAE': 0.2}))
+    b.write_text(json.dumps({'maxF': 0.8, 'MAE': 0.0449}))
+    return [f'ours_v2={a}', f'base={b}']
+
+
+def test_latex_export_marks_the_best_value_per_column(tmp_path, capsys):
+    tex = tmp_path / 'table.tex'
+    table_tool.main(_two_rows(tmp_path) + ['--latex', str(tex)])
+    assert tex.read_text().splitlines() == [
+        r'\begin{tabular}{lrrr}', r'\toprule',
+        r'method & maxF $\uparrow$ & MAE $\downarrow$ & ddMAE $\downarrow$ \\', r'\midrule',
+        r'ours\_v2 & \textbf{0.913} & 0.050 & \textbf{0.200} \\',
+        r'base & 0.800 & \textbf{0.045} & - \\', r'\bottomrule', r'\end{tabular}'
+    ]
+    assert f'LaTeX table written to {tex}' in capsys.readouterr().out
+
+
+def test_xlsx_export(tmp_path):
+    xlsx = tmp_path / 'table.xlsx'
+    try:
+        import openpyxl
+    except ImportError:
+        # without the optional package the tool says how to get it, and writes nothing
+        with pytest.raises(SystemExit, match='needs openpyxl: pip install openpyxl'):
+            table_tool.main(_two_rows(tmp_path) + ['--xlsx', str(xlsx)])
+        assert not xlsx.exists()
+        return
+    table_tool.main(_two_rows(tmp_path) + ['--xlsx', str(xlsx)])
+    sheet = openpyxl.load_workbook(xlsx).active
+    assert [[c.value for c in row]
+            for row in sheet.iter_rows()] == [['method', 'maxF', 'MAE', 'ddMAE'],
+                                              ['ours_v2', 0.9126, 0.05, 0.2],
+                                              ['base', 0.8, 0.0449, None]]

@@ -1,4 +1,5 @@
-"""tools/train.py: a short CPU training run, work-dir / resume / amp / CPU runtime handling."""
+"""tools/train.py (a shim over dbdseg.cli.train): a short CPU training run, command-line errors,
+DDP scripts, checkpoints that do not fit. The helpers: tests/test_cli/test_train.py."""
 import glob
 import os
 import os.path as osp
@@ -7,7 +8,6 @@ import sys
 
 import pytest
 import torch
-from mmengine.config import Config
 
 import dbdseg_tests_tiny_project as tiny  # registered by conftest.py
 
@@ -38,70 +38,33 @@ def test_resume_missing_checkpoint_names_it(tiny_project, tmp_path):
         train_tool.main([tiny_project['config'], '--work-dir', str(tmp_path), '--resume', missing])
 
 
-def test_work_dir_precedence(tmp_path):
-    cfg = Config(dict(work_dir='from_cfg'))
-    assert train_tool.resolve_work_dir(cfg, 'from_cli', 'a/b/my_cfg.py') == 'from_cli'
-    cfg = Config(dict(work_dir='from_cfg'))
-    assert train_tool.resolve_work_dir(cfg, None, 'a/b/my_cfg.py') == 'from_cfg'
-    cfg = Config(dict())
-    assert train_tool.resolve_work_dir(cfg, None,
-                                       'a/b/my_cfg.py') == osp.join('./work_dirs', 'my_cfg')
-
-
-def test_resume_modes(tmp_path):
-    work_dir = str(tmp_path)
-    cfg = Config(dict(work_dir=work_dir, load_from='pretrained.pth'))
-    train_tool.apply_resume(cfg, None)
-    assert cfg.resume is False and cfg.load_from == 'pretrained.pth'
-    # auto without a recorded checkpoint: fresh start, config load_from kept
-    train_tool.apply_resume(cfg, 'auto')
-    assert cfg.resume is False and cfg.load_from == 'pretrained.pth'
-    # auto with a recorded checkpoint (recorded path gone: found in the work dir by name)
-    ckpt = tmp_path / 'iter_8.pth'
-    ckpt.write_bytes(b'x')
-    (tmp_path / 'last_checkpoint').write_text('/elsewhere/iter_8.pth')
-    train_tool.apply_resume(cfg, 'auto')
-    assert cfg.resume is True and cfg.load_from == str(ckpt)
-    # explicit path
-    cfg = Config(dict(work_dir=work_dir, load_from=None))
-    train_tool.apply_resume(cfg, str(ckpt))
-    assert cfg.resume is True and cfg.load_from == str(ckpt)
-
-
-def test_resume_flag_parsing(tiny_project):
-    args = train_tool.parse_args([tiny_project['config'], '--resume'])
-    assert args.resume == 'auto'
-    args = train_tool.parse_args([tiny_project['config'], '--resume', 'x.pth'])
-    assert args.resume == 'x.pth'
-    assert train_tool.parse_args([tiny_project['config']]).resume is None
-
-
-def test_amp_switches_optim_wrapper():
-    cfg = Config(dict(optim_wrapper=dict(type='OptimWrapper', optimizer=dict(type='SGD'))))
-    train_tool.apply_amp(cfg)
-    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
-    assert cfg.optim_wrapper.loss_scale == 'dynamic'
-    cfg = Config(dict(optim_wrapper=dict(type='OtherWrapper')))
-    with pytest.raises(SystemExit, match='OptimWrapper'):
-        train_tool.apply_amp(cfg)
-
-
 @pytest.mark.skipif(torch.cuda.is_available(), reason='checks the CPU --amp error')
 def test_amp_on_cpu_is_a_clear_error(tiny_project, tmp_path):
     with pytest.raises(SystemExit, match='needs a GPU'):
         train_tool.main([tiny_project['config'], '--work-dir', str(tmp_path), '--amp'])
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the CPU runtime switch')
-def test_cpu_runtime_uses_gloo():
-    cfg = Config(dict(env_cfg=dict(dist_cfg=dict(backend='nccl'))))
-    train_tool.setup_cpu_runtime(cfg, 'none')
-    assert cfg.env_cfg.dist_cfg.backend == 'gloo'
-    cfg = Config(dict())
-    train_tool.setup_cpu_runtime(cfg, 'none')
-    assert cfg.env_cfg.dist_cfg.backend == 'gloo'
-    with pytest.raises(SystemExit, match='pytorch'):
-        train_tool.setup_cpu_runtime(Config(dict()), 'slurm')
+def test_tool_is_the_dbdseg_train_command():
+    """tools/train.py has the options of ``dbdseg train`` (its help, with its own name)."""
+
+    def help_text(*cmd):
+        proc = subprocess.run([sys.executable, *cmd, '--help'],
+                              capture_output=True,
+                              text=True,
+                              cwd=tiny.REPO_ROOT,
+                              timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    tool = help_text(osp.join('tools', 'train.py'))
+    command = help_text('-m', 'dbdseg', 'train')
+    assert tool.startswith('usage: tools/train.py ')
+    assert '--resume' in tool and '--unsafe-load-trusted-checkpoint' in tool
+
+    def arguments(text):  # the argument sections, white space normalised
+        return ' '.join(text.split('positional arguments:', 1)[1].split())
+
+    assert arguments(tool) == arguments(command)
 
 
 def test_cli_entry_point_error_exit_status(tmp_path):

@@ -267,3 +267,133 @@ def test_errors(tiny_config, tmp_path):
         bm.run_benchmark(tiny_config, shape=(0, 32))
     with pytest.raises(FileNotFoundError, match='checkpoint file not found'):
         bm.run_benchmark(tiny_config, str(tmp_path / 'missing.pth'), flops=False)
+
+
+# ----------------------------------------------------------------------------------------------
+# sweeps (batch sizes x precisions, one model build)
+# ----------------------------------------------------------------------------------------------
+def test_sweep_plan_order_and_errors():
+    plan = bm.sweep_plan([8, 1, 2, 2], ['fp32', 'amp'], ['tensor', 'predict'])
+    assert [(s['precision'], s['mode'], s['batch']) for s in plan] == [('fp32', 'tensor', 1),
+                                                                       ('amp', 'tensor', 1),
+                                                                       ('fp32', 'predict', 1),
+                                                                       ('amp', 'predict', 1),
+                                                                       ('fp32', 'tensor', 2),
+                                                                       ('amp', 'tensor', 2),
+                                                                       ('fp32', 'tensor', 8),
+                                                                       ('amp', 'tensor', 8)]
+    # predict mode alone runs at batch 1 whatever the sizes
+    assert bm.sweep_plan([4], ['amp'],
+                         ['predict']) == [dict(precision='amp', mode='predict', batch=1)]
+    with pytest.raises(ValueError, match='batch sizes must be >= 1'):
+        bm.sweep_plan([0, 2], ['fp32'], ['tensor'])
+    with pytest.raises(ValueError, match='precisions must be among'):
+        bm.sweep_plan([1], ['fp16'], ['tensor'])
+    with pytest.raises(ValueError, match='modes must be among'):
+        bm.sweep_plan([1], ['fp32'], ['train'])
+
+
+def test_is_out_of_memory():
+    assert bm.is_out_of_memory(torch.cuda.OutOfMemoryError('CUDA out of memory. Tried ...'))
+    assert bm.is_out_of_memory(RuntimeError('DefaultCPUAllocator: out of memory'))
+    assert bm.is_out_of_memory(MemoryError())
+    assert not bm.is_out_of_memory(RuntimeError('shape mismatch'))
+    assert not bm.is_out_of_memory(ValueError('out of memory'))
+
+
+def test_run_sweep_builds_once_and_picks_the_best(tiny_config, monkeypatch):
+    builds = []
+    real_build = bm.build_model
+    monkeypatch.setattr(bm, 'build_model', lambda *a: builds.append(a) or real_build(*a))
+    res = bm.run_sweep(
+        tiny_config,
+        shape=(16, 16),
+        batch_sizes=[1, 3],
+        precisions=['fp32', 'amp'],
+        modes=['tensor', 'predict'],
+        repeat=2,
+        warmup=0)
+    assert len(builds) == 1
+    runs = res['runs']
+    assert [(r['precision'], r['mode'], r['batch']) for r in runs] == [('fp32', 'tensor', 1),
+                                                                       ('amp', 'tensor', 1),
+                                                                       ('fp32', 'predict', 1),
+                                                                       ('amp', 'predict', 1),
+                                                                       ('fp32', 'tensor', 3),
+                                                                       ('amp', 'tensor', 3)]
+    assert res['shape'] == [16, 16] and res['params'] == _tiny_params(tiny_config)
+    assert res['flops'] > 0 and res['skipped'] == []
+    for r in runs:
+        assert 'all' not in r['latency_ms'] and r['latency_ms']['n'] == 2
+        assert r['images_per_s'] == pytest.approx(1000.0 * r['batch'] / r['latency_ms']['median'])
+        assert r['amp_dtype'] == ('bfloat16' if r['precision'] == 'amp' else None)
+        assert ('max_abs_diff_vs_fp32_eager' in r) == (r['precision'] == 'amp')
+    for p in ('fp32', 'amp'):
+        tensor_rows = [r for r in runs if r['precision'] == p and r['mode'] == 'tensor']
+        assert res['best'][p]['images_per_s'] == max(r['images_per_s'] for r in tensor_rows)
+        assert res['batch1'][p] is tensor_rows[0] or res['batch1'][p] == tensor_rows[0]
+        pred = [r for r in runs if r['precision'] == p and r['mode'] == 'predict'][0]
+        assert res['predict_over_tensor'][p] == pytest.approx(
+            pred['latency_ms']['median'] / tensor_rows[0]['latency_ms']['median'])
+    assert json.loads(json.dumps(res)) == res  # JSON-able as it is
+    text = bm.format_sweep(res).splitlines()
+    assert text[2].split() == [
+        'precision', 'mode', 'batch', 'median', 'ms', 'images/s', 'peak', 'MB'
+    ]
+    assert text[3].split()[:3] == ['fp32', 'tensor', '1']
+    assert f"best amp: batch {res['best']['amp']['batch']}" in '\n'.join(text)
+
+
+def test_run_sweep_out_of_memory_skips_larger_batches(tiny_config, monkeypatch):
+    real = bm.run_benchmark
+
+    def fake(cfg, ckpt, **kw):
+        if kw['batch'] >= 2 and not kw['amp']:
+            raise torch.cuda.OutOfMemoryError('CUDA out of memory. Tried to allocate 2 GiB')
+        return real(cfg, ckpt, **kw)
+
+    monkeypatch.setattr(bm, 'run_benchmark', fake)
+    res = bm.run_sweep(
+        tiny_config,
+        shape=(16, 16),
+        batch_sizes=[1, 2, 4],
+        precisions=['fp32', 'amp'],
+        repeat=1,
+        warmup=0,
+        flops=False)
+    errors = [(r['precision'], r['batch']) for r in res['runs'] if 'error' in r]
+    assert errors == [('fp32', 2)]
+    assert [(s['precision'], s['batch'], s['reason'])
+            for s in res['skipped']] == [('fp32', 4, 'a smaller batch ran out of memory')]
+    assert res['best']['fp32']['batch'] == 1  # the only fp32 run that fitted
+    assert [r['batch'] for r in res['runs'] if r['precision'] == 'amp'] == [1, 2, 4]
+    assert 'flops' not in res
+
+    def broken(cfg, ckpt, **kw):
+        raise RuntimeError('shape mismatch')
+
+    monkeypatch.setattr(bm, 'run_benchmark', broken)
+    with pytest.raises(RuntimeError, match='shape mismatch'):  # not an OOM: raised
+        bm.run_sweep(tiny_config, shape=(16, 16), repeat=1, warmup=0)
+
+
+def test_run_sweep_time_budget_and_cudnn_flag(tiny_config):
+    before = torch.backends.cudnn.benchmark
+    res = bm.run_sweep(
+        tiny_config,
+        shape=(16, 16),
+        batch_sizes=[1, 2],
+        repeat=1,
+        warmup=0,
+        flops=False,
+        cudnn_benchmark=not before,
+        time_budget_s=0.0)
+    assert res['runs'] == [] and res['best'] == {} and res['batch1'] == {}
+    assert [s['batch'] for s in res['skipped']] == [1, 2]
+    assert res['skipped'][0]['reason'] == 'time budget 0 s spent'
+    assert res['cudnn_benchmark'] is (not before)
+    assert torch.backends.cudnn.benchmark is before  # restored
+    with pytest.raises(ValueError, match='repeat >= 1'):
+        bm.run_sweep(tiny_config, repeat=0)
+    with pytest.raises(FileNotFoundError, match='config file not found'):
+        bm.run_sweep(tiny_config + '.missing')

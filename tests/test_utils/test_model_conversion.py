@@ -8,7 +8,9 @@ import pytest
 import torch
 
 from dbdseg.utils.model_conversion import (check_target_shapes, format_keys, load_checkpoint_file,
-                                           load_state_dict_file, raise_problems, save_checkpoint,
+                                           load_state_dict_file, missing_reference_keys,
+                                           paper_config, raise_problems, resolve_config,
+                                           save_checkpoint, settle_gaps, target_gaps,
                                            target_shapes_from_config, unwrap_state_dict)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -105,3 +107,41 @@ def test_not_a_checkpoint_is_named_without_the_trust_hint(tmp_path):
         message = str(err.value)
         assert f'{path} is not a checkpoint ({reason}' in message
         assert '--trust-source' not in message
+
+
+def test_gap_helpers_of_the_converters(tmp_path, capsys, monkeypatch):
+    """Issue 18 item 11: every gap is named; a refusal writes nothing and points at
+    --allow-partial; with it every gap is printed; the default target is a shipped config."""
+    converted = OrderedDict(a=torch.zeros(2), b=torch.zeros(3), x=torch.zeros(1))
+    target = OrderedDict(a=torch.Size([2]), b=torch.Size([4]), c=torch.Size([1]), h=torch.Size([1]))
+    fitting, gaps = target_gaps(converted, target, prefixes=('a', 'b', 'c'))
+    assert list(fitting) == ['a']
+    assert gaps == [
+        'c: target key not produced by the conversion', 'b: shape (3,) != target (4,)',
+        'x: not in the target model'
+    ]  # 'h' is not one of the parts the conversion fills
+    assert missing_reference_keys(
+        ['a', 'bn.num_batches_tracked'],
+        ['a', 'b', 'bn.num_batches_tracked', 'bn2.num_batches_tracked']) == ['b']
+    settle_gaps([], False, 'tool')  # nothing to say
+    lines = [f'k{i}: gap' for i in range(45)]
+    with pytest.raises(SystemExit) as exc:
+        settle_gaps(lines, False, 'tool', 'cfg.py')
+    message = str(exc.value)
+    assert message.startswith('tool: 45 gap(s) (target: cfg.py), nothing written:\n  k0: gap')
+    assert 'k39: gap' in message and 'k40: gap' not in message and '... and 5 more' in message
+    assert message.endswith('pass --allow-partial to write what fits (every gap is then printed)')
+    settle_gaps(lines, True, 'tool')
+    out = capsys.readouterr().out.splitlines()
+    assert out[
+        0] == 'tool: --allow-partial: 45 gap(s) (target: none), the checkpoint holds what fits:'
+    assert out[1:] == [f'  {line}' for line in lines]
+    # configs: 'none', an existing path, a path relative to the shipped configs/
+    assert resolve_config(None) is None and resolve_config('None') is None
+    afiu = 'afiu/afiu_r50_1xb8-32k_cuhk-320x320.py'
+    assert resolve_config(afiu) == paper_config(afiu) == osp.join(ROOT, 'configs', afiu)
+    local = tmp_path / 'c.py'
+    local.write_text('x = 1\n')
+    assert resolve_config(str(local)) == str(local)
+    with pytest.raises(SystemExit, match='config not found: nope.py'):
+        resolve_config('nope.py')

@@ -145,7 +145,7 @@ def test_errors():
     bad['decoder.extra.weight'] = torch.zeros(1)
     with pytest.raises(ValueError, match='follow no A2S stage-2 rule'):
         convert_a2s(bad)
-    out, report = convert_a2s(bad, allow_unmapped=True)
+    out, report = convert_a2s(bad, allow_partial=True)
     assert report['unmapped'] == ['decoder.extra.weight']
     missing = dict(sd)
     del missing['decoder.local.fuse.bias']
@@ -159,8 +159,16 @@ def test_errors():
     assert convert_a2s(no_nbt)[1]['missing'] == []  # old checkpoints: accepted
     with pytest.raises(ValueError, match='not an A2S-v1 checkpoint'):
         detect_stage({'conv1.weight': torch.zeros(1)})
-    with pytest.raises(ValueError, match='missing'):  # stage 1 rules on a stage-2 file
-        convert_a2s(sd, stage=1, allow_unmapped=True)
+    with pytest.raises(ValueError, match='missing.*--allow-partial'):  # stage 1 rules, stage-2 file
+        convert_a2s(sd, stage=1)
+    out, report = convert_a2s(sd, stage=1, allow_partial=True)  # every gap listed
+    assert 'decoder.ad2.ad0.0.weight' in report['missing']
+    assert 'decoder.adapter0.0.weight' in report['unmapped']
+    out, report = convert_a2s(shape, allow_partial=True)  # a foreign shape is not converted
+    assert report['bad_shapes'] == [
+        'decoder.adapter3.0.weight: (64, 512, 3, 3) != reference (64, 1024, 3, 3)'
+    ]
+    assert 'decode_head.adapters.3.conv.weight' not in out
 
 
 # ------------------------------------------------------------------------------- stage 1
@@ -249,10 +257,10 @@ def test_summaries():
     ]
     ckpt, _ = _moco_checkpoint()
     sd = dict(ckpt['state_dict'], **{'module.predictor.weight': torch.zeros(1)})
-    out, report = convert_mocov2(sd, allow_unmapped=True)
+    out, report = convert_mocov2(sd, allow_partial=True)
     reasons = list(mocov2.DROP_REASONS.values())
     assert mocov2.summary(report, out).splitlines() == [
         'mapped 318 keys (23,561,152 values)', f'dropped 4 keys: {reasons[0]}',
         f'dropped 322 keys: {reasons[1]}', f'dropped 2 keys: {reasons[2]}',
-        'dropped 1 unmapped keys (--allow-unmapped)'
+        'dropped 1 unmapped keys (--allow-partial)'
     ]

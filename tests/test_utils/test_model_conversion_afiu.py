@@ -1,7 +1,7 @@
 """dbdseg.utils.model_conversion.{minet,u2net} on state dicts synthesised from the reference
 models' key lists (MINet_Res50 of lartpang/MINet; U2NET and U2NETP of xuebinqin/U-2-Net).
 
-The key lists are written out here from the reference models' naming scheme and pinned to the
+The key lists (the converters' ``reference_spec``) are pinned to the
 state dicts of the reference code by entry count, parameter count and a SHA-256 over the sorted
 "key [shape]" lines (hashes taken once from key lists measured from that code). Full-size models
 are built on the meta device (shapes only, no memory, no initialisation time). The command lines
@@ -20,131 +20,27 @@ from dbdseg.models.utils import RSU
 from dbdseg.registry import MODELS
 from dbdseg.utils.model_conversion import check_target_shapes
 from dbdseg.utils.model_conversion.minet import convert_block_key, convert_minet
-from dbdseg.utils.model_conversion.u2net import convert_rsu_key, convert_u2net
+from dbdseg.utils.model_conversion.minet import reference_spec as minet_reference_spec
+from dbdseg.utils.model_conversion.u2net import (U2NET_STAGES, U2NETP_STAGES, convert_rsu_key,
+                                                 convert_u2net)
+from dbdseg.utils.model_conversion.u2net import reference_spec as u2net_reference_spec
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 AFIU_MODEL = osp.join(ROOT, 'configs/_base_/models/afiu.py')
 
 
 # ------------------------------------------------------------------ reference key lists
-def _conv(name, cout, cin, k, bias=True):
-    return [(f'{name}.weight', (cout, cin, k, k))] + ([(f'{name}.bias', (cout, ))] if bias else [])
-
-
-def _bn(name, c):
-    return [(f'{name}.{p}', (c, )) for p in ('weight', 'bias', 'running_mean', 'running_var')] + \
-        [(f'{name}.num_batches_tracked', ())]
-
-
 def minet_res50_keys():
     """MINet_Res50 state-dict keys and shapes (Pang et al., CVPR 2020; lartpang/MINet)."""
-    e = _conv('div_2.0', 64, 3, 7, bias=False) + _bn('div_2.1', 64)
-    inplanes = 64
-    for name, blocks, planes in (('div_4.1', 3, 64), ('div_8', 4, 128), ('div_16', 6, 256),
-                                 ('div_32', 3, 512)):
-        for b in range(blocks):
-            p = f'{name}.{b}'
-            e += _conv(f'{p}.conv1', planes, inplanes, 1, False) + _bn(f'{p}.bn1', planes)
-            e += _conv(f'{p}.conv2', planes, planes, 3, False) + _bn(f'{p}.bn2', planes)
-            e += _conv(f'{p}.conv3', 4 * planes, planes, 1, False) + _bn(f'{p}.bn3', 4 * planes)
-            if b == 0:
-                e += _conv(f'{p}.downsample.0', 4 * planes, inplanes, 1, False)
-                e += _bn(f'{p}.downsample.1', 4 * planes)
-            inplanes = 4 * planes
-    e += minet_aim2_keys('trans.conv0', 64, 256, 'high')
-    e += minet_aim3_keys('trans.conv1', 64, 256, 512)
-    e += minet_aim3_keys('trans.conv2', 256, 512, 1024)
-    e += minet_aim3_keys('trans.conv3', 512, 1024, 2048)
-    e += minet_aim2_keys('trans.conv4', 1024, 2048, 'low')
-    for s in (32, 16, 8, 4, 2):
-        e += minet_sim_keys(f'sim{s}', 64, 32)
-    for n, cout, cin in (('32', 64, 64), ('16', 64, 64), ('8', 64, 64), ('4', 64, 64),
-                         ('2', 32, 64), ('1', 32, 32)):
-        e += _conv(f'upconv{n}.basicconv.0', cout, cin, 3, False) + _bn(
-            f'upconv{n}.basicconv.1', cout)
-    return e + _conv('classifier', 1, 32, 1)
+    return list(minet_reference_spec().items())
 
 
-def minet_aim2_keys(p, c_h, c_l, main, out=64, mid=None):
-    mid = min(c_h, c_l) if mid is None else mid
-    e = _conv(f'{p}.h2h_0', mid, c_h, 3) + _conv(f'{p}.l2l_0', mid, c_l, 3)
-    e += _bn(f'{p}.bnh_0', mid) + _bn(f'{p}.bnl_0', mid)
-    for n in ('h2h_1', 'h2l_1', 'l2h_1', 'l2l_1'):
-        e += _conv(f'{p}.{n}', mid, mid, 3)
-    e += _bn(f'{p}.bnl_1', mid) + _bn(f'{p}.bnh_1', mid)
-    if main == 'high':
-        e += _conv(f'{p}.h2h_2', mid, mid, 3) + _conv(f'{p}.l2h_2', mid, mid, 3)
-        e += _bn(f'{p}.bnh_2', mid) + _conv(f'{p}.h2h_3', out, mid, 3) + _bn(f'{p}.bnh_3', out)
-        return e + _conv(f'{p}.identity', out, c_h, 1)
-    e += _conv(f'{p}.h2l_2', mid, mid, 3) + _conv(f'{p}.l2l_2', mid, mid, 3)
-    e += _bn(f'{p}.bnl_2', mid) + _conv(f'{p}.l2l_3', out, mid, 3) + _bn(f'{p}.bnl_3', out)
-    return e + _conv(f'{p}.identity', out, c_l, 1)
+def u2net_keys(variant):
+    """U2NET / U2NETP state-dict keys and shapes (Qin et al. 2020; xuebinqin/U-2-Net)."""
+    return list(u2net_reference_spec(variant).items())
 
 
-def minet_aim3_keys(p, c_h, c_m, c_l, out=64, mid=None):
-    mid = min(c_h, c_m, c_l) if mid is None else mid
-    e = _conv(f'{p}.h2h_0', mid, c_h, 3) + _conv(f'{p}.m2m_0', mid, c_m, 3)
-    e += _conv(f'{p}.l2l_0', mid, c_l, 3)
-    e += _bn(f'{p}.bnh_0', mid) + _bn(f'{p}.bnm_0', mid) + _bn(f'{p}.bnl_0', mid)
-    for n in ('h2h_1', 'h2m_1', 'm2h_1', 'm2m_1', 'm2l_1', 'l2m_1', 'l2l_1'):
-        e += _conv(f'{p}.{n}', mid, mid, 3)
-    e += _bn(f'{p}.bnh_1', mid) + _bn(f'{p}.bnm_1', mid) + _bn(f'{p}.bnl_1', mid)
-    for n in ('h2m_2', 'l2m_2', 'm2m_2'):
-        e += _conv(f'{p}.{n}', mid, mid, 3)
-    e += _bn(f'{p}.bnm_2', mid) + _conv(f'{p}.m2m_3', out, mid, 3) + _bn(f'{p}.bnm_3', out)
-    return e + _conv(f'{p}.identity', out, c_m, 1)
-
-
-def minet_sim_keys(p, hc, lc):
-    e = _conv(f'{p}.h2l_0', lc, hc, 3) + _conv(f'{p}.h2h_0', hc, hc, 3)
-    e += _bn(f'{p}.bnl_0', lc) + _bn(f'{p}.bnh_0', hc)
-    e += _conv(f'{p}.h2h_1', hc, hc, 3) + _conv(f'{p}.h2l_1', lc, hc, 3)
-    e += _conv(f'{p}.l2h_1', hc, lc, 3) + _conv(f'{p}.l2l_1', lc, lc, 3)
-    e += _bn(f'{p}.bnl_1', lc) + _bn(f'{p}.bnh_1', hc)
-    e += _conv(f'{p}.h2h_2', hc, hc, 3) + _conv(f'{p}.l2h_2', hc, lc, 3) + _bn(f'{p}.bnh_2', hc)
-    return e
-
-
-# (height, in, mid, out, dilated) per stage (Qin et al. 2020, Sec. 3.2; U2NET in model/u2net.py)
-U2NET = OrderedDict(
-    stage1=(7, 3, 32, 64, 0),
-    stage2=(6, 64, 32, 128, 0),
-    stage3=(5, 128, 64, 256, 0),
-    stage4=(4, 256, 128, 512, 0),
-    stage5=(4, 512, 256, 512, 1),
-    stage6=(4, 512, 256, 512, 1),
-    stage5d=(4, 1024, 256, 512, 1),
-    stage4d=(4, 1024, 128, 256, 0),
-    stage3d=(5, 512, 64, 128, 0),
-    stage2d=(6, 256, 32, 64, 0),
-    stage1d=(7, 128, 16, 64, 0))
-U2NETP = OrderedDict((k, (h, 3 if k == 'stage1' else (128 if k.endswith('d') else 64), 16, 64, d))
-                     for k, (h, _, _, _, d) in U2NET.items())
-# inputs of side1..side6 (De1, De2, De3, De4, De5, En6)
-U2NET_SIDES = (64, 64, 128, 256, 512, 512)
-U2NETP_SIDES = (64, ) * 6
-
-
-def u2net_stage_keys(p, height, cin, mid, cout):
-
-    def unit(name, o, i):
-        return _conv(f'{p}.{name}.conv_s1', o, i, 3) + _bn(f'{p}.{name}.bn_s1', o)
-
-    e = unit('rebnconvin', cout, cin) + unit('rebnconv1', mid, cout)
-    for k in range(2, height + 1):
-        e += unit(f'rebnconv{k}', mid, mid)
-    for k in range(height - 1, 1, -1):
-        e += unit(f'rebnconv{k}d', mid, 2 * mid)
-    return e + unit('rebnconv1d', cout, 2 * mid)
-
-
-def u2net_keys(stages, sides):
-    e = []
-    for name, (h, cin, mid, cout, _) in stages.items():
-        e += u2net_stage_keys(name, h, cin, mid, cout)
-    for i, c in enumerate(sides, start=1):
-        e += _conv(f'side{i}', 1, c, 3)
-    return e + _conv('outconv', 1, 6, 1)
+U2NET, U2NETP = U2NET_STAGES, U2NETP_STAGES
 
 
 def _digest(entries):
@@ -167,9 +63,9 @@ def _meta_state_dict(entries):
 @pytest.mark.parametrize('name,make,count,params,digest', [
     ('minet_res50', minet_res50_keys, 871, 162378305,
      'ddbeb7d5d357ea666fc8f94f2fe88fb43f0e58d4a80be99445bdbad82c63a818'),
-    ('u2net', lambda: u2net_keys(U2NET, U2NET_SIDES), 798, 44009869,
+    ('u2net', lambda: u2net_keys('u2net'), 798, 44009869,
      'ecf1d387b17375bb5b7b5fdb5fdaf451bd5e088bfc8c159db5397e4b0e7a6fab'),
-    ('u2netp', lambda: u2net_keys(U2NETP, U2NETP_SIDES), 798, 1131181,
+    ('u2netp', lambda: u2net_keys('u2netp'), 798, 1131181,
      '51776994aff0a4600ad70fe38b75da2599e376d80e5240c876e864c9c2f0ab1b'),
 ])
 def test_synthesised_key_lists_equal_the_reference_files(name, make, count, params, digest):
@@ -248,10 +144,29 @@ def test_minet_parts_wrappers_and_refusal():
         })
     with pytest.raises(ValueError, match='2 key.*extra.weight'):
         convert_minet(bad)
-    _, report = convert_minet(bad, allow_unmapped=True)
+    _, report = convert_minet(bad, allow_partial=True)
     assert sorted(report['unmapped']) == ['extra.weight', 'trans.conv0.zz_1.weight']
     with pytest.raises(ValueError, match='unknown part'):
         convert_minet(src, parts=['head'])
+
+
+@pytest.mark.parametrize('key',
+                         ['sim8.l2h_1.weight', 'div_16.3.bn2.running_var', 'classifier.bias'])
+def test_minet_missing_reference_key_is_refused(key):
+    """One key of the reference layout missing (issue 18 item 11): refused, named; with
+    ``allow_partial`` listed; the counters of old checkpoints are not required."""
+    src = _meta_state_dict(minet_res50_keys())
+    del src[key]
+    with pytest.raises(ValueError, match=f'1 MINet_Res50 key.*missing.*{key}.*--allow-partial'):
+        convert_minet(src)
+    out, report = convert_minet(src, allow_partial=True)
+    assert report['missing'] == [key]
+    assert len(out) + len(report['dropped']) == 871 - 1
+    # a key of a part not asked for is not needed
+    if key.startswith('div_'):
+        assert convert_minet(src, parts=['neck'])[1]['missing'] == []
+    del src['div_2.1.num_batches_tracked']  # old checkpoints: no counters
+    assert convert_minet(src, allow_partial=True)[1]['missing'] == [key]
 
 
 def test_minet_config_check_reports_misfits():
@@ -270,8 +185,8 @@ def test_minet_config_check_reports_misfits():
 # ------------------------------------------------------------------ U²-Net
 @pytest.mark.parametrize('which', ['u2net', 'u2netp'])
 def test_u2net_every_stage_strict_loads_into_rsu(which):
-    stages, sides = (U2NET, U2NET_SIDES) if which == 'u2net' else (U2NETP, U2NETP_SIDES)
-    src = _meta_state_dict(u2net_keys(stages, sides))
+    stages = U2NET if which == 'u2net' else U2NETP
+    src = _meta_state_dict(u2net_keys(which))
     for stage, (h, cin, mid, cout, dilated) in stages.items():
         out, report = convert_u2net(src, stage_map={stage: ''})
         assert report['stages'] == {stage: ('', h, 14 * (2 * h) // 2)}  # 2L units x 7 keys
@@ -299,13 +214,13 @@ def test_u2net_key_renaming():
 
 
 def test_u2netp_decoder_into_afiu_head_where_structures_coincide():
-    src = _meta_state_dict(u2net_keys(U2NETP, U2NETP_SIDES))
+    src = _meta_state_dict(u2net_keys('u2netp'))
     model = _afiu_meta(mid_channels=16)
     target = {k: v.shape for k, v in model.state_dict().items()}
     with pytest.raises(ValueError, match='stage5d: decode_head.blocks.4.conv_in.conv.weight'):
         convert_u2net(src, target_shapes=target)
-    out, report = convert_u2net(src, target_shapes=target, skip_mismatched=True)
-    assert list(report['stages']) == ['stage4d', 'stage3d', 'stage2d', 'stage1d']
+    out, report = convert_u2net(src, target_shapes=target, allow_partial=True)
+    assert list(report['stages']) == ['stage1d', 'stage2d', 'stage3d', 'stage4d']  # map order
     assert list(report['mismatched']) == ['stage5d']
     for i in range(4):
         prefix = f'decode_head.blocks.{i}.'
@@ -313,6 +228,52 @@ def test_u2netp_decoder_into_afiu_head_where_structures_coincide():
         model.decode_head.blocks[i].load_state_dict(sub, strict=True, assign=True)
     assert len(out) == sum(len(model.decode_head.blocks[i].state_dict()) for i in range(4))
     # the full U²-Net: only stage1d (RSU7(128, 16, 64)) coincides with an AFIU level
-    src = _meta_state_dict(u2net_keys(U2NET, U2NET_SIDES))
-    _, report = convert_u2net(src, target_shapes=target, skip_mismatched=True)
+    src = _meta_state_dict(u2net_keys('u2net'))
+    _, report = convert_u2net(src, target_shapes=target, allow_partial=True)
     assert list(report['stages']) == ['stage1d']
+
+
+@pytest.mark.parametrize('which', ['u2net', 'u2netp'])
+def test_u2net_default_map_fits_nothing_of_the_afiu_paper_config(which):
+    """AFIU's RSU widths are not U²-Net's: with the paper config as target (the converter's
+    default) no stage fits, and the conversion is refused instead of writing misfits."""
+    src = _meta_state_dict(u2net_keys(which))
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/afiu/afiu_r50_1xb8-32k_cuhk-320x320.py'))
+    init_default_scope('mmseg')
+    with torch.device('meta'):
+        model = MODELS.build(cfg.model)
+    target = {k: v.shape for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError, match='do not fit the target.*stage1d'):
+        convert_u2net(src, target_shapes=target)
+    out, report = convert_u2net(src, target_shapes=target, allow_partial=True)
+    assert out == OrderedDict() and list(
+        report['mismatched']) == [f'stage{i}d' for i in range(1, 6)]
+
+
+def test_u2net_reference_layout_checks():
+    """A stray key does not change a stage's height (it is refused as not in the reference
+    layout); a missing key and a foreign shape are refused; ``allow_partial`` lists each."""
+    src = _meta_state_dict(u2net_keys('u2netp'))
+    stray = OrderedDict(src)
+    stray['stage3.rebnconv9.conv_s1.weight'] = torch.empty(16, 16, 3, 3, device='meta')
+    with pytest.raises(ValueError, match=r'1 key\(s\) not in the u2netp reference.*rebnconv9'):
+        convert_u2net(stray, stage_map={'stage3': ''})
+    out, report = convert_u2net(stray, stage_map={'stage3': ''}, allow_partial=True)
+    assert report['unmapped'] == ['stage3.rebnconv9.conv_s1.weight']
+    assert report['stages'] == {'stage3': ('', 5, 70)}
+    assert 'bottom.conv.weight' in out and out['bottom.conv.weight'] is src[
+        'stage3.rebnconv5.conv_s1.weight']
+    missing = OrderedDict(src)
+    del missing['side3.bias']
+    with pytest.raises(ValueError, match='1 u2netp reference key.*side3.bias'):
+        convert_u2net(missing, stage_map={'stage3': ''})
+    assert convert_u2net(missing, stage_map={}, allow_partial=True)[1]['missing'] == ['side3.bias']
+    wrong = OrderedDict(src)
+    wrong['stage3.rebnconv2.conv_s1.weight'] = torch.empty(16, 32, 3, 3, device='meta')
+    with pytest.raises(ValueError, match='shape.*stage3.rebnconv2.conv_s1.weight'):
+        convert_u2net(wrong, stage_map={'stage3': ''})
+    assert convert_u2net(src, stage_map={})[1]['variant'] == 'u2netp'
+    assert convert_u2net(
+        _meta_state_dict(u2net_keys('u2net')), stage_map={})[1]['variant'] == 'u2net'
+    with pytest.raises(ValueError, match='not U²-Net stages'):
+        convert_u2net(src, stage_map={'stage9': ''})

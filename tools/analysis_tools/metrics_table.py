@@ -5,16 +5,22 @@ Each row is a ``NAME=FILE.json`` argument: a flat metrics file written by ``tool
 with CHECKPOINT ``none``). The columns are the keys of the first row; a row without a key shows
 ``-``. ``tools/demo.sh`` prints its model-versus-baselines table with it.
 
+``--latex FILE.tex`` also writes the table as a LaTeX booktabs ``tabular`` (3 decimals, best value
+of each column bold: lowest for MAE keys, highest otherwise); ``--xlsx FILE.xlsx`` as an Excel
+sheet (needs openpyxl).
+
 Example::
 
     python tools/analysis_tools/metrics_table.py "trained model=work_dirs/demo/metrics.json" \
-        lbp-sharpness=work_dirs/demo/lbp_sharpness/metrics.json --out work_dirs/demo/table.json
+        lbp-sharpness=work_dirs/demo/lbp_sharpness/metrics.json --out work_dirs/demo/table.json \
+        --latex work_dirs/demo/table.tex
 """
 import argparse
 import sys
 
-from dbdseg.evaluation.metric_tables import format_markdown_table, read_metrics_files
-from dbdseg.utils.fileio import atomic_write_json
+from dbdseg.evaluation.metric_tables import (format_latex_table, format_markdown_table,
+                                             read_metrics_files, write_xlsx_table)
+from dbdseg.utils.fileio import atomic_write_json, atomic_write_text
 
 PROG = 'tools/analysis_tools/metrics_table.py'
 
@@ -30,6 +36,10 @@ def parse_args(argv=None):
     parser.add_argument(
         '--first-column', default='method', help='header of the row-name column (default: method)')
     parser.add_argument('--out', help='also write {NAME: metrics} of all rows to this JSON file')
+    parser.add_argument('--latex', metavar='FILE.tex', help='also write a LaTeX (booktabs) table')
+    parser.add_argument(
+        '--decimals', type=int, default=3, help='decimals of the LaTeX table (default 3)')
+    parser.add_argument('--xlsx', metavar='FILE.xlsx', help='also write an Excel sheet (openpyxl)')
     return parser.parse_args(argv)
 
 
@@ -47,6 +57,17 @@ def main(argv=None):
         except OSError as e:
             raise SystemExit(f'{PROG}: error: {e}')
         print(f'metrics of {len(rows)} rows written to {args.out}')
+    try:
+        if args.latex:
+            atomic_write_text(
+                args.latex,
+                format_latex_table(rows, first_column=args.first_column, decimals=args.decimals))
+            print(f'LaTeX table written to {args.latex}')
+        if args.xlsx:
+            write_xlsx_table(rows, args.xlsx, first_column=args.first_column)
+            print(f'Excel table written to {args.xlsx}')
+    except (OSError, ImportError, ValueError) as e:
+        raise SystemExit(f'{PROG}: error: {e}')
     return rows
 
 

@@ -13,7 +13,8 @@ the 8-bit maps (``dbdseg.evaluation.functional.curves``).
 
 The figure has one row per test set (the union of the sets found, in order of first appearance,
 or ``--sets``), each with the precision-recall curve (left) and the F-measure against the threshold
-(right, 0-255 by default as in the papers' figures; ``--threshold-scale 1`` for probabilities);
+(right, on the 0-255 threshold axis every dbdseg curve plot uses, as the papers' figures;
+``--threshold-scale 1`` for probabilities);
 every model is one line, labelled with its maxF. Models missing a set are left out of that row (and
 listed on stderr). A single set without a name is one untitled row.
 

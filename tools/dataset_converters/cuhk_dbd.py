@@ -11,7 +11,15 @@ Output (what ``configs/_base_/datasets/cuhk_dbd.py`` reads, ``invert=True``)::
 
     OUT/test/images/<stem>.jpg   OUT/test/masks/<stem>.png     the 100 images of --test-list
     OUT/train/images/<stem>.jpg  OUT/train/masks/<stem>.png    the other 604
+    OUT/splits/val.txt   the 60 validation stems of --val-list (carved from the 604)
+    OUT/splits/train.txt the other 544 training stems
     OUT/conversion_report.json
+
+The DBD configs train on ``splits/train.txt``, validate (and keep the best checkpoint) on
+``splits/val.txt`` and test on ``test/``. The shipped validation list was drawn by
+:func:`dbdseg.datasets.validation_split.draw_validation_split` (seed 0, 60 of the 604 sorted
+training stems ``out_of_focus0001`` ... ``out_of_focus0704`` less the test list);
+``--val-list draw`` draws it from the training images actually found.
 
 Files are copied byte for byte; an upper-case ``.JPG`` is written as ``.jpg`` (the dataset reads one
 exact suffix). The work is done by :func:`dbdseg.datasets.conversion.convert_cuhk_dbd`. Example::
@@ -27,6 +35,7 @@ from dbdseg.datasets.conversion import add_common_args, convert_cuhk_dbd, conver
 SPLITS_DIR = osp.join(osp.dirname(osp.abspath(__file__)), 'splits')
 DEFAULT_TEST_LIST = osp.join(SPLITS_DIR, 'cuhk_dbd_test100.txt')
 DEFAULT_XU_INDEX = osp.join(SPLITS_DIR, 'cuhk_dbd_test100_xu_index.txt')
+DEFAULT_VAL_LIST = osp.join(SPLITS_DIR, 'cuhk_dbd_val60.txt')
 
 
 def parse_args(argv=None):
@@ -52,6 +61,11 @@ def parse_args(argv=None):
         default=DEFAULT_XU_INDEX,
         help='"N.bmp out_of_focusNNNN.jpg" lines for --xu100 (default: the shipped index)')
     parser.add_argument(
+        '--val-list',
+        default=DEFAULT_VAL_LIST,
+        help='file of the validation image names carved from the training images, or "draw" '
+        '(seed 0, 60 images; default: tools/dataset_converters/splits/cuhk_dbd_val60.txt)')
+    parser.add_argument(
         '--strict',
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -73,7 +87,8 @@ def run(argv=None):
         strict=args.strict,
         overwrite=args.overwrite,
         polarity_samples=args.polarity_samples,
-        progress=not args.no_progress)
+        progress=not args.no_progress,
+        val_list=None if args.val_list == 'draw' else args.val_list)
     return 0
 
 

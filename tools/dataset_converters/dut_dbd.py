@@ -15,7 +15,15 @@ Masks: white = in-focus (dbdseg's label 1, ``invert=False``). Output (what
 
     OUT/train/images/<stem>.jpg  OUT/train/masks/<stem>.bmp
     OUT/test/images/<stem>.jpg   OUT/test/masks/<stem>.bmp
+    OUT/splits/val.txt    60 validation stems carved from the 600 training images
+    OUT/splits/train.txt  the other 540
     OUT/conversion_report.json
+
+The validation split is drawn by :func:`dbdseg.datasets.validation_split.draw_validation_split`
+(seed 0: ``sorted(random.Random(0).sample(sorted(train stems), 60))``; no list ships for DUT
+because its file names were not available when dbdseg was written, so the draw runs on the names of
+your download); the DBD configs train on ``splits/train.txt``, validate on ``splits/val.txt`` and
+test on ``test/``.
 
 Files are copied byte for byte (an upper-case suffix is written lower-case). A release with only one
 part (e.g. the 500 test images) is converted with a warning. The work is done by

@@ -3,15 +3,18 @@
 Usage::
 
     python tools/model_converters/minet2dbdseg.py SRC DST [--parts backbone neck]
-        [--allow-unmapped] [--config CFG [--cfg-options k=v ...]]
+        [--allow-partial] [--config CFG|none [--cfg-options k=v ...]]
 
 MINet-Res50 and AFIU (``configs/_base_/models/afiu.py``) share the ResNet-50 encoder and the AIM /
 SIM blocks; the converter maps them onto ``backbone.*`` and ``neck.*`` and drops MINet's decoder
-(the key mapping is :mod:`dbdseg.utils.model_conversion.minet`). Keys that follow no rule are
-refused unless ``--allow-unmapped`` (then they are dropped and listed).
+(the key mapping is :mod:`dbdseg.utils.model_conversion.minet`). A key that follows no rule, a
+MINet_Res50 key missing from SRC, a target key of the converted parts not produced, or a shape that
+does not fit is refused unless ``--allow-partial`` (then DST holds what fits and every gap is
+printed; ``--allow-unmapped`` is its older name).
 
-``--config`` builds the target model (no pretrained weights) and checks that every converted key
-exists there with the same shape (a strict load of the converted parts).
+``--config`` (default: the AFIU paper config ``configs/afiu/afiu_r50_1xb8-32k_cuhk-320x320.py``;
+``none`` skips the check) builds the target model on the meta device and checks a strict load of
+the converted parts (every backbone / AIM / SIM key produced, every shape equal).
 
 The output is an mmengine checkpoint ``{'state_dict': ..., 'meta': {...}}``; use it with
 ``load_from=DST`` (the whole model; the head keeps its initialisation) or as
@@ -19,10 +22,14 @@ The output is an mmengine checkpoint ``{'state_dict': ..., 'meta': {...}}``; use
 """
 import argparse
 
-from dbdseg.utils.model_conversion import (add_allow_unmapped, add_config_args, check_target_shapes,
-                                           load_state_dict_file, raise_problems, save_checkpoint,
-                                           target_shapes_from_config)
+from dbdseg.utils.model_conversion import (add_allow_partial, add_config_args, check_and_settle,
+                                           load_state_dict_file, save_checkpoint, source_gaps)
 from dbdseg.utils.model_conversion.minet import PARTS, convert_minet, summary
+
+#: the AFIU paper config (ResNet-50 + AIM/SIM neck + RSU stack), relative to configs/
+DEFAULT_CONFIG = 'afiu/afiu_r50_1xb8-32k_cuhk-320x320.py'
+#: target keys each part fills (AFIU's fusion convs and RSU head have no MINet counterpart)
+PART_PREFIXES = dict(backbone=('backbone.', ), neck=('neck.aims.', 'neck.sims.'))
 
 
 def parse_args(argv=None):
@@ -35,8 +42,9 @@ def parse_args(argv=None):
         default=list(PARTS),
         choices=PARTS,
         help='dbdseg parts to write (default: backbone neck)')
-    add_allow_unmapped(parser)
-    add_config_args(parser, 'check every converted key against this config\'s model')
+    add_allow_partial(parser, '--allow-unmapped')
+    add_config_args(parser, 'check the converted parts against this config\'s model',
+                    DEFAULT_CONFIG)
     return parser.parse_args(argv)
 
 
@@ -44,15 +52,13 @@ def main(argv=None):
     args = parse_args(argv)
     src = load_state_dict_file(args.src)
     try:
-        out, report = convert_minet(src, parts=args.parts, allow_unmapped=args.allow_unmapped)
+        out, report = convert_minet(src, parts=args.parts, allow_partial=True)
     except ValueError as exc:
         raise SystemExit(str(exc))
     print(summary(report, out))
-    if args.config:
-        problems = check_target_shapes(out, target_shapes_from_config(args.config,
-                                                                      args.cfg_options))
-        raise_problems(problems, f'converted key(s) do not fit {args.config}')
-        print(f'every converted key fits {args.config}')
+    prefixes = [p for part in args.parts for p in PART_PREFIXES[part]]
+    out = check_and_settle(out, source_gaps(report, 'MINet_Res50'), args.config, 'minet2dbdseg',
+                           args.allow_partial, args.cfg_options, prefixes)
     meta = dict(converted_from=str(args.src), converter='minet2dbdseg', parts=list(args.parts))
     save_checkpoint(args.dst, out, meta)
 

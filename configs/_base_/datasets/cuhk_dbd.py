@@ -1,12 +1,16 @@
 # CUHK defocus blur detection set (Shi et al., CVPR 2014), the 704 defocus images:
-# 604 train / 100 test (the BTBNet/DD split, list shipped with the CUHK converter).
+# 604 train / 100 test (the BTBNet/DD split, list shipped with the CUHK converter); 60 of the 604
+# are the validation split (544 train / 60 val / 100 test: model selection never sees the test set).
 # Layout expected (what tools/dataset_converters/cuhk_dbd.py writes from the original release, files
 # copied unchanged, names kept, e.g. out_of_focus0001):
 #   data/cuhk_dbd/train/images/<stem>.jpg   data/cuhk_dbd/train/masks/<stem>.png
 #   data/cuhk_dbd/test/images/<stem>.jpg    data/cuhk_dbd/test/masks/<stem>.png
+#   data/cuhk_dbd/splits/{train,val}.txt    the seeded validation split (shipped list
+#       tools/dataset_converters/splits/cuhk_dbd_val60.txt; a folder converted before it existed:
+#       tools/dataset_converters/validation_split.py data/cuhk_dbd --val-list <that list>)
 # Polarity: in the original CUHK masks white = BLURRED; CUHKDBDDataset inverts them by default
 # (CUHKDBDDataset.INVERT = True) into dbdseg's label 1 = in-focus. For a re-release already stored
-# as white = in-focus set invert=False in both dataloaders. Suffixes: the class defaults (.jpg,
+# as white = in-focus set invert=False in every dataloader. Suffixes: the class defaults (.jpg,
 # .png).
 # Set name (results, metric keys with several test sets): 'CUHK' (CUHKDBDDataset.SET_NAME).
 dataset_type = 'CUHKDBDDataset'
@@ -60,8 +64,21 @@ train_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         data_prefix=dict(img_path='train/images', seg_map_path='train/masks'),
+        ann_file='splits/train.txt',  # the 544 training images outside the validation split
         pipeline=train_pipeline))
+# validation (and the 'best' checkpoint) on the 60 images carved from the training set
 val_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        data_prefix=dict(img_path='train/images', seg_map_path='train/masks'),
+        ann_file='splits/val.txt',
+        pipeline=test_pipeline))
+test_dataloader = dict(
     batch_size=1,
     num_workers=2,
     persistent_workers=True,
@@ -71,6 +88,13 @@ val_dataloader = dict(
         data_root=data_root,
         data_prefix=dict(img_path='test/images', seg_map_path='test/masks'),
         pipeline=test_pipeline))
-test_dataloader = val_dataloader
+# The papers' practice, a named option: train on all 604 training images and validate (select
+# the 'best' checkpoint) on the test split. Use it with a user config:
+#   _base_ = '<a config that uses this base>.py'
+#   train_dataloader = dict(dataset={{_base_.val_on_test_train}})
+#   val_dataloader = dict(dataset={{_base_.val_on_test_val}})
+val_on_test_train = dict(ann_file='')
+val_on_test_val = dict(
+    ann_file='', data_prefix=dict(img_path='test/images', seg_map_path='test/masks'))
 val_evaluator = dict(type='SODMetric')
 test_evaluator = val_evaluator

@@ -1,5 +1,6 @@
-# DBD benchmark: train on DUT (600 train images), validate on the DUT test set (500 images),
-# test on the CUHK test set (100 images) and the DUT test set in one run (MultiSetDataset: one
+# DBD benchmark: train on DUT (540 of the 600 train images), validate (and keep the 'best'
+# checkpoint) on the other 60 (the seeded validation split, data/dut_dbd/splits/{train,val}.txt),
+# test on the CUHK test set (100 images) and the DUT test set (500) in one run (MultiSetDataset: one
 # metric block per set, keys 'CUHK/maxF', 'DUT/maxF'; predictions under <out>/<set name>/).
 # Layout expected (files copied unchanged from each release):
 #   data/dut_dbd/{train,test}/images/<stem>.jpg, .../masks/<stem>.bmp
@@ -61,6 +62,7 @@ train_dataloader = dict(
         type='DUTDBDDataset',
         data_root=data_root,
         data_prefix=dict(img_path='train/images', seg_map_path='train/masks'),
+        ann_file='splits/train.txt',
         pipeline=train_pipeline))
 test_prefix = dict(img_path='test/images', seg_map_path='test/masks')
 dut_test = dict(
@@ -75,7 +77,12 @@ val_dataloader = dict(
     num_workers=2,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dut_test)
+    dataset=dict(
+        type='DUTDBDDataset',
+        data_root=data_root,
+        data_prefix=dict(img_path='train/images', seg_map_path='train/masks'),
+        ann_file='splits/val.txt',
+        pipeline=test_pipeline))
 test_dataloader = dict(
     batch_size=1,
     num_workers=2,
@@ -84,3 +91,11 @@ test_dataloader = dict(
     dataset=dict(type='MultiSetDataset', datasets=[cuhk_test, dut_test]))
 val_evaluator = dict(type='SODMetric')
 test_evaluator = val_evaluator
+# The papers' practice, a named option: train on every training image and validate (select the
+# 'best' checkpoint) on the test split of the training set. Use it with a user config:
+#   _base_ = '<a config that uses this base>.py'
+#   train_dataloader = dict(dataset={{_base_.val_on_test_train}})
+#   val_dataloader = dict(dataset={{_base_.val_on_test_val}})
+val_on_test_train = dict(ann_file='')
+val_on_test_val = dict(
+    ann_file='', data_prefix=dict(img_path='test/images', seg_map_path='test/masks'))

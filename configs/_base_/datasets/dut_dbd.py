@@ -1,9 +1,13 @@
 # DUT defocus blur detection set (Zhao et al., CVPR 2018, BTBNet): 600 train (dut600) / 500 test
-# (dut500) images.
+# (dut500) images; 60 of the 600 are the validation split (540 train / 60 val / 500 test: model
+# selection never sees the test set).
 # Layout expected (what tools/dataset_converters/dut_dbd.py writes: the release's folders renamed,
 # files copied unchanged, names kept):
 #   data/dut_dbd/train/images/<stem>.jpg   data/dut_dbd/train/masks/<stem>.bmp
 #   data/dut_dbd/test/images/<stem>.jpg    data/dut_dbd/test/masks/<stem>.bmp
+#   data/dut_dbd/splits/{train,val}.txt    the seeded validation split the converter draws (a
+#       folder converted before it existed: tools/dataset_converters/validation_split.py
+#       data/dut_dbd)
 # Polarity: white = in-focus, which is dbdseg's label 1 (DUTDBDDataset.INVERT = False). Suffixes:
 # the class defaults (.jpg images, .bmp masks).
 # Masks are thresholded at 128 (pysodmetrics' rule) by LoadBinaryAnnotations.
@@ -59,8 +63,21 @@ train_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         data_prefix=dict(img_path='train/images', seg_map_path='train/masks'),
+        ann_file='splits/train.txt',  # the 540 training images outside the validation split
         pipeline=train_pipeline))
+# validation (and the 'best' checkpoint) on the 60 images carved from the training set
 val_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        data_prefix=dict(img_path='train/images', seg_map_path='train/masks'),
+        ann_file='splits/val.txt',
+        pipeline=test_pipeline))
+test_dataloader = dict(
     batch_size=1,
     num_workers=2,
     persistent_workers=True,
@@ -70,6 +87,13 @@ val_dataloader = dict(
         data_root=data_root,
         data_prefix=dict(img_path='test/images', seg_map_path='test/masks'),
         pipeline=test_pipeline))
-test_dataloader = val_dataloader
+# The papers' practice, a named option: train on all 600 training images and validate (select
+# the 'best' checkpoint) on the test split. Use it with a user config:
+#   _base_ = '<a config that uses this base>.py'
+#   train_dataloader = dict(dataset={{_base_.val_on_test_train}})
+#   val_dataloader = dict(dataset={{_base_.val_on_test_val}})
+val_on_test_train = dict(ann_file='')
+val_on_test_val = dict(
+    ann_file='', data_prefix=dict(img_path='test/images', seg_map_path='test/masks'))
 val_evaluator = dict(type='SODMetric')
 test_evaluator = val_evaluator

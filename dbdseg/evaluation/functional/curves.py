@@ -26,7 +26,9 @@ import numpy as np
 
 from dbdseg.utils.fileio import atomic_write_bytes
 
-__all__ = ['save_curves_json', 'load_curves_json', 'plot_curves', 'plot_curves_grid']
+__all__ = [
+    'THRESHOLD_SCALE', 'save_curves_json', 'load_curves_json', 'plot_curves', 'plot_curves_grid'
+]
 
 
 def _to_builtin(obj: Any) -> Any:
@@ -77,11 +79,16 @@ def load_curves_json(path: str) -> Dict[str, Any]:
         return json.load(f)
 
 
+#: x range of every F-measure-vs-threshold panel: the 8-bit threshold axis 0 - 255 of the SOD / DBD
+#: papers' figures (Zhang & Yan 2020, Fig. 6: "binarized at each point in range of [0, 255]").
+THRESHOLD_SCALE = 255.0
+
+
 def _draw_panels(ax_pr,
                  ax_f,
                  curves_list: Sequence[Dict[str, Any]],
                  labels: Sequence[str],
-                 threshold_scale: float = 1.0,
+                 threshold_scale: float = THRESHOLD_SCALE,
                  title: str = '') -> None:
     """Draw PR curves into ``ax_pr`` and F-measure-vs-threshold curves into ``ax_f``.
 
@@ -110,7 +117,7 @@ def _draw_panels(ax_pr,
     ax_pr.set_xlabel('Recall')
     ax_pr.set_ylabel('Precision')
     ax_pr.set_title(f'{prefix}precision-recall curve' if title else 'Precision-recall curve')
-    ax_f.set_xlabel('Threshold')
+    ax_f.set_xlabel(f'Threshold (0-{threshold_scale:g})')
     ax_f.set_ylabel(r'F-measure ($\beta^2$ = 0.3)')
     ax_f.set_title(f'{prefix}F-measure vs threshold' if title else 'F-measure vs threshold')
     ax_pr.set_xlim(0, 1)
@@ -131,8 +138,9 @@ def plot_curves(curves_list: Sequence[Dict[str, Any]], labels: Sequence[str], pa
     """Draw PR curves and F-measure-vs-threshold curves of one or several models into one PNG.
 
     Left panel: precision (y) against recall (x). Right panel: F-measure (beta^2 = 0.3, y) against
-    threshold in [0, 1] (x). One line per curves dict, labelled ``'<label> (maxF=0.xxxx)'`` where
-    maxF is ``curves['metrics']['maxF']`` when present, else the max of ``curves['fmeasure']``.
+    the 8-bit threshold 0 - 255 (x; :data:`THRESHOLD_SCALE`, the axis of every dbdseg curve plot).
+    One line per curves dict, labelled ``'<label> (maxF=0.xxxx)'`` where maxF is
+    ``curves['metrics']['maxF']`` when present, else the max of ``curves['fmeasure']``.
     Drawn with matplotlib's Agg canvas (no display, global backend untouched); written atomically.
 
     Args:
@@ -150,19 +158,19 @@ def plot_curves(curves_list: Sequence[Dict[str, Any]], labels: Sequence[str], pa
 
 def plot_curves_grid(rows: Sequence[Tuple[str, Sequence[Dict[str, Any]], Sequence[str]]],
                      path: str,
-                     threshold_scale: float = 1.0,
+                     threshold_scale: float = THRESHOLD_SCALE,
                      dpi: int = 100) -> None:
     """Several test sets in one PNG: one row per set, PR curves left, F-measure curves right.
 
     Each row draws every model's curves of that set (as :func:`plot_curves` does for one set),
-    titled by the set name. Thresholds are drawn on ``[0, threshold_scale]`` (1: probabilities;
-    255: the 8-bit scale of the papers' F-measure-vs-threshold figures).
+    titled by the set name. Thresholds are drawn on ``[0, threshold_scale]`` (255, the default:
+    the 8-bit scale of the papers' F-measure-vs-threshold figures; 1: probabilities).
 
     Args:
         rows (Sequence[tuple]): ``(set name, curves dicts, labels)`` per row; an empty set name
             gives untitled panels.
         path (str): destination PNG; parent folders are created.
-        threshold_scale (float): x range of the F-measure panels, > 0. Defaults to 1.
+        threshold_scale (float): x range of the F-measure panels, > 0. Defaults to 255.
         dpi (int): resolution. Defaults to 100.
 
     Raises:

@@ -19,6 +19,8 @@ from ..functional import (DBD_BETA2, DBD_PROTOCOLS, DD_FACTOR, FIXED_THRESHOLD, 
                           check_dbd_protocols, dbd_image_counts, image_sod_measures, is_binary_mask,
                           mean_sod_curves, plot_curves, save_curves_json, save_prob_png,
                           summarize_dbd_protocols, summarize_sod_measures)
+from ..functional.dbd_protocols import DD_QUANTIZE, PROTOCOL_MASK_RULES
+from ..per_image import PER_IMAGE_SOD_KEYS, per_image_rows, write_per_image_csv
 
 
 def _field(sample: Any, name: str) -> Any:
@@ -127,7 +129,22 @@ class SODMetric(BaseMetric):
       pixels of the set, then P, R, F once; keys ``ddpP``, ``ddpR``, ``ddpF``;
     - ``'fixed'`` (D-DFFNet's test scripts): binary ``p >= fixed_threshold`` on the unquantised
       probability; the class ``positive`` is scored (``'blurred'`` inverts prediction and mask);
-      keys ``fixF`` (mean per-image F) and ``fixIoU`` (mean per-image TP / (TP + FP + FN)).
+      keys ``fixF`` (mean per-image F, ``test1.py``) and ``fixIoU`` (mean per-image
+      TP / (TP + FP + FN), dbdseg's);
+    - ``'fixed_pooled'`` (D-DFFNet's ``test_iou.py``): ``p > fixed_threshold`` (strict), one IoU
+      over all pixels of the set; key ``fixpIoU``;
+    - ``'dd_mae'`` (DD's ``eval.ipynb``): MAE of the raw probability; key ``ddMAE``;
+    - ``'zhang_yan'`` (Zhang & Yan 2020, Section 4): MAE of the output binarised with
+      ``p >= fixed_threshold``; key ``zyMAE``;
+    - ``'a2s'`` (A2S's ``metric.py``): the printed Max-F, Mean-F (the F at the adaptive
+      threshold), MAE, SM, EM, Fbw; keys ``a2sMaxF``, ``a2sMeanF``, ``a2sMAE``, ``a2sSm``,
+      ``a2sEm``, ``a2sWF`` (:mod:`dbdseg.evaluation.functional.a2s_protocol`).
+
+    Masks reach the metric as {0, 1} maps (dbdseg's ``> 128`` rule of ``LoadBinaryAnnotations``),
+    so the protocols' own grey-mask rules (D-DFFNet ``>= 128``, A2S min-max ``> 0.5``, DD's raw
+    grey mask) apply only where grey masks are read directly: ``eval_pred_folder.py --pred DIR
+    --gt DIR``. DD's notebook exactly: ``dbd_protocols=['dd_pooled', 'dd_mae']``,
+    ``dd_quantize='trunc'``, ``dd_binarize_gt=True``.
 
     Keys come in this order: the ``sod_metrics`` in their order, then the protocol keys in the
     order of ``dbd_protocols``.
@@ -170,8 +187,8 @@ class SODMetric(BaseMetric):
             mask (as 0 / 255) is also binarised with ``> min(dd_factor * mean, 255)``, so a mask
             with >= 2/3 foreground (``dd_factor`` 1.5) becomes all zero. Defaults to False (the
             {0, 1} mask as it is).
-        fixed_threshold (float): threshold of ``'fixed'``, in [0, 1], binarised with ``>=``.
-            Defaults to 0.5 (D-DFFNet).
+        fixed_threshold (float): threshold of ``'fixed'`` / ``'zhang_yan'`` (``>=``) and
+            ``'fixed_pooled'`` (``>``), in [0, 1]. Defaults to 0.5 (D-DFFNet).
         output_dir (str, optional): when set, ``process`` writes every prediction as
             ``output_dir/<stem>.png`` (``output_dir/<set_name>/<stem>.png`` with several sets),
             8-bit grey, ``rint(p * 255)``, at the original image size, atomically (temporary
@@ -192,6 +209,17 @@ class SODMetric(BaseMetric):
         collect_device (str): 'cpu' or 'gpu', for gathering results across ranks (mmengine).
         collect_dir (str, optional): folder for the cpu gathering (mmengine).
         prefix (str, optional): key prefix (mmengine); keep None for plain keys.
+        dd_quantize (str): 8-bit quantisation of the dd protocols: ``'round'`` (default,
+            ``uint8(rint(p * 255))``, the saved PNG) or ``'trunc'`` (DD's notebook,
+            ``np.uint8(p * 255)``).
+        per_image_csv (str, optional): when set, ``compute_metrics`` writes one CSV row per image
+            (``stem``, ``set`` with several sets, ``maxF``, ``MAE``, ``Sm``, ``maxE``, ``wF``, the
+            other ``sod_metrics`` and the protocol keys, each on that image alone; see
+            :mod:`dbdseg.evaluation.per_image`). Defaults to None.
+        keep_results (bool): accepted for mmseg's ``tools/test.py --out DIR``, which sets
+            ``output_dir=DIR`` and ``keep_results=True`` on the test evaluator (for mmseg's
+            ``IoUMetric``: keep the PNGs of ``format_only``); SODMetric never deletes its PNGs, so
+            it has no effect. Defaults to False.
 
     Per-image values (scalars, confusion counts and 256-point curves, never full maps, plus
     ``img_path`` and, when the sample has one, ``set_name``) go to ``self.results``, which
@@ -199,12 +227,15 @@ class SODMetric(BaseMetric):
     memory stays bounded.
 
     Raises:
+        TypeError: an unknown keyword argument.
         ValueError: unknown metric name or DBD protocol (the message lists the valid ones), both
             ``sod_metrics`` and ``dbd_protocols`` empty, unknown ``positive``, ``dd_factor`` not
-            > 0, ``fixed_threshold`` outside [0, 1], ``format_only`` without ``output_dir``; in
-            ``process``: a prediction that is not a 1-channel map in [0, 1], a prediction and mask
-            of different sizes, a mask holding 255 (mmseg's ignore index: pysodmetrics cannot
-            mask pixels, and test masks are never padded) or other values than 0 / 1, a missing
+            > 0, ``fixed_threshold`` outside [0, 1], unknown ``dd_quantize``, ``format_only``
+            without ``output_dir``; in ``process``: a prediction that is not a 1-channel map in
+            [0, 1], a prediction and mask of different sizes, a mask holding 255 (a 0 / 255 file
+            not binarised by ``LoadBinaryAnnotations``, or mmseg's ignore index: the message
+            says masks must be 0 / 1 after loading and names the transform) or other values than
+            0 / 1, a missing
             mask without ``format_only``, a ``set_name`` that is not a usable folder name, a
             sample without ``set_name`` while ``dataset_meta`` names several sets, a ``stem``
             that is empty, absolute or holds ``..``, a second image of the evaluation whose PNG
@@ -213,7 +244,9 @@ class SODMetric(BaseMetric):
             without ``set_name`` in multi-set mode.
     """
 
-    default_prefix: Optional[str] = None
+    # '' (not None): plain keys, and no "The prefix is not set" warning from mmengine on every
+    # build (mmengine prefixes keys only when the prefix is non-empty)
+    default_prefix: Optional[str] = ''
 
     def __init__(self,
                  sod_metrics: Optional[Union[str, Sequence[str]]] = None,
@@ -228,8 +261,20 @@ class SODMetric(BaseMetric):
                  format_only: bool = False,
                  collect_device: str = 'cpu',
                  collect_dir: Optional[str] = None,
-                 prefix: Optional[str] = None) -> None:
+                 prefix: Optional[str] = None,
+                 dd_quantize: str = 'round',
+                 per_image_csv: Optional[str] = None,
+                 keep_results: bool = False,
+                 **kwargs) -> None:
+        # mmseg's IoUMetric arguments that tools/test.py --out sets (mmseg 1.x:
+        # test_evaluator['output_dir'] = DIR and ['keep_results'] = True): output_dir is ours;
+        # keep_results only keeps IoUMetric's PNGs after format_only, and SODMetric never deletes
+        # its PNGs, so it is accepted and has no effect. Any other argument is an error, as before.
+        if kwargs:
+            raise TypeError(f'SODMetric.__init__() got unexpected keyword argument(s) '
+                            f'{sorted(kwargs)}')
         super().__init__(collect_device=collect_device, prefix=prefix, collect_dir=collect_dir)
+        self.keep_results = bool(keep_results)
         if sod_metrics is None:
             metrics = list(SOD_METRICS)
         elif isinstance(sod_metrics, str):
@@ -251,6 +296,9 @@ class SODMetric(BaseMetric):
             raise ValueError(f'SODMetric: sod_metrics is empty and no dbd_protocols are given; '
                              f'pick sod_metrics from {list(SOD_METRICS)} or protocols from '
                              f'{list(DBD_PROTOCOLS)}.')
+        if dd_quantize not in DD_QUANTIZE:
+            raise ValueError(f'SODMetric: dd_quantize must be one of {list(DD_QUANTIZE)}, got '
+                             f'{dd_quantize!r}.')
         if format_only and output_dir is None:
             raise ValueError('SODMetric: format_only=True only writes predictions, so it needs '
                              'output_dir.')
@@ -261,6 +309,8 @@ class SODMetric(BaseMetric):
         self.dd_factor = dd_factor
         self.dd_binarize_gt = bool(dd_binarize_gt)
         self.fixed_threshold = fixed_threshold
+        self.dd_quantize = dd_quantize
+        self.per_image_csv = per_image_csv
         self.output_dir = output_dir
         self.curve_dir = curve_dir
         self.format_only = format_only
@@ -332,12 +382,16 @@ class SODMetric(BaseMetric):
                 continue
 
             record: Dict[str, Any] = {}
-            if self.metrics or self.curve_dir is not None:
+            if self.metrics or self.curve_dir is not None or self.per_image_csv is not None:
+                # the per-image CSV needs the curves for its per-image maxF / maxE columns
+                needs = list(self.metrics)
+                if self.per_image_csv is not None:
+                    needs = list(dict.fromkeys(needs + list(PER_IMAGE_SOD_KEYS)))
                 record.update(
                     image_sod_measures(
                         pred,
                         gt,
-                        metrics=self.metrics,
+                        metrics=needs,
                         normalize_pred=self.normalize_pred,
                         with_curves=self.curve_dir is not None,
                         check_inputs=False))  # _read_pred / _read_gt checked them
@@ -351,8 +405,12 @@ class SODMetric(BaseMetric):
                         dd_factor=self.dd_factor,
                         dd_binarize_gt=self.dd_binarize_gt,
                         fixed_threshold=self.fixed_threshold,
-                        check_inputs=False))
+                        check_inputs=False,
+                        dd_quantize=self.dd_quantize))
             record['img_path'] = img_path
+            if self.per_image_csv is not None:
+                record['stem'] = (
+                    _output_stem(sample, img_path, name) if img_path is not None else name)
             if set_name is not None:  # single-set records stay as they were
                 record['set_name'] = set_name
             self.results.append(record)
@@ -396,8 +454,12 @@ class SODMetric(BaseMetric):
             values = np.unique(gt)
             if (values == 255).any():
                 raise ValueError(
-                    f'SODMetric: {name}: ground truth holds 255 (ignore index); pysodmetrics '
-                    'cannot exclude pixels and test masks must be unpadded {0, 1} maps.')
+                    f'SODMetric: {name}: ground truth holds 255, values {values.tolist()}: '
+                    'masks must hold labels 0 / 1 after loading. A 0 / 255 mask file is '
+                    "binarised by dbdseg's LoadBinaryAnnotations transform (dict(type="
+                    "'LoadBinaryAnnotations') in the test pipeline: 8-bit values > 128 -> 1); "
+                    "mmseg's LoadAnnotations keeps the raw values. (255 is also mmseg's ignore "
+                    'index, which pysodmetrics cannot exclude: test masks must be unpadded.)')
             raise ValueError(f'SODMetric: {name}: ground truth must hold only 0 and 1, got '
                              f'values {values.tolist()}.')
         return gt.astype(bool)
@@ -440,10 +502,13 @@ class SODMetric(BaseMetric):
             return settings
         settings.update(dbd_beta2=DBD_BETA2, dbd_zero_division=0, positive=self.positive)
         if 'dd' in protocols or 'dd_pooled' in protocols:
+            quant = ('uint8(rint(p * 255))'
+                     if self.dd_quantize == 'round' else 'uint8(float32(p) * 255) (DD notebook)')
             settings.update(
                 dd_factor=self.dd_factor,
+                dd_quantize=self.dd_quantize,
                 dd_threshold='q > min(dd_factor * mean(q), 255) per image; '
-                'q = uint8(rint(p * 255)), p not stretched',
+                f'q = {quant}, p not stretched',
                 dd_binarize_gt=self.dd_binarize_gt,
                 dd_gt=('gt255 > min(dd_factor * mean(gt255), 255) (DD notebook quirk)'
                        if self.dd_binarize_gt else '{0, 1} mask as is'),
@@ -462,6 +527,24 @@ class SODMetric(BaseMetric):
                 fixed_positive='blurred (label 0)' if blurred else 'in-focus (label 1)',
                 fixed_aggregation='fixF / fixIoU: means over images of per-image F / '
                 'IoU = TP / (TP + FP + FN)')
+        if 'fixed_pooled' in protocols:
+            settings.update(
+                fixed_threshold=self.fixed_threshold,
+                fixed_pooled_rule='p > fixed_threshold (strict, D-DFFNet test_iou.py); '
+                'fixpIoU: TP / FP / FN summed over the set, then IoU once',
+                fixed_positive='blurred (label 0)'
+                if self.positive == 'blurred' else 'in-focus (label 1)')
+        if 'dd_mae' in protocols:
+            settings['dd_mae_rule'] = 'ddMAE: mean over images of mean |p - mask| (DD notebook)'
+        if 'zhang_yan' in protocols:
+            settings.update(
+                fixed_threshold=self.fixed_threshold,
+                zhang_yan_rule='zyMAE: mean over images of mean |(p >= fixed_threshold) - mask|')
+        if 'a2s' in protocols:
+            settings['a2s_rule'] = (
+                'A2S metric.py: q = uint8(rint(p * 255)) min-max stretched; maxF over 255 bins of '
+                'the mean P and R; meanF = F at min(2 mean, 1); MAE, S, adaptive E, wF (eps 1e-6)')
+        settings['mask_rules'] = {p: PROTOCOL_MASK_RULES[p] for p in protocols}
         return settings
 
     def _group_by_set(self, results: list) -> Optional[Dict[str, list]]:
@@ -524,6 +607,11 @@ class SODMetric(BaseMetric):
             raise ValueError('SODMetric: no images were processed, nothing to evaluate.')
         settings = self.settings()
         text = ', '.join(f'{k}={v}' for k, v in settings.items())
+        if self.per_image_csv is not None:
+            write_per_image_csv(
+                per_image_rows(results, self.metrics, self.dbd_protocols), self.per_image_csv)
+            logger.info(f'SODMetric: per-image metrics of {len(results)} images saved to '
+                        f'{self.per_image_csv}')
         if groups is None:
             logger.info(f'SODMetric settings: {text}, num_images={len(results)}')
             return self._evaluate_set(results, settings, self.curve_dir, None)

@@ -2,10 +2,34 @@
 
 Source: Cun & Pun, "Defocus Blur Detection via Depth Distillation", ECCV 2020, Sec. 3.3, Eq. 2
 ("weighted binary cross entropy ... as in [13, 46]"), applied to the fused and every side output
-with alpha_k = 1. The class weights printed in Eq. 2 are garbled in the available text, and the
-authors released no training code, so the weighting is our choice: class-balanced BCE with each
-class weighted by the other class's pixel share, per image, as HED (Xie & Tu, ICCV 2015) does
-(see configs/depth_distillation/README.md, 'What the paper does not say').
+with alpha_k = 1. Eq. 2 as printed reads
+
+    l_bce(M, M') = -(1 - TP / N_n) M log M' - (1 - TN / N_n) (1 - M) log(1 - M')
+
+with "TP and TN the numbers of true positives and true negatives in the samples, N_p and N_n the
+numbers of in-focus and out-of-focus pixels". The authors released no training code. Three
+readings are offered (``weighting``):
+
+* ``'balanced'`` (the default): class-balanced BCE, each class weighted by the other class's pixel
+  share per image, as HED (Xie & Tu, ICCV 2015) and the class-balanced losses of the shadow
+  detectors the paper cites ([13] Hu et al. 2018; [46] Zheng et al. 2019).
+* ``'eq2'``: Eq. 2 literally as printed: w_pos = 1 - TP / N_n, w_neg = 1 - TN / N_n, with TP / TN
+  counted on the current prediction (sigmoid >= 0.5) without gradient.
+* ``'eq2_per_class'``: Eq. 2 with the defined N_p in the first term: w_pos = 1 - TP / N_p,
+  w_neg = 1 - TN / N_n (one minus each class's recall: a prediction-dependent hard-class
+  weighting).
+
+Why ``'balanced'`` stays the default: the printed equation is evidently garbled -- it divides both
+terms by N_n although the sentence after it defines N_p, which then appears nowhere; read
+literally, TP / N_n is not bounded by 1 (TP <= N_p, and N_p > N_n on most DBD images, which are
+mostly in focus), so the positive weight turns negative (rewarding errors) once the model finds
+more in-focus pixels than there are out-of-focus ones; dbdseg clips the weights to [0, 1], which
+then switches the positive term off exactly when training goes well. The per-class reading is
+well defined but depends on the prediction (at initialisation it equals plain BCE, and a class
+already recalled well is weighted down to 0), which the words "weighted BCE as in [13, 46]" do not
+say; the class-balanced reading is the common one and has no free choice. The literal forms are
+offered for ablations (``--cfg-options model.decode_head.loss_decode.weighting=eq2``);
+configs/depth_distillation/README.md ("What the paper does not say") records the choice.
 """
 from typing import Optional
 
@@ -16,9 +40,11 @@ from torch import Tensor
 
 from dbdseg.registry import MODELS
 
-__all__ = ['BalancedBCELoss', 'balanced_bce_with_logits']
+__all__ = ['BalancedBCELoss', 'balanced_bce_with_logits', 'WEIGHTINGS']
 
 _REDUCTIONS = ('mean', 'sum')
+#: the readings of DD's Eq. 2 (see the module docstring)
+WEIGHTINGS = ('balanced', 'eq2', 'eq2_per_class')
 
 
 def _as_n1hw(t: Tensor, name: str) -> Tensor:
@@ -35,7 +61,8 @@ def balanced_bce_with_logits(logits: Tensor,
                              ignore_index: Optional[int] = 255,
                              balance: bool = True,
                              per_image: bool = True,
-                             reduction: str = 'mean') -> Tensor:
+                             reduction: str = 'mean',
+                             weighting: str = 'balanced') -> Tensor:
     """Class-balanced BCE on logits, ignored pixels excluded.
 
     With ``V`` the valid pixels (``label != ignore_index``) of an image, ``P`` / ``Q`` its positive
@@ -51,6 +78,15 @@ def balanced_bce_with_logits(logits: Tensor,
     the whole batch instead (one "image"). With ``balance=False`` every ``w_p = 1`` (plain BCE).
     ``weight`` (optional, per pixel) multiplies ``w_p``.
 
+    ``weighting`` other than ``'balanced'`` (DD Eq. 2 read literally; module docstring), with
+    ``TP`` / ``TN`` the valid pixels of ``P`` / ``Q`` predicted right (``sigmoid >= 0.5`` /
+    ``< 0.5``; counts, no gradient)::
+
+        'eq2'          : w_p = 1 - TP / |Q| if y_p = 1,   1 - TN / |Q| if y_p = 0
+        'eq2_per_class': w_p = 1 - TP / |P| if y_p = 1,   1 - TN / |Q| if y_p = 0
+
+    each clipped to [0, 1]; a ratio with an empty denominator counts as 0 (weight 1).
+
     Notes: at a 50/50 split every w_p = 0.5, so ``'mean'`` is half of plain BCE; an image with one
     class only gets weight 0 on it (loss 0, no gradient) -- the formula taken literally, as in HED.
     The normalisation (``'mean'``) is dbdseg's choice; the paper prints none.
@@ -65,16 +101,20 @@ def balanced_bce_with_logits(logits: Tensor,
         balance (bool): class-balanced weights (True) or plain BCE (False). Defaults to True.
         per_image (bool): class shares per image (as HED) or per batch. Defaults to True.
         reduction (str): 'mean' or 'sum' (see above). Defaults to 'mean'.
+        weighting (str): 'balanced', 'eq2' or 'eq2_per_class' (see above; used when ``balance``).
+            Defaults to 'balanced'.
 
     Returns:
         Tensor: scalar loss, differentiable w.r.t. ``logits``.
 
     Raises:
         ValueError: shapes that differ or are not (N, [1,] H, W); labels other than 0, 1 and
-            ``ignore_index``; an unknown ``reduction``.
+            ``ignore_index``; an unknown ``reduction`` or ``weighting``.
     """
     if reduction not in _REDUCTIONS:
         raise ValueError(f'reduction must be one of {_REDUCTIONS}, got {reduction!r}')
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f'weighting must be one of {WEIGHTINGS}, got {weighting!r}')
     logits = _as_n1hw(logits, 'logits')
     label = _as_n1hw(label, 'label')
     if logits.shape != label.shape:
@@ -89,15 +129,30 @@ def balanced_bce_with_logits(logits: Tensor,
                          f'found {values}')
     target = (label == 1) & valid
     bce = F.binary_cross_entropy_with_logits(logits, target.to(logits.dtype), reduction='none')
+    hit = (logits.detach() >= 0) == target  # sigmoid >= 0.5 predicts in-focus
     if not per_image:
         bce, valid, target = bce.reshape(1, -1), valid.reshape(1, -1), target.reshape(1, -1)
+        hit = hit.reshape(1, -1)
     else:
-        bce, valid, target = bce.flatten(1), valid.flatten(1), target.flatten(1)
+        bce, valid, target, hit = bce.flatten(1), valid.flatten(1), target.flatten(1), hit.flatten(
+            1)
     n_valid = valid.sum(1, keepdim=True).to(bce.dtype)  # (B, 1)
-    if balance:
+    if balance and weighting == 'balanced':
         n_pos = target.sum(1, keepdim=True).to(bce.dtype)
         share_pos = n_pos / n_valid.clamp(min=1)
         w = torch.where(target, 1.0 - share_pos, share_pos)
+    elif balance:  # DD Eq. 2 read literally
+        n_pos = target.sum(1, keepdim=True).to(bce.dtype)
+        n_neg = n_valid - n_pos
+        tp = (hit & target & valid).sum(1, keepdim=True).to(bce.dtype)
+        tn = (hit & ~target & valid).sum(1, keepdim=True).to(bce.dtype)
+
+        def ratio(num, den):
+            return torch.where(den > 0, num / den.clamp(min=1), torch.zeros_like(num))
+
+        w_pos = 1.0 - ratio(tp, n_neg if weighting == 'eq2' else n_pos)
+        w_neg = 1.0 - ratio(tn, n_neg)
+        w = torch.where(target, w_pos.clamp(0, 1), w_neg.clamp(0, 1))
     else:
         w = torch.ones_like(bce)
     if weight is not None:
@@ -134,10 +189,13 @@ class BalancedBCELoss(nn.Module):
         reduction (str): 'mean' (over valid pixels) or 'sum' (HED's sum). Defaults to 'mean'.
         loss_name (str): name in the loss dict; must start with ``loss_``.
             Defaults to 'loss_balanced_bce'.
+        weighting (str): the reading of DD's Eq. 2: 'balanced' (class shares, HED), 'eq2' (as
+            printed, TP / TN over N_n) or 'eq2_per_class' (TP / N_p, TN / N_n); see the module
+            docstring for why 'balanced' is the default. Defaults to 'balanced'.
 
     Raises:
-        ValueError: ``loss_name`` not starting with ``loss_``, an unknown ``reduction``; in
-            ``forward`` as :func:`balanced_bce_with_logits`.
+        ValueError: ``loss_name`` not starting with ``loss_``, an unknown ``reduction`` or
+            ``weighting``; in ``forward`` as :func:`balanced_bce_with_logits`.
     """
 
     def __init__(self,
@@ -145,8 +203,13 @@ class BalancedBCELoss(nn.Module):
                  balance: bool = True,
                  per_image: bool = True,
                  reduction: str = 'mean',
-                 loss_name: str = 'loss_balanced_bce'):
+                 loss_name: str = 'loss_balanced_bce',
+                 weighting: str = 'balanced'):
         super().__init__()
+        if weighting not in WEIGHTINGS:
+            raise ValueError(f'BalancedBCELoss: weighting must be one of {WEIGHTINGS}, got '
+                             f'{weighting!r}')
+        self.weighting = weighting
         if reduction not in _REDUCTIONS:
             raise ValueError(f'BalancedBCELoss: reduction must be one of {_REDUCTIONS}, got '
                              f'{reduction!r}')
@@ -179,7 +242,8 @@ class BalancedBCELoss(nn.Module):
             ignore_index=ignore_index,
             balance=self.balance,
             per_image=self.per_image,
-            reduction=self.reduction)
+            reduction=self.reduction,
+            weighting=self.weighting)
 
     @property
     def loss_name(self) -> str:

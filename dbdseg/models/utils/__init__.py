@@ -3,7 +3,8 @@ from .binary_accuracy import BinaryAccuracyMixin
 from .loss_inputs import binary_loss_inputs
 from .patch_swap import sample_swap_boxes, swap_patches
 from .per_level import per_level
-from .pretrained import PretrainedErrorMixin, pretrained_fetch_help, pretrained_source
+from .pretrained import (PretrainedErrorMixin, frozen_random_message, pretrained_fetch_help,
+                         pretrained_source)
 from .rfb import RFB
 from .rsu import RSU, REBNConv
 from .side_output_losses import side_loss_key, side_output_losses
@@ -12,7 +13,7 @@ from .upsample_conv_block import UpsampleConvBlock
 
 __all__ = [
     'AIM2', 'AIM3', 'SIM', 'CrossScaleMerge', 'REBNConv', 'RSU', 'SRFB', 'RFB', 'UpsampleConvBlock',
-    'BinaryAccuracyMixin', 'PretrainedErrorMixin', 'pretrained_fetch_help', 'pretrained_source',
-    'sample_swap_boxes', 'swap_patches', 'binary_loss_inputs', 'per_level', 'side_loss_key',
-    'side_output_losses'
+    'BinaryAccuracyMixin', 'PretrainedErrorMixin', 'frozen_random_message', 'pretrained_fetch_help',
+    'pretrained_source', 'sample_swap_boxes', 'swap_patches', 'binary_loss_inputs', 'per_level',
+    'side_loss_key', 'side_output_losses'
 ]

@@ -44,8 +44,8 @@ Stage 1, ``mnet`` -> ``EncoderDecoder`` with ``ResNetWithStem`` + ``ActivationHe
                                     (dbdseg's default has no such scaling)
 =================================== ===========================================================
 
-Every key is mapped or dropped with its reason; any other key is refused unless
-``allow_unmapped``.
+Every key is mapped or dropped with its reason; any other key, a reference key missing
+(:func:`reference_spec`) or a shape other than the reference's is refused unless ``allow_partial``.
 """
 import re
 from collections import OrderedDict
@@ -56,11 +56,17 @@ import torch
 from .common import check_target_shapes, unwrap_state_dict
 
 __all__ = [
-    'convert_a2s', 'detect_stage', 'reference_spec', 'check_against_model', 'summary', 'STAGES'
+    'convert_a2s', 'detect_stage', 'reference_spec', 'check_against_model', 'summary', 'STAGES',
+    'PAPER_CONFIGS'
 ]
 
 #: The two A2S stages: 1 (``mnet``) and 2 (``cornet``).
 STAGES = (1, 2)
+#: the paper config of each stage (relative to ``configs/``): the default target of the check
+PAPER_CONFIGS = {
+    1: 'a2s/a2s-stage1_r50-mocov2_1xb8-20e_msra-b-320x320.py',
+    2: 'a2s/a2s-stage2_r50-mocov2_1xb8-25e_msra-b-320x320.py'
+}
 
 _RAM_INNER = {
     'gconv.0.': 'global_conv.conv.',
@@ -245,7 +251,7 @@ def _map_stage1(key: str, fc_weight_scaling: bool) -> Tuple[str, Optional[str]]:
 def convert_a2s(checkpoint,
                 stage: Optional[int] = None,
                 fc_weight_scaling: bool = False,
-                allow_unmapped: bool = False) -> Tuple[OrderedDict, dict]:
+                allow_partial: bool = False) -> Tuple[OrderedDict, dict]:
     """Map an official A2S-v1 state dict onto dbdseg keys (pure function, no I/O).
 
     Args:
@@ -255,17 +261,18 @@ def convert_a2s(checkpoint,
         fc_weight_scaling (bool): stage 1 only: turn ``encoder.fc.weight`` (1000, 2048) into
             ``decode_head.e5_channel_scale`` = its sum over the 1000 classes ((2048,) float
             tensor). Defaults to False (the weight is dropped).
-        allow_unmapped (bool): drop keys that follow no rule instead of raising. Defaults to
-            False.
+        allow_partial (bool): list the gaps (keys that follow no rule, reference keys missing,
+            keys whose shape is not the reference's: none of them converted) instead of raising.
+            Defaults to False.
 
     Returns:
         tuple: ``(state_dict, report)``; ``report`` holds ``stage``, ``mapped`` ((src, dst)
         pairs), ``derived`` ((src, dst) pairs), ``dropped`` ((key, reason) pairs), ``unmapped``
-        (keys) and ``missing`` (reference keys absent from the input; ``num_batches_tracked``
-        buffers, absent from old checkpoints, are not listed).
+        (keys), ``missing`` (reference keys absent from the input; ``num_batches_tracked``
+        buffers, absent from old checkpoints, are not listed) and ``bad_shapes`` (lines).
 
     Raises:
-        ValueError: an unknown stage, unmapped keys without ``allow_unmapped``, missing
+        ValueError: an unknown stage; without ``allow_partial``, unmapped keys, missing
             reference keys, or a shape that differs from the reference (all listed).
     """
     state_dict = _unwrap(checkpoint)
@@ -274,11 +281,13 @@ def convert_a2s(checkpoint,
         raise ValueError(f'stage must be 1 or 2, got {stage!r}')
     spec = reference_spec(stage)
     out: OrderedDict = OrderedDict()
-    report = dict(stage=stage, mapped=[], derived=[], dropped=[], unmapped=[], missing=[])
-    bad_shapes = []
+    report = dict(
+        stage=stage, mapped=[], derived=[], dropped=[], unmapped=[], missing=[], bad_shapes=[])
+    bad_shapes = report['bad_shapes']
     for key, value in state_dict.items():
         if key in spec and tuple(value.shape) != spec[key][0]:
             bad_shapes.append(f'{key}: {tuple(value.shape)} != reference {spec[key][0]}')
+            continue
         kind, target = _map_stage2(key) if stage == 2 else _map_stage1(key, fc_weight_scaling)
         if kind == 'mapped':
             out[target] = value
@@ -294,17 +303,17 @@ def convert_a2s(checkpoint,
         k for k in spec if k not in state_dict and not k.endswith('num_batches_tracked')
     ]
     problems = []
-    if report['unmapped'] and not allow_unmapped:
+    if report['unmapped']:
         problems.append(f'{len(report["unmapped"])} key(s) follow no A2S stage-{stage} rule: '
-                        f'{report["unmapped"][:20]} (pass --allow-unmapped to drop them)')
+                        f'{report["unmapped"][:20]}')
     if report['missing']:
         problems.append(f'{len(report["missing"])} reference key(s) missing: '
                         f'{report["missing"][:20]}')
     if bad_shapes:
         problems.append(f'{len(bad_shapes)} shape(s) differ from the reference ResNet-50 '
                         f'network: {bad_shapes[:10]}')
-    if problems:
-        raise ValueError('; '.join(problems))
+    if problems and not allow_partial:
+        raise ValueError('; '.join(problems) + ' (pass --allow-partial to convert the rest)')
     return out, report
 
 
@@ -336,5 +345,9 @@ def summary(report: dict, out: Dict[str, torch.Tensor]) -> str:
         lines.append(f'dropped {len(keys)} keys ({", ".join(keys[:4])}'
                      f'{", ..." if len(keys) > 4 else ""}): {reason}')
     if report['unmapped']:
-        lines.append(f'dropped {len(report["unmapped"])} unmapped keys (--allow-unmapped)')
+        lines.append(f'dropped {len(report["unmapped"])} unmapped keys (--allow-partial)')
+    for kind, what in (('missing', 'reference keys missing'), ('bad_shapes',
+                                                               'shapes not the reference\'s')):
+        if report.get(kind):
+            lines.append(f'{what} (--allow-partial): {len(report[kind])}')
     return '\n'.join(lines)

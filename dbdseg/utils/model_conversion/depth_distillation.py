@@ -41,8 +41,12 @@ DD                                           dbdseg
 ============================================ ==============================================
 
 Tensors are copied unchanged (the layers are the same; shapes equal one to one). A key that follows
-no rule is an error (the file is then not a DD checkpoint). BatchNorms of old checkpoints without
-``num_batches_tracked`` get a zero counter so that the result loads with ``strict=True``. DD's
+no rule is an error unless ``allow_partial`` (the file is then not a DD checkpoint); a key of the
+layout missing from the source shows as a target key not produced when the result is checked
+against the layout's paper config (:data:`PAPER_CONFIGS`, what the command line does by default);
+the only dropped keys are the ImageNet classifier's (:data:`DROP_REASON`). BatchNorms of old
+checkpoints without ``num_batches_tracked`` get a zero counter so that the result loads with
+``strict=True``. DD's
 network outputs logits; dbdseg applies the sigmoid in the segmentor, so predictions match the
 reference's ``sigmoid(fused)``.
 """
@@ -55,7 +59,8 @@ import torch
 from .common import check_target_shapes, format_keys, unwrap_state_dict
 
 __all__ = [
-    'convert_dd', 'convert_dd_key', 'detect_layout', 'check_against_target', 'summary', 'LAYOUTS'
+    'convert_dd', 'convert_dd_key', 'detect_layout', 'check_against_target', 'summary', 'LAYOUTS',
+    'PAPER_CONFIGS', 'DROP_REASON'
 ]
 
 #: The recognised source layouts (see the module docstring).
@@ -96,6 +101,13 @@ _HEAD_RULES = [
     (re.compile(r'^fusiond\.(?P<p>.+)$'), 'depth_fusion'),
 ]
 _IMAGENET_DROPPED = re.compile(r'^10\.')  # the ImageNet classifier (Linear 2048 -> 1000)
+#: why the ImageNet classifier keys are dropped
+DROP_REASON = 'ImageNet classifier (Linear 2048 -> 1000): DD and dbdseg use the encoder only'
+#: the paper config of each layout (relative to ``configs/``): the default target of the check
+PAPER_CONFIGS = dict(
+    resskspp='depth_distillation/dd_resnext101-32x4d_1xb6-10k_cuhk-320x320.py',
+    vggskspp='depth_distillation/dd_vgg16_1xb6-10k_cuhk-320x320.py',
+    imagenet_resnext='depth_distillation/dd_resnext101-32x4d_1xb6-10k_cuhk-320x320.py')
 
 
 def _convert_block(rest: str) -> Optional[str]:
@@ -188,7 +200,8 @@ def detect_layout(keys) -> str:
 
 
 def convert_dd(state_dict: Dict[str, torch.Tensor],
-               layout: Optional[str] = None) -> Tuple[OrderedDict, dict]:
+               layout: Optional[str] = None,
+               allow_partial: bool = False) -> Tuple[OrderedDict, dict]:
     """Map a DD (or its ImageNet ResNeXt) state dict onto dbdseg keys; pure function, no I/O.
 
     Args:
@@ -196,23 +209,28 @@ def convert_dd(state_dict: Dict[str, torch.Tensor],
             ``model``, or prefixed ``module.``).
         layout (str, optional): one of :data:`LAYOUTS`. Defaults to None
             (:func:`detect_layout`).
+        allow_partial (bool): list keys that follow no rule under ``report['unmapped']`` (not
+            converted) instead of raising. Defaults to False.
 
     Returns:
         tuple: ``(new_state_dict, report)``; ``report``: ``layout``, ``mapped`` ((src, dst)
-        pairs), ``dropped`` (ImageNet classifier keys), ``added`` (zero ``num_batches_tracked``
-        counters added for BatchNorms that lacked one).
+        pairs), ``dropped`` (ImageNet classifier keys, :data:`DROP_REASON`), ``added`` (zero
+        ``num_batches_tracked`` counters added for BatchNorms that lacked one), ``unmapped``.
+        Reference keys missing from the source show as target keys not produced when the result
+        is checked against the target model (:func:`check_against_target`; the command line
+        always checks, against the paper config of the layout by default).
 
     Raises:
-        ValueError: an unknown layout; keys that follow no rule (up to 20 named); two source keys
-            mapped onto one target.
+        ValueError: an unknown layout; keys that follow no rule without ``allow_partial`` (up to
+            20 named); two source keys mapped onto one target.
     """
     state_dict = unwrap_state_dict(state_dict)
     layout = layout or detect_layout(state_dict.keys())
     if layout not in LAYOUTS:
         raise ValueError(f'layout must be one of {LAYOUTS}, got {layout!r}')
     out: OrderedDict = OrderedDict()
-    report = dict(layout=layout, mapped=[], dropped=[], added=[])
-    unmapped = []
+    report = dict(layout=layout, mapped=[], dropped=[], added=[], unmapped=[])
+    unmapped = report['unmapped']
     for key, value in state_dict.items():
         if layout == 'imagenet_resnext' and _IMAGENET_DROPPED.match(key):
             report['dropped'].append(key)
@@ -225,7 +243,7 @@ def convert_dd(state_dict: Dict[str, torch.Tensor],
             raise ValueError(f'two source keys map onto {new!r} (second: {key!r})')
         out[new] = value
         report['mapped'].append((key, new))
-    if unmapped:
+    if unmapped and not allow_partial:
         raise ValueError(f'{len(unmapped)} key(s) follow no rule of the {layout} layout: '
                          f'{format_keys(unmapped)}')
     for key in list(out):
@@ -262,7 +280,10 @@ def summary(report: dict, out: Dict[str, torch.Tensor]) -> str:
         f'({n_params:,} parameters) -> ' + ', '.join(f'{p}: {n}' for p, n in parts.items())
     ]
     if report['dropped']:
-        lines.append(f'dropped (ImageNet classifier): {", ".join(report["dropped"])}')
+        lines.append(f'dropped {", ".join(report["dropped"])}: {DROP_REASON}')
+    if report.get('unmapped'):
+        lines.append(f'follow no rule (--allow-partial, not converted) {len(report["unmapped"])} '
+                     f'keys: {format_keys(report["unmapped"])}')
     if report['added']:
         lines.append(f'added {len(report["added"])} zero num_batches_tracked counters')
     return '\n'.join(lines)

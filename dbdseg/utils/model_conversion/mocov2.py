@@ -19,7 +19,11 @@ encoder under ``module.encoder_q.`` in torchvision ResNet names (``conv1``, ``bn
     encoder; MoCo's own transfer experiments use the query encoder;
   - ``module.queue``, ``module.queue_ptr``: the queue of negative keys;
 
-* refuses any other key ("unmapped") unless ``allow_unmapped``.
+* refuses any other key ("unmapped") unless ``allow_partial``.
+
+Keys of the query encoder missing from the source show as target keys not produced when the result
+is checked against the backbone of a config (the command line does, against the A2S stage-1 paper
+config by default) or with :func:`check_resnet_with_stem`.
 
 :func:`check_resnet_with_stem` then builds ``ResNetWithStem`` of the depth the keys imply
 (18/34/50/101/152, :func:`infer_resnet_depth`) and loads the converted weights with
@@ -33,8 +37,13 @@ import torch
 from .common import unwrap_state_dict
 
 __all__ = [
-    'convert_mocov2', 'infer_resnet_depth', 'check_resnet_with_stem', 'summary', 'DROP_REASONS'
+    'convert_mocov2', 'infer_resnet_depth', 'check_resnet_with_stem', 'summary', 'DROP_REASONS',
+    'PAPER_CONFIG'
 ]
+
+#: the A2S stage-1 paper config, whose backbone the MoCo-v2 weights initialise (relative to
+#: ``configs/``): the default target of the check
+PAPER_CONFIG = 'a2s/a2s-stage1_r50-mocov2_1xb8-20e_msra-b-320x320.py'
 
 #: key prefix (after the ``module.`` wrapper of ``src_prefix``) -> why the key is not converted
 DROP_REASONS = OrderedDict([
@@ -60,7 +69,7 @@ def _unwrap(checkpoint) -> Dict[str, torch.Tensor]:
 def convert_mocov2(checkpoint,
                    src_prefix: str = 'module.encoder_q.',
                    dst_prefix: str = '',
-                   allow_unmapped: bool = False) -> Tuple[OrderedDict, dict]:
+                   allow_partial: bool = False) -> Tuple[OrderedDict, dict]:
     """Map a MoCo checkpoint's query encoder onto ResNetWithStem names (pure, no I/O).
 
     Args:
@@ -69,8 +78,8 @@ def convert_mocov2(checkpoint,
             ``'module.encoder_q.'``.
         dst_prefix (str): prefix of the output keys ('' for a backbone ``init_cfg``,
             'backbone.' for a whole-model checkpoint). Defaults to ''.
-        allow_unmapped (bool): drop keys that follow no rule instead of raising. Defaults to
-            False.
+        allow_partial (bool): list keys that follow no rule (not converted) instead of raising.
+            Defaults to False.
 
     Returns:
         tuple: ``(state_dict, report)``. ``state_dict`` holds the same tensors under the new
@@ -78,7 +87,7 @@ def convert_mocov2(checkpoint,
         and ``unmapped`` (keys).
 
     Raises:
-        ValueError: no key has ``src_prefix``; unmapped keys without ``allow_unmapped`` (listed).
+        ValueError: no key has ``src_prefix``; unmapped keys without ``allow_partial`` (listed).
     """
     state_dict = _unwrap(checkpoint)
     wrapper = src_prefix[:src_prefix.index('encoder_q.')] if 'encoder_q.' in src_prefix else ''
@@ -98,9 +107,9 @@ def convert_mocov2(checkpoint,
     if not out:
         raise ValueError(f'no key starts with {src_prefix!r}: is this a MoCo checkpoint? '
                          f'(first keys: {list(state_dict)[:5]}); see --src-prefix')
-    if report['unmapped'] and not allow_unmapped:
+    if report['unmapped'] and not allow_partial:
         raise ValueError(f'{len(report["unmapped"])} key(s) follow no MoCo -> dbdseg rule: '
-                         f'{report["unmapped"][:20]}; pass --allow-unmapped to drop them')
+                         f'{report["unmapped"][:20]}; pass --allow-partial to drop them')
     return out, report
 
 
@@ -175,5 +184,5 @@ def summary(report: dict, out: Dict[str, torch.Tensor]) -> str:
     for reason, count in reasons.items():
         lines.append(f'dropped {count} keys: {reason}')
     if report['unmapped']:
-        lines.append(f'dropped {len(report["unmapped"])} unmapped keys (--allow-unmapped)')
+        lines.append(f'dropped {len(report["unmapped"])} unmapped keys (--allow-partial)')
     return '\n'.join(lines)

@@ -21,15 +21,17 @@ keys). The default (:data:`DEFAULT_STAGE_MAP`) sends U²-Net's five decoder stag
 stack, level by level: ``stage1d -> decode_head.blocks.0`` ... ``stage5d ->
 decode_head.blocks.4``. The encoder stages (``stage1`` ... ``stage6``; AFIU's encoder is ResNet-50
 + AIM/SIM), the side convolutions ``side1``-``side6`` and ``outconv`` have no counterpart there and
-are dropped and listed unless mapped. Keys that follow no U²-Net rule are refused unless
-``allow_unmapped``.
+are dropped and listed unless mapped (:data:`DROP_REASONS`). Every source key is checked against the
+reference layout of its variant (:func:`reference_spec`; name and shape): a key outside it, a
+reference key missing or a shape other than the reference's is refused unless ``allow_partial``.
 
 Where the structures coincide: a stage fits an AFIU level only when (height, in, mid, out) agree.
 With U²-Net-lite (every decoder stage (128, 16, 64)) and AFIU heads with ``mid_channels=16``,
 ``stage1d``-``stage4d`` fit levels 1-4; ``stage5d`` (input 128 = cat of two maps) does not fit
 level 5 (input EC5 only, 64). The full U²-Net fits only ``stage1d`` -> level 1 (mid 16). Given the
 target model's shapes, :func:`convert_u2net` checks every converted stage; a stage that does not
-fit is refused unless ``skip_mismatched`` (then it is dropped and listed).
+fit is refused unless ``allow_partial`` (then it is dropped and listed). The AFIU paper config
+(``mid_channels=(32, 32, 64, 64, 32)``) fits no stage of either variant.
 """
 import re
 from collections import OrderedDict
@@ -37,11 +39,12 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
-from .common import check_target_shapes, format_keys, unwrap_state_dict
+from .common import check_target_shapes, format_keys, missing_reference_keys, unwrap_state_dict
 
 __all__ = [
     'convert_u2net', 'convert_rsu_key', 'rsu_height', 'summary', 'U2NET_STAGES', 'U2NETP_STAGES',
-    'U2NET_STAGE_PARAMS', 'U2NETP_STAGE_PARAMS', 'DEFAULT_STAGE_MAP'
+    'reference_spec', 'detect_variant', 'VARIANTS', 'DROP_REASONS', 'U2NET_STAGE_PARAMS',
+    'U2NETP_STAGE_PARAMS', 'DEFAULT_STAGE_MAP'
 ]
 
 #: (height, in, mid, out, dilated) of every stage of U²-Net (``U2NET`` in ``model/u2net.py`` of
@@ -159,12 +162,88 @@ def convert_rsu_key(key: str, height: int) -> Optional[str]:
     return f'{unit}.{layer}.{m["p"]}'
 
 
+def _unit_keys(stage: str, height: int, cin: int, mid: int, cout: int):
+    """(key, shape) of one RSU stage in U²-Net's names (``REBNCONV`` = conv_s1 + bn_s1)."""
+
+    def unit(name, o, i):
+        p = f'{stage}.{name}'
+        return [(f'{p}.conv_s1.weight', (o, i, 3, 3)), (f'{p}.conv_s1.bias', (o, ))] + [
+            (f'{p}.bn_s1.{n}', (o, )) for n in ('weight', 'bias', 'running_mean', 'running_var')
+        ] + [(f'{p}.bn_s1.num_batches_tracked', ())]
+
+    e = unit('rebnconvin', cout, cin) + unit('rebnconv1', mid, cout)
+    for k in range(2, height + 1):
+        e += unit(f'rebnconv{k}', mid, mid)
+    for k in range(height - 1, 1, -1):
+        e += unit(f'rebnconv{k}d', mid, 2 * mid)
+    return e + unit('rebnconv1d', cout, 2 * mid)
+
+
+#: the two reference variants: stage table and the input widths of ``side1`` ... ``side6``
+VARIANTS = OrderedDict(
+    u2net=(U2NET_STAGES, (64, 64, 128, 256, 512, 512)), u2netp=(U2NETP_STAGES, (64, ) * 6))
+#: why the keys outside the stage map are dropped
+DROP_REASONS = OrderedDict(
+    stage='U²-Net stage not in the stage map (no dbdseg counterpart asked for)',
+    side='U²-Net side-output conv / outconv fusion: no counterpart in AFIU (one output, one BCE)')
+
+
+def reference_spec(variant: str = 'u2net') -> 'OrderedDict[str, tuple]':
+    """Key -> shape of the U²-Net (``u2net``) or U²-Net-lite (``u2netp``) state dict.
+
+    Written from :data:`U2NET_STAGES` / :data:`U2NETP_STAGES` (the reference code's
+    ``model/u2net.py``; Qin et al. 2020, Sec. 3.2) in U²-Net's names; the tests pin it to the key
+    lists measured from that code (798 entries each; 44,009,869 and 1,131,181 parameters).
+
+    Args:
+        variant (str): ``'u2net'`` or ``'u2netp'``. Defaults to ``'u2net'``.
+
+    Returns:
+        OrderedDict[str, tuple]: key -> shape (``()`` for ``num_batches_tracked``).
+
+    Raises:
+        ValueError: an unknown variant.
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f'variant must be one of {list(VARIANTS)}, got {variant!r}')
+    stages, sides = VARIANTS[variant]
+    e = []
+    for name, (h, cin, mid, cout, _) in stages.items():
+        e += _unit_keys(name, h, cin, mid, cout)
+    for i, c in enumerate(sides, start=1):
+        e += [(f'side{i}.weight', (1, c, 3, 3)), (f'side{i}.bias', (1, ))]
+    return OrderedDict(e + [('outconv.weight', (1, 6, 1, 1)), ('outconv.bias', (1, ))])
+
+
+def detect_variant(state_dict: Dict[str, torch.Tensor]) -> str:
+    """``'u2net'`` or ``'u2netp'``: the reference whose shapes more of the keys have.
+
+    Raises:
+        ValueError: no key has the name and shape of either reference.
+    """
+    scores = OrderedDict()
+    for variant in VARIANTS:
+        spec = reference_spec(variant)
+        scores[variant] = sum(1 for k, v in state_dict.items()
+                              if k in spec and tuple(v.shape) == spec[k])
+    best = max(scores, key=scores.get)
+    if not scores[best]:
+        raise ValueError(f'not a U²-Net / U²-Net-lite checkpoint: no key has the name and shape '
+                         f'of either (first keys: {list(state_dict)[:5]})')
+    return best
+
+
 def convert_u2net(state_dict: Dict[str, torch.Tensor],
                   stage_map: Optional[Dict[str, str]] = None,
-                  allow_unmapped: bool = False,
                   target_shapes: Optional[Dict[str, torch.Size]] = None,
-                  skip_mismatched: bool = False) -> Tuple[OrderedDict, dict]:
+                  allow_partial: bool = False,
+                  variant: Optional[str] = None) -> Tuple[OrderedDict, dict]:
     """Map U²-Net / U²-Net-lite stages onto dbdseg RSU keys (pure function, no I/O).
+
+    Every source key is checked against the reference layout (:func:`reference_spec` of the
+    variant): its name and shape must be the reference's, and every reference key must be there.
+    Each stage's height comes from the reference table, never from the keys (a stray key cannot
+    change it).
 
     Args:
         state_dict (dict[str, Tensor]): U²-Net weights (optionally wrapped in ``state_dict``/
@@ -172,82 +251,97 @@ def convert_u2net(state_dict: Dict[str, torch.Tensor],
         stage_map (dict[str, str], optional): U²-Net stage -> dbdseg prefix ('' = bare RSU keys).
             Defaults to None (:data:`DEFAULT_STAGE_MAP`: decoder stages -> AFIU's
             ``decode_head.blocks.*``).
-        allow_unmapped (bool): drop keys that follow no U²-Net rule instead of raising.
-            Defaults to False.
         target_shapes (dict[str, Size], optional): the target model's key -> shape; when given,
-            every converted stage must fit it key for key. Defaults to None (no check).
-        skip_mismatched (bool): with ``target_shapes``, drop stages that do not fit instead of
-            raising. Defaults to False.
+            every converted stage must fit it strictly (every key under its prefix produced,
+            every shape equal). Defaults to None (no check).
+        allow_partial (bool): list the gaps (unknown keys, missing reference keys, shapes other
+            than the reference's, stages that do not fit the target) and convert the rest instead
+            of raising. Defaults to False.
+        variant (str, optional): ``'u2net'`` or ``'u2netp'``. Defaults to None
+            (:func:`detect_variant`).
 
     Returns:
-        tuple: ``(new_state_dict, report)``; ``report`` has ``mapped`` ((src, dst) pairs),
-        ``stages`` ({stage: (prefix, height, number of keys)}), ``dropped`` (keys of stages, sides
-        and ``outconv`` not in the map), ``mismatched`` ({stage: [problems]}) and ``unmapped``.
+        tuple: ``(new_state_dict, report)``; ``report`` has ``variant``, ``mapped`` ((src, dst)
+        pairs), ``stages`` ({stage: (prefix, height, number of keys)}), ``dropped`` ((key,
+        reason) pairs: stages not in the map, side convs, ``outconv``), ``mismatched`` ({stage:
+        [problems]}), ``unmapped`` (keys not in the reference), ``missing`` (reference keys
+        absent) and ``bad_shapes`` (lines).
 
     Raises:
-        ValueError: unmapped keys without ``allow_unmapped``; a mapped stage missing from the
-            checkpoint; stages that do not fit ``target_shapes`` without ``skip_mismatched``.
+        ValueError: a stage of the map that the reference lacks; without ``allow_partial``, any
+            gap listed above (up to 20 of each kind named).
     """
     stage_map = OrderedDict(DEFAULT_STAGE_MAP if stage_map is None else stage_map)
     state_dict = unwrap_state_dict(state_dict)
+    variant = variant or detect_variant(state_dict)
+    spec = reference_spec(variant)
+    stages = VARIANTS[variant][0]
+    unknown = [s for s in stage_map if s not in stages]
+    if unknown:
+        raise ValueError(f'convert_u2net: stage(s) {unknown} of the map are not U²-Net stages '
+                         f'(stages: {list(stages)})')
     report = dict(
-        mapped=[], stages=OrderedDict(), dropped=[], mismatched=OrderedDict(), unmapped=[])
+        variant=variant,
+        mapped=[],
+        stages=OrderedDict(),
+        dropped=[],
+        mismatched=OrderedDict(),
+        unmapped=[],
+        missing=missing_reference_keys(state_dict, spec),
+        bad_shapes=[])
     by_stage: Dict[str, List[str]] = OrderedDict()
-    for key in state_dict:
-        m = _STAGE.match(key)
-        if m:
-            by_stage.setdefault(m['stage'], []).append(key)
-        elif _DROPPED.match(key):
-            report['dropped'].append(key)
-        else:
+    for key, value in state_dict.items():
+        if key not in spec:
             report['unmapped'].append(key)
-    missing = [s for s in stage_map if s not in by_stage]
-    if missing:
-        raise ValueError(f'convert_u2net: stage(s) {missing} of the map are not in the checkpoint '
-                         f'(stages found: {list(by_stage)})')
+            continue
+        if tuple(value.shape) != spec[key]:
+            report['bad_shapes'].append(f'{key}: shape {tuple(value.shape)} != {variant} '
+                                        f'reference {spec[key]}')
+            continue
+        m = _STAGE.match(key)
+        if not m:
+            report['dropped'].append((key, DROP_REASONS['side']))
+        elif m['stage'] not in stage_map:
+            report['dropped'].append((key, DROP_REASONS['stage']))
+        else:
+            by_stage.setdefault(m['stage'], []).append(key)
     out: OrderedDict = OrderedDict()
-    for stage, keys in by_stage.items():
-        if stage not in stage_map:
-            report['dropped'].extend(keys)
-            continue
-        rel = [k[len(stage) + 1:] for k in keys]
-        try:
-            height = rsu_height(rel)
-        except ValueError:
-            report['unmapped'].extend(keys)
-            continue
+    for stage in stage_map:
+        keys = by_stage.get(stage, [])
+        height = stages[stage][0]
         prefix = stage_map[stage]
         prefix = f'{prefix}.' if prefix and not prefix.endswith('.') else prefix
-        converted = OrderedDict()
-        for key, r in zip(keys, rel):
-            new = convert_rsu_key(r, height)
-            if new is None:
-                report['unmapped'].append(key)
-                continue
-            converted[prefix + new] = (key, state_dict[key])
+        converted = OrderedDict(
+            (prefix + convert_rsu_key(k[len(stage) + 1:], height), k) for k in keys)
         if target_shapes is not None:
             problems = check_target_shapes(
-                OrderedDict((k, v) for k, (_, v) in converted.items()), target_shapes)
+                OrderedDict((k, state_dict[v]) for k, v in converted.items()), target_shapes)
+            problems += [
+                f'{k}: target key not produced' for k in target_shapes
+                if prefix and k.startswith(prefix) and k not in converted
+            ]
             if problems:
                 report['mismatched'][stage] = problems
                 continue
-        for new, (key, value) in converted.items():
-            out[new] = value
+        for new, key in converted.items():
+            out[new] = state_dict[key]
             report['mapped'].append((key, new))
         report['stages'][stage] = (stage_map[stage], height, len(converted))
-    if report['unmapped'] and not allow_unmapped:
-        raise ValueError(
-            f'convert_u2net: {len(report["unmapped"])} key(s) follow no U²-Net rule (is this a '
-            f'U2NET/U2NETP checkpoint?): {format_keys(report["unmapped"])}; '
-            f'pass --allow-unmapped to drop them')
-    if report['mismatched'] and not skip_mismatched:
-        lines = [
-            f'{s}: {p[0]}' + (f' (+{len(p) - 1} more)' if len(p) > 1 else '')
-            for s, p in report['mismatched'].items()
-        ]
-        raise ValueError('convert_u2net: stage(s) that do not fit the target model (structures '
-                         'differ): ' + '; '.join(lines) + '; pass --skip-mismatched to drop them, '
-                         'or change the target widths (e.g. decode_head.mid_channels)')
+    problems = []
+    for kind, what in (('unmapped', 'key(s) not in the {v} reference layout'),
+                       ('missing', '{v} reference key(s) missing'),
+                       ('bad_shapes', 'shape(s) differ from the {v} reference')):
+        if report[kind]:
+            problems.append(f'{len(report[kind])} {what.format(v=variant)}: '
+                            f'{format_keys(report[kind])}')
+    if report['mismatched']:
+        problems.append('stage(s) that do not fit the target model (structures differ): ' +
+                        '; '.join(f'{s}: {p[0]}' + (f' (+{len(p) - 1} more)' if len(p) > 1 else '')
+                                  for s, p in report['mismatched'].items()) +
+                        ' (change the target widths, e.g. decode_head.mid_channels, or the map)')
+    if problems and not allow_partial:
+        raise ValueError('convert_u2net: ' + '; '.join(problems) +
+                         '; pass --allow-partial to convert the rest')
     return out, report
 
 
@@ -255,7 +349,7 @@ def summary(report: dict, out: Dict[str, torch.Tensor]) -> str:
     """Human-readable summary of :func:`convert_u2net`'s ``report`` and state dict: one line
     per converted or mismatched stage, then dropped and unmapped keys."""
     lines = [
-        f'mapped {len(report["mapped"])} keys '
+        f'{report["variant"]}: mapped {len(report["mapped"])} keys '
         f'({sum(v.numel() for v in out.values()):,} values):'
     ]
     for stage, (prefix, height, n) in report['stages'].items():
@@ -263,11 +357,15 @@ def summary(report: dict, out: Dict[str, torch.Tensor]) -> str:
                      f'{n} keys')
     for stage, problems in report['mismatched'].items():
         lines.append(f'  {stage:<8} does not fit the target, dropped: {problems[0]}')
-    if report['dropped']:
-        lines.append(f'dropped {len(report["dropped"])} keys without counterpart: ' +
-                     ', '.join(sorted({k.split('.')[0]
-                                       for k in report['dropped']})))
-    if report['unmapped']:
-        lines.append(f'unmapped (dropped, --allow-unmapped) {len(report["unmapped"])} keys: ' +
-                     ', '.join(report['unmapped'][:20]))
+    reasons: Dict[str, List[str]] = OrderedDict()
+    for key, reason in report['dropped']:
+        reasons.setdefault(reason, []).append(key.split('.')[0])
+    for reason, heads in reasons.items():
+        lines.append(f'dropped {len(heads)} keys ({", ".join(sorted(set(heads)))}): {reason}')
+    for kind, what in (('unmapped', 'not in the reference layout'),
+                       ('missing', 'reference keys missing'), ('bad_shapes',
+                                                               'shapes not the reference\'s')):
+        if report.get(kind):
+            lines.append(f'{what} (--allow-partial): {len(report[kind])}: ' +
+                         ', '.join(report[kind][:20]))
     return '\n'.join(lines)

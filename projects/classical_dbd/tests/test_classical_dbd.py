@@ -406,11 +406,11 @@ def test_tools_infer_end_to_end(tmp_path):
     img = tmp_path / 'photo.png'
     assert cv2.imwrite(str(img), half_blurred(48, 64, seed=20))
     out_dir = tmp_path / 'out'
-    written = tiny.load_tool('infer').main([
+    written = tiny.load_tool('infer').execute([
         osp.join(CONFIG_DIR, 'lbp-sharpness_dut-dbd.py'), 'none',
         str(img), '--out-dir',
         str(out_dir)
-    ])
+    ]).written
     assert sorted(osp.basename(p) for p in written) == ['photo.png', 'photo_overlay.jpg']
     prob = cv2.imread(str(out_dir / 'photo.png'), cv2.IMREAD_GRAYSCALE) / 255.0
     assert prob.shape == (48, 64)

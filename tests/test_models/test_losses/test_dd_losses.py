@@ -36,6 +36,41 @@ def test_balanced_bce_hand_computed():
         2.5 * expected, rel=1e-6)
 
 
+def test_eq2_literal_readings_hand_computed():
+    """DD Eq. 2 read literally (issue 18 item 12): weights from the true positives / negatives of
+    the current prediction (sigmoid >= 0.5), clipped to [0, 1]; 'balanced' stays the default."""
+    # 2x3 image: positives (label 1) at logits 1.0, -2.0, 3.0 (TP = 2 of N_p = 3),
+    # negatives at -1.0, 0.5, 255 ignored (TN = 1 of N_n = 2)
+    logits = torch.tensor([[[[1.0, -2.0, 3.0], [-1.0, 0.5, 9.0]]]])
+    label = torch.tensor([[[1, 1, 1], [0, 0, 255]]])
+    pos = bce(1.0, 1) + bce(-2.0, 1) + bce(3.0, 1)
+    neg = bce(-1.0, 0) + bce(0.5, 0)
+    # as printed: w_pos = 1 - TP / N_n = 1 - 2/2 = 0, w_neg = 1 - TN / N_n = 1/2
+    eq2 = BalancedBCELoss(weighting='eq2')(logits, label)
+    assert eq2.item() == pytest.approx((0.0 * pos + 0.5 * neg) / 5, rel=1e-6)
+    # N_p in the first term: w_pos = 1 - 2/3, w_neg = 1/2
+    per_class = BalancedBCELoss(weighting='eq2_per_class')(logits, label)
+    assert per_class.item() == pytest.approx((pos / 3 + 0.5 * neg) / 5, rel=1e-6)
+    # the default is the class-balanced reading: w_pos = 2/5, w_neg = 3/5
+    default = BalancedBCELoss()(logits, label)
+    assert BalancedBCELoss().weighting == 'balanced'
+    assert default.item() == pytest.approx((0.4 * pos + 0.6 * neg) / 5, rel=1e-6)
+    # as printed, TP / N_n > 1 is possible: the weight is clipped at 0, never negative
+    many = torch.tensor([[[1, 1, 1], [1, 0, 255]]])  # TP = 3 (9.0 ignored), N_n = 1
+    logits2 = torch.tensor([[[[1.0, 2.0, 3.0], [-1.0, -0.5, 9.0]]]])
+    out = balanced_bce_with_logits(logits2, many, weighting='eq2')
+    assert out.item() == pytest.approx((1.0 - 1.0) * bce(-0.5, 0) / 5 + 0.0, abs=1e-7)
+    # the weights carry no gradient; the BCE does
+    x = logits.clone().requires_grad_()
+    BalancedBCELoss(weighting='eq2_per_class')(x, label).backward()
+    assert x.grad[0, 0, 0, 0] == pytest.approx(
+        (1 / 3) * (torch.sigmoid(torch.tensor(1.0)) - 1).item() / 5, rel=1e-5)
+    with pytest.raises(ValueError, match='weighting'):
+        BalancedBCELoss(weighting='tp')
+    with pytest.raises(ValueError, match='weighting'):
+        balanced_bce_with_logits(logits, label, weighting='tp')
+
+
 def test_balanced_bce_excludes_ignored_pixels():
     logits = torch.tensor([[[[0.5, -1.0], [2.0, 0.0]]]])
     label = torch.tensor([[[1, 0], [255, 0]]])
