@@ -495,14 +495,21 @@ def test_pretrained_init_cfgs_are_found():
     assert list(_pretrained_init_cfgs(model)) == [('model.backbone', 'a'), ('model.head[0]', 'b')]
 
 
-@pytest.mark.parametrize('path', CONFIGS, ids=_id)
+LOAD_FROM_CONFIGS = [p for p in CONFIGS if load(p).get('load_from')]
+
+
+def test_the_load_from_configs_are_found():
+    # the SOD -> DBD fine-tuning steps of every paper (and DD's DUTS step): the check below must not
+    # silently run on nothing
+    assert len(LOAD_FROM_CONFIGS) >= 8
+    assert all('sod2dbd' in p or 'duts' in p for p in LOAD_FROM_CONFIGS)
+
+
+@pytest.mark.parametrize('path', LOAD_FROM_CONFIGS, ids=_id)
 def test_load_from_config_fetches_no_pretrained_weights(path):
     """A config whose ``load_from`` overwrites every weight (the SOD -> DBD fine-tuning steps) must
     not fetch ImageNet / MoCo weights first: it would fail offline for nothing (issue 18 item 9)."""
-    cfg = load(path)
-    if not cfg.get('load_from'):
-        pytest.skip('no load_from')
-    assert list(_pretrained_init_cfgs(cfg.model.to_dict())) == []
+    assert list(_pretrained_init_cfgs(load(path).model.to_dict())) == []
 
 
 # ----------------------------------------------------------------------------- validation split

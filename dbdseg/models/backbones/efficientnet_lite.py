@@ -34,7 +34,7 @@ import torch.nn as nn
 import torch.utils.checkpoint as cp
 from mmcv.cnn import ConvModule
 from mmcv.cnn.bricks import DropPath
-from mmengine.model import BaseModule
+from mmengine.model import BaseModule, constant_init, kaiming_init
 from mmengine.runner.checkpoint import CheckpointLoader
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -386,10 +386,9 @@ class EfficientNetLite(BaseModule):
         if cfg is None:
             for m in self.modules():
                 if isinstance(m, nn.Conv2d):
-                    nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
+                    kaiming_init(m, mode='fan_out', nonlinearity='relu', distribution='normal')
                 elif isinstance(m, (_BatchNorm, nn.GroupNorm)):
-                    nn.init.ones_(m.weight)
-                    nn.init.zeros_(m.bias)
+                    constant_init(m, 1)
             self._is_init = True
             return
         super().init_weights()
