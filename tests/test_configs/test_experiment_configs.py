@@ -45,9 +45,13 @@ def test_experiment_config_values(path):
     if match:  # epoch-based (A2S)
         assert cfg.train_cfg.max_epochs == int(match.group(1))
     if '_sod2dbd_' in name:  # the fine-tune arm starts from its SOD step's last checkpoint
-        assert cfg.load_from.startswith('work_dirs/cpu_transfer/')
+        assert cfg.load_from.startswith(('work_dirs/cpu_transfer/', 'work_dirs/cpu_experiment/'))
+        assert cfg.load_from.endswith('.pth')
     else:
         assert cfg.get('load_from') is None
+    if cfg.get('train_dataloader') is None:  # test-only configs (real photos) train nothing
+        assert '_test_' in name and cfg.get('train_cfg') is None
+        return
     if name.startswith('dd'):
         gamma = cfg.model.decode_head.loss_depth.loss_weight
         assert gamma == (0.0 if 'gamma0' in name else 0.1)
