@@ -19,8 +19,10 @@ from dbdseg.registry import DATASETS, MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'realtime_dbd', '*.py')))
-ABLATION = sorted(
-    glob.glob(osp.join(ROOT, 'configs', 'realtime_dbd', 'cpu_experiment', '*-400it_*.py')))
+ABLATION = sorted(  # the half-width GradientUNet ablation (not the Lite0 claim-test arms)
+    glob.glob(
+        osp.join(ROOT, 'configs', 'realtime_dbd', 'cpu_experiment',
+                 'realtime-dbd_*-half_1xb8-*-400it_*.py')))
 DEFAULTS = dict(img_suffix='IMG_SUFFIX', seg_map_suffix='SEG_MAP_SUFFIX', invert='INVERT')
 
 
